@@ -1,0 +1,308 @@
+"""The daemon: one scheduled poll per target, the ledger commit, and the snapshot swap.
+
+A poll reads every stream of a target concurrently, commits what was read in one ledger
+transaction, updates the self-metrics and re-renders the exposition. A failed stream changes
+nothing (its buckets are re-read next time); a cancelled poll (shutdown, timeout) changes nothing.
+A scrape never waits on a poll: it is served from the last rendered bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from exporter import __version__
+from exporter.exposition import render
+from exporter.ledger import Ledger, LedgerError
+from exporter.model import Source, Stream, StreamRead
+from exporter.selfmetrics import SelfMetrics
+from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+from exporter.sources import KINDS
+from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+
+log = logging.getLogger(__name__)
+
+LEDGER_FILE = "ledger.sqlite"
+
+
+@dataclass
+class Target:
+    """A configured account/organization/engine and the objects that read it."""
+
+    name: str
+    kind: str
+    interval: float
+    timeout: float
+    source: Source
+    upstream: Upstream
+    streams: set[str] = field(default_factory=set)
+
+
+def secret_of(config: Any) -> str:
+    """The source's credential (from `api_key` or `api_key_file`), for the Authorization header."""
+    key = getattr(config, "api_key", None)
+    if key is not None:
+        return str(key.get_secret_value())
+    path = getattr(config, "api_key_file", None)
+    if path is not None:
+        return Path(path).read_text(encoding="utf-8").strip()
+    return ""
+
+
+class Daemon:
+    """Owns the ledger, the self-metrics, the targets and the server state."""
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        transport: Any = None,
+    ) -> None:
+        self._clock = clock
+        state_dir = Path(config.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        limit = max((s.max_series_per_family for s in config.sources), default=10_000)
+        self.ledger = Ledger(state_dir / LEDGER_FILE, max_series_per_family=limit)
+        self.metrics = SelfMetrics(__version__)
+        self.state = ServerState()
+        self.targets: list[Target] = []
+        for source_config in config.sources:
+            kind = KINDS[source_config.kind]
+            secret = secret_of(source_config)
+            base_url = str(source_config.base_url or kind.default_base_url)
+            settings = UpstreamSettings(
+                target=source_config.name,
+                source=kind.kind,
+                base_url=base_url,
+                headers={"Authorization": f"Bearer {secret}", **kind.extra_headers(source_config)},
+                secret=secret,
+                timeout=float(source_config.timeout),
+                retries=int(source_config.retries),
+                max_concurrency=int(source_config.max_concurrency),
+                max_body_bytes=int(source_config.max_body_bytes),
+                max_retry_after=float(source_config.timeout) / 2,
+                rate_limit_header=kind.rate_limit_header,
+            )
+            upstream = Upstream(settings, self.metrics, transport=transport)
+            target = Target(
+                name=source_config.name,
+                kind=kind.kind,
+                interval=float(source_config.interval),
+                timeout=float(source_config.timeout),
+                source=kind.build(source_config, upstream),
+                upstream=upstream,
+            )
+            self.targets.append(target)
+            self.ledger.declare(target.name, kind.families)
+            self.metrics.register_target(target.name, target.kind)
+            self.state.targets[target.name] = TargetStatus(
+                name=target.name,
+                source=target.kind,
+                up=False,
+                polled=False,
+                last_success=None,
+                last_error="",
+            )
+        self.render()
+
+    def render(self) -> None:
+        """Re-render the exposition from the ledger and self-metrics, and swap it in."""
+        families = [fs for target in self.targets for fs in self.ledger.samples(target.name)]
+        self.state.exposition = render(families, self.metrics.registry)
+
+    async def poll(self, target: Target) -> bool:
+        """Read every stream of `target`, commit, update self-metrics, re-render."""
+        started = time.monotonic()
+        now = int(self._clock())
+        errors: list[str] = []
+        reads: list[tuple[Stream, StreamRead]] = []
+        try:
+            async with asyncio.timeout(target.timeout):
+                streams = list(await target.source.streams())
+                results = await asyncio.gather(
+                    *(self._read(target, stream, now) for stream in streams),
+                    return_exceptions=True,
+                )
+        except TimeoutError:
+            errors.append(f"poll timed out after {target.timeout:g}s")
+            streams, results = [], []
+        except UpstreamError as err:  # stream discovery failed
+            errors.append(str(err))
+            streams, results = [], []
+        for stream, result in zip(streams, results, strict=True):
+            if isinstance(result, StreamRead):
+                reads.append((stream, result))
+            elif isinstance(result, asyncio.CancelledError):
+                raise result
+            else:
+                errors.append(_describe(stream.name, result))
+        if streams and not errors:
+            self._forget_vanished(target, {s.name for s in streams})
+        try:
+            stats = self.ledger.commit(target.name, now, reads)
+        except LedgerError as err:
+            errors.append(f"state not saved: {err}")
+        else:
+            self.metrics.revisions(target.name, target.kind, stats.revisions_up, stats.revisions_down)
+            self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
+            unknown = sum(read.unknown_fields for _, read in reads)
+            if unknown:
+                self.metrics.unknown_fields(target.name, target.kind, unknown)
+        ok = not errors
+        duration = time.monotonic() - started
+        watermark = self.ledger.watermark(target.name)
+        self.metrics.poll_finished(
+            target.name, target.kind, ok, duration, self._clock(),
+            float(watermark) if watermark is not None else None,
+        )
+        status = self.state.targets[target.name]
+        status.polled = True
+        status.up = ok
+        status.last_error = "; ".join(errors)[:1000]
+        if ok:
+            status.last_success = self._clock()
+            log.info(
+                "poll finished",
+                extra={"target": target.name, "streams": len(reads), "duration": round(duration, 3)},
+            )
+        else:
+            for error in errors:
+                log.warning("poll failed", extra={"target": target.name, "error": error})
+        self.render()
+        return ok
+
+    async def _read(self, target: Target, stream: Stream, now: int) -> StreamRead:
+        window = self.ledger.window(target.name, stream, now)
+        return await target.source.read(stream, window)
+
+    def _forget_vanished(self, target: Target, current: set[str]) -> None:
+        for name in target.streams - current:
+            log.info("stream vanished", extra={"target": target.name, "stream": name})
+            self.ledger.forget_stream(target.name, name)
+        target.streams = current
+
+    async def poll_all(self) -> bool:
+        results = await asyncio.gather(*(self.poll(t) for t in self.targets))
+        return all(results)
+
+    async def aclose(self) -> None:
+        for target in self.targets:
+            await target.upstream.aclose()
+        self.ledger.close()
+
+    async def serve_forever(
+        self, listen: str, *, stop: asyncio.Event | None = None, ready: Callable[[int], None] | None = None
+    ) -> None:
+        """Listen, schedule one job per target, and run until SIGTERM/SIGINT (or `stop`)."""
+        host, port = parse_listen_address(listen)
+        server = await serve(create_app(self.state), host, port)
+        bound = port
+        with contextlib.suppress(AttributeError, IndexError):
+            bound = server.servers[0].sockets[0].getsockname()[1]
+        log.info("listening", extra={"address": f"{host}:{bound}", "targets": len(self.targets)})
+        if ready is not None:
+            ready(bound)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+        first = dt.datetime.now(dt.UTC)
+        for target in self.targets:
+            scheduler.add_job(
+                self.poll,
+                "interval",
+                args=[target],
+                id=target.name,
+                seconds=target.interval,
+                jitter=min(target.interval * 0.1, 30.0),
+                next_run_time=first + dt.timedelta(seconds=random.uniform(0, 0.5)),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(target.interval)),
+            )
+        scheduler.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            scheduler.shutdown(wait=False)  # cancels polls in flight: nothing half-committed
+            server.should_exit = True
+            await asyncio.sleep(0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_server_stopped(server), timeout=5)
+            await self.aclose()
+
+
+async def _server_stopped(server: Any) -> None:
+    while getattr(server, "started", False) and not getattr(server, "_stopped", True):
+        await asyncio.sleep(0.05)
+    task = getattr(server, "task", None)
+    if task is not None:
+        await task
+
+
+def _describe(stream: str, error: BaseException) -> str:
+    if isinstance(error, UpstreamError):
+        return str(error)
+    log.debug("stream read raised", exc_info=error)
+    return f"{stream}: {type(error).__name__}: {str(error)[:200]}"
+
+
+def run(config: Any, listen: str, web_config: Path | None) -> int:
+    """`usage-exporter run`: poll and serve until a signal."""
+    if web_config is not None:
+        print(
+            "usage-exporter: error: --web.config.file is not supported yet in this version",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(_run(config, listen))
+
+
+async def _run(config: Any, listen: str) -> int:
+    daemon = Daemon(config)
+    await daemon.serve_forever(listen)
+    return 0
+
+
+def once(config: Any) -> int:
+    """`usage-exporter once`: poll every target once, print the exposition, 1 if any failed."""
+
+    async def main() -> int:
+        daemon = Daemon(config)
+        try:
+            ok = await daemon.poll_all()
+            exposition = daemon.state.exposition
+            assert exposition is not None
+            sys.stdout.write(exposition.text.decode("utf-8"))
+            return 0 if ok else 1
+        finally:
+            await daemon.aclose()
+
+    return asyncio.run(main())
+
+
+def demo(listen: str, state_dir: Path | None) -> int:
+    """`usage-exporter demo`: the simulator on loopback and the exporter against it."""
+    from exporter.demo import run_demo
+
+    return asyncio.run(run_demo(listen, state_dir))
+
+
+def targets_summary(targets: Sequence[Target]) -> str:
+    return ", ".join(f"{t.name} ({t.kind})" for t in targets)

@@ -1,0 +1,445 @@
+"""OpenAI organization Usage & Costs API: every usage endpoint and costs, as exact counters.
+
+One stream per endpoint. A read asks for every bucket of the window (following `has_more` /
+`next_page` to the end) and turns each result into flows, one per quantity, labelled by the group
+keys the endpoint supports. It knows the vendor's JSON and nothing of Prometheus or the ledger.
+
+Exposition (one sample per family; every series also carries `target`):
+
+    # HELP openai_input_tokens_total Input tokens (completions, embeddings, moderations) ...
+    # TYPE openai_input_tokens_total counter
+    openai_input_tokens_total{target="acme",endpoint="completions",project_id="proj_a",user_id="",
+      api_key_id="",model="gpt-4o-mini",batch="false",service_tier=""} 184220
+    # TYPE openai_cost_usd_total counter
+    openai_cost_usd_total{target="acme",project_id="proj_a",line_item="gpt-4o-mini, input",
+      api_key_id=""} 12.34
+    # TYPE openai_cost_month_to_date_usd gauge
+    openai_cost_month_to_date_usd{target="acme",project_id="proj_a",line_item="...",api_key_id=""} 3.2
+    # TYPE openai_vector_store_bytes gauge
+    openai_vector_store_bytes{target="acme",project_id="proj_a"} 1.048576e+06
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
+from exporter.upstream import Upstream, UpstreamError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com"
+WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
+PAGE_LIMIT = {"1m": 1440, "1h": 168, "1d": 31}  # the API's maximum buckets per page
+COSTS_PAGE_LIMIT = 180
+MAX_PAGES = 1000  # a cursor that never ends is an upstream bug: stop and fail the read
+DEFAULT_LOOKBACK = {"1m": 15 * 60, "1h": 3 * 3600, "1d": 2 * 86400}
+DAY = 86400
+
+MODEL_LABELS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
+TOKEN_LABELS = ("endpoint", *MODEL_LABELS)
+SPEECH_LABELS = ("project_id", "user_id", "api_key_id", "model")
+IMAGE_LABELS = ("project_id", "user_id", "api_key_id", "model", "size", "source")
+TOOL_LABELS = (
+    "tool",
+    "project_id",
+    "user_id",
+    "api_key_id",
+    "model",
+    "vector_store_id",
+    "context_level",
+)
+COST_LABELS = ("project_id", "line_item", "api_key_id")
+
+# Completions token fields, each its own family (a family never mixes a quantity with a part of it).
+COMPLETION_TOKEN_FIELDS: dict[str, str] = {
+    "input_tokens": "Input tokens, including cached, cache-write, text, audio and image tokens.",
+    "output_tokens": "Output tokens, including audio and image output tokens.",
+    "input_cached_tokens": "Input tokens served from the prompt cache.",
+    "input_audio_tokens": "Audio input tokens.",
+    "output_audio_tokens": "Audio output tokens.",
+    "input_cache_write_tokens": "Input tokens written to the prompt cache.",
+    "input_uncached_tokens": "Input tokens not served from the cache, excluding cache writes.",
+    "input_text_tokens": "Uncached text input tokens, excluding cache writes.",
+    "output_text_tokens": "Text output tokens.",
+    "input_cached_text_tokens": "Cached text input tokens.",
+    "input_cached_audio_tokens": "Cached audio input tokens.",
+    "input_image_tokens": "Image input tokens.",
+    "input_cached_image_tokens": "Cached image input tokens.",
+    "output_image_tokens": "Image output tokens.",
+}
+
+
+def _token_family(field: str, help_text: str) -> Family:
+    scope = "completions, embeddings and moderations" if field == "input_tokens" else "completions"
+    return Family(
+        f"openai_{field}_total",
+        Kind.COUNTER,
+        f"{help_text} From the {scope} usage endpoint(s), per bucket as last reported.",
+        TOKEN_LABELS,
+    )
+
+
+FAMILIES: tuple[Family, ...] = (
+    *(_token_family(f, h) for f, h in COMPLETION_TOKEN_FIELDS.items()),
+    Family(
+        "openai_model_requests_total",
+        Kind.COUNTER,
+        "Model requests (num_model_requests) of every usage endpoint that reports them.",
+        TOKEN_LABELS,
+    ),
+    Family(
+        "openai_images_total",
+        Kind.COUNTER,
+        "Images generated, edited or varied (images endpoint).",
+        IMAGE_LABELS,
+    ),
+    Family(
+        "openai_audio_characters_total",
+        Kind.COUNTER,
+        "Characters synthesised to speech (audio_speeches endpoint).",
+        SPEECH_LABELS,
+    ),
+    Family(
+        "openai_audio_transcription_seconds_total",
+        Kind.COUNTER,
+        "Seconds of audio transcribed (audio_transcriptions endpoint).",
+        SPEECH_LABELS,
+        unit="seconds",
+    ),
+    Family(
+        "openai_code_interpreter_sessions_total",
+        Kind.COUNTER,
+        "Code interpreter sessions (code_interpreter_sessions endpoint).",
+        ("project_id",),
+    ),
+    Family(
+        "openai_tool_calls_total",
+        Kind.COUNTER,
+        "Built-in tool calls (num_requests of the file_search_calls and web_search_calls "
+        "endpoints), by tool.",
+        TOOL_LABELS,
+    ),
+    Family(
+        "openai_vector_store_bytes",
+        Kind.GAUGE,
+        "Bytes stored in vector stores, from the newest daily bucket (vector_stores endpoint).",
+        ("project_id",),
+        unit="bytes",
+    ),
+    Family(
+        "openai_cost_usd_total",
+        Kind.COUNTER,
+        "Cost in US dollars (costs endpoint, daily buckets). Use this, not token counts, for "
+        "financial figures: OpenAI says usage may not reconcile exactly with costs.",
+        COST_LABELS,
+        unit="usd",
+    ),
+    Family(
+        "openai_cost_today_usd",
+        Kind.GAUGE,
+        "Cost in US dollars so far in the current UTC day (derived from the costs buckets).",
+        COST_LABELS,
+        unit="usd",
+        sums="openai_cost_usd_total",
+        period=Period.DAY,
+    ),
+    Family(
+        "openai_cost_month_to_date_usd",
+        Kind.GAUGE,
+        "Cost in US dollars so far in the current UTC calendar month (derived from the costs "
+        "buckets; counting starts at the month's first day on a first start).",
+        COST_LABELS,
+        unit="usd",
+        sums="openai_cost_usd_total",
+        period=Period.MONTH,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What one OpenAI endpoint reports and how its results become flows or levels."""
+
+    name: str
+    path: str
+    group_by: tuple[str, ...]
+    filters: tuple[str, ...]
+    result_object: str
+    # result field -> (family, fixed labels prepended, e.g. endpoint or tool)
+    quantities: Mapping[str, tuple[str, Mapping[str, str]]]
+    level: bool = False
+
+
+def _usage(name: str, group_by: tuple[str, ...], filters: tuple[str, ...], result: str,
+           quantities: Mapping[str, tuple[str, Mapping[str, str]]]) -> Endpoint:
+    return Endpoint(name, f"/v1/organization/usage/{name}", group_by, filters,
+                    f"organization.usage.{result}.result", quantities)
+
+
+_KEYS = ("project_id", "user_id", "api_key_id", "model")
+_KEY_FILTERS = ("project_ids", "user_ids", "api_key_ids", "models")
+
+
+def _requests(endpoint: str) -> tuple[str, tuple[str, Mapping[str, str]]]:
+    return "num_model_requests", ("openai_model_requests_total", {"endpoint": endpoint})
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        _usage("completions", (*_KEYS, "batch", "service_tier"), (*_KEY_FILTERS, "batch"),
+               "completions", {
+                   **{f: (f"openai_{f}_total", {"endpoint": "completions"})
+                      for f in COMPLETION_TOKEN_FIELDS},
+                   **dict([_requests("completions")]),
+               }),
+        _usage("embeddings", _KEYS, _KEY_FILTERS, "embeddings", {
+            "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
+            **dict([_requests("embeddings")]),
+        }),
+        _usage("moderations", _KEYS, _KEY_FILTERS, "moderations", {
+            "input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
+            **dict([_requests("moderations")]),
+        }),
+        _usage("images", (*_KEYS, "size", "source"), (*_KEY_FILTERS, "sources", "sizes"),
+               "images", {
+                   "images": ("openai_images_total", {}),
+                   **dict([_requests("images")]),
+               }),
+        _usage("audio_speeches", _KEYS, _KEY_FILTERS, "audio_speeches", {
+            "characters": ("openai_audio_characters_total", {}),
+            **dict([_requests("audio_speeches")]),
+        }),
+        _usage("audio_transcriptions", _KEYS, _KEY_FILTERS, "audio_transcriptions", {
+            "seconds": ("openai_audio_transcription_seconds_total", {}),
+            **dict([_requests("audio_transcriptions")]),
+        }),
+        Endpoint("vector_stores", "/v1/organization/usage/vector_stores", ("project_id",),
+                 ("project_ids",), "organization.usage.vector_stores.result",
+                 {"usage_bytes": ("openai_vector_store_bytes", {})}, level=True),
+        _usage("code_interpreter_sessions", ("project_id",), ("project_ids",),
+               "code_interpreter_sessions",
+               {"num_sessions": ("openai_code_interpreter_sessions_total", {})}),
+        _usage("file_search_calls", ("project_id", "user_id", "api_key_id", "vector_store_id"),
+               ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"), "file_searches",
+               {"num_requests": ("openai_tool_calls_total", {"tool": "file_search"})}),
+        _usage("web_search_calls", (*_KEYS, "context_level"), (*_KEY_FILTERS, "context_levels"),
+               "web_searches", {
+                   "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
+                   **dict([_requests("web_search_calls")]),
+               }),
+        Endpoint("costs", "/v1/organization/costs", COST_LABELS, ("project_ids", "api_key_ids"),
+                 "organization.costs.result", {"amount": ("openai_cost_usd_total", {})}),
+    )
+}
+
+_LABELS_OF = {f.name: f.labels for f in FAMILIES}
+# Fields a result may carry that are neither quantities nor group keys, but are known.
+_KNOWN_EXTRA = frozenset({"object", "quantity", "quantity_unit"})
+
+
+class OpenAISource:
+    """Reads one OpenAI organization (one target)."""
+
+    def __init__(self, config: Any, upstream: Upstream) -> None:
+        self._config = config
+        self._upstream = upstream
+        self._streams = tuple(self._stream(name) for name in config.endpoints)
+
+    def __repr__(self) -> str:
+        return f"OpenAISource(target={self._config.name!r})"
+
+    async def streams(self) -> Sequence[Stream]:
+        return self._streams
+
+    def _width_name(self, endpoint: str) -> str:
+        return "1d" if endpoint in ("costs", "vector_stores") else str(self._config.bucket_width)
+
+    def _stream(self, endpoint: str) -> Stream:
+        width_name = self._width_name(endpoint)
+        width = WIDTHS[width_name]
+        override = self._config.overrides.get(endpoint)
+        lookback = (override.lookback if override and override.lookback else None) or (
+            self._config.lookback or DEFAULT_LOOKBACK[width_name]
+        )
+        if endpoint == "vector_stores":  # a level: only the newest buckets matter
+            return Stream(endpoint, 0, 0, 0)
+        return Stream(
+            endpoint,
+            width,
+            lookback=max(int(lookback), 2 * width),
+            backfill=int(self._config.backfill),
+            month_origin=endpoint == "costs",
+        )
+
+    def group_by(self, endpoint: str) -> tuple[str, ...]:
+        """The configured keys this endpoint supports (or its override, as given)."""
+        spec = ENDPOINTS[endpoint]
+        override = self._config.overrides.get(endpoint)
+        if override is not None and override.group_by is not None:
+            return tuple(override.group_by)
+        return tuple(k for k in self._config.group_by if k in spec.group_by)
+
+    def _params(self, spec: Endpoint, window: Window) -> list[tuple[str, str]]:
+        width_name = self._width_name(spec.name)
+        limit = COSTS_PAGE_LIMIT if spec.name == "costs" else PAGE_LIMIT[width_name]
+        params = [
+            ("start_time", str(window.start)),
+            ("end_time", str(window.end)),
+            ("bucket_width", width_name),
+            ("limit", str(limit)),
+        ]
+        params += [("group_by", key) for key in self.group_by(spec.name)]
+        for name in spec.filters:
+            value = getattr(self._config, name, None)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                params.append((name, "true" if value else "false"))
+            else:
+                params += [(name, str(v)) for v in value]
+        return params
+
+    async def read(self, stream: Stream, window: Window) -> StreamRead:
+        spec = ENDPOINTS[stream.name]
+        if spec.level:
+            width = WIDTHS["1d"]
+            end = window.end - window.end % width + width
+            window = Window(end - 2 * width, end)
+        buckets = [b async for b in self._pages(spec, window)]
+        parsed = BucketParser(spec)
+        flows = [flow for bucket in buckets for flow in parsed.bucket(bucket)]
+        if parsed.non_usd:
+            log.warning(
+                "costs in a currency other than USD were skipped",
+                extra={"target": self._config.name, "currencies": ",".join(sorted(parsed.non_usd))},
+            )
+        if spec.level:
+            return StreamRead(stream.name, window.start, window.end,
+                              levels=_newest_levels(flows), unknown_fields=len(parsed.unknown))
+        return StreamRead(stream.name, window.start, window.end, flows=flows,
+                          unknown_fields=len(parsed.unknown))
+
+    async def _pages(self, spec: Endpoint, window: Window) -> Any:
+        params = self._params(spec, window)
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            page = await self._upstream.get_json(spec.name, spec.path, params)
+            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+                raise UpstreamError(spec.name, "answer is not a page object with a data list")
+            for bucket in page["data"]:
+                yield bucket
+            cursor = page.get("next_page")
+            if not page.get("has_more") or not cursor:
+                return
+            if not isinstance(cursor, str) or cursor in seen:
+                raise UpstreamError(spec.name, "pagination cursor repeated or malformed")
+            seen.add(cursor)
+            params = [p for p in params if p[0] != "page"] + [("page", cursor)]
+        raise UpstreamError(spec.name, f"more than {MAX_PAGES} pages: giving up on this read")
+
+
+class BucketParser:
+    """Turns the buckets of one endpoint into flows; tolerant of drift, strict about numbers."""
+
+    def __init__(self, spec: Endpoint) -> None:
+        self.spec = spec
+        self.unknown: set[str] = set()
+        self.non_usd: set[str] = set()
+        self._known = frozenset(spec.quantities) | frozenset(spec.group_by) | _KNOWN_EXTRA
+
+    def bucket(self, bucket: Any) -> Iterator[Flow]:
+        name = self.spec.name
+        if not isinstance(bucket, dict):
+            raise UpstreamError(name, "a bucket is not an object")
+        start = _integer(bucket.get("start_time"), name, "start_time")
+        end = _integer(bucket.get("end_time"), name, "end_time")
+        results = bucket.get("results", bucket.get("result"))  # older specs spelled it `result`
+        if results is None:
+            results = []
+        if not isinstance(results, list):
+            raise UpstreamError(name, "bucket results is not a list")
+        for key in bucket:
+            if key not in ("object", "start_time", "end_time", "results", "result"):
+                self.unknown.add(f"bucket.{key}")
+        for result in results:
+            yield from self.result(result, start, end)
+
+    def result(self, result: Any, start: int, end: int) -> Iterator[Flow]:
+        name = self.spec.name
+        if not isinstance(result, dict):
+            raise UpstreamError(name, "a result is not an object")
+        for key in result:
+            if key not in self._known:
+                self.unknown.add(key)
+        keys = {k: _label(result.get(k)) for k in self.spec.group_by}
+        for field, (family, fixed) in self.spec.quantities.items():
+            raw = result.get(field)
+            if raw is None:
+                continue
+            if field == "amount":
+                value = self._amount(raw)
+                if value is None:
+                    continue
+            else:
+                value = _number(raw, name, field)
+            labels = {**keys, **fixed}
+            yield Flow(family, tuple(labels.get(n, "") for n in _LABELS_OF[family]), start, end,
+                       value)
+
+    def _amount(self, raw: Any) -> float | None:
+        if not isinstance(raw, dict):
+            raise UpstreamError(self.spec.name, "amount is not an object")
+        currency = str(raw.get("currency") or "usd").lower()
+        if currency != "usd":
+            self.non_usd.add(currency[:16])
+            return None
+        return _number(raw.get("value", 0), self.spec.name, "amount.value")
+
+
+def _newest_levels(flows: Sequence[Flow]) -> list[Level]:
+    """A level per series from its newest bucket."""
+    newest: dict[tuple[str, tuple[str, ...]], Flow] = {}
+    for flow in flows:
+        key = (flow.family, flow.labels)
+        if key not in newest or flow.start > newest[key].start:
+            newest[key] = flow
+    return [Level(f.family, f.labels, f.value) for f in newest.values()]
+
+
+def _label(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _number(value: Any, endpoint: str, field: str) -> float:
+    """A finite number; numeric strings are accepted (amounts arrive as strings at times)."""
+    if isinstance(value, bool):
+        raise UpstreamError(endpoint, f"{field}: expected a number, got a boolean")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise UpstreamError(endpoint, f"{field}: expected a number, got {value[:32]!r}") from None
+    else:
+        raise UpstreamError(endpoint, f"{field}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(number) or number < 0:
+        raise UpstreamError(endpoint, f"{field}: expected a finite number >= 0, got {number}")
+    return number
+
+
+def _integer(value: Any, endpoint: str, field: str) -> int:
+    number = _number(value, endpoint, field)
+    if number != int(number):
+        raise UpstreamError(endpoint, f"{field}: expected whole seconds, got {number}")
+    return int(number)

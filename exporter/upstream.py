@@ -1,0 +1,292 @@
+"""The HTTP client every source reads its upstream through.
+
+It owns what all upstreams share: timeouts, retries with backoff and jitter on network errors and
+5xx, `Retry-After` on 429, a bound on calls in flight per target, a cap on response size, and one
+`usage_exporter_upstream_requests_total` increment per HTTP call. It never lets the credential
+into an exception message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[tuple[str, str]]
+
+
+class RequestRecorder(Protocol):
+    """Where the client reports each call; `exporter.selfmetrics.SelfMetrics` is one."""
+
+    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None: ...
+
+    def rate_limit_remaining(self, target: str, source: str, value: float) -> None: ...
+
+
+class UpstreamError(Exception):
+    """A call that did not yield a usable answer, after retries. The message is secret-free."""
+
+    def __init__(self, endpoint: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{endpoint}: {message}")
+        self.endpoint = endpoint
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    data: Any = None  # the decoded JSON, when asked for
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    """How one target talks to its upstream (built from the source's config)."""
+
+    target: str
+    source: str
+    base_url: str
+    headers: Mapping[str, str]
+    secret: str
+    timeout: float = 30.0
+    retries: int = 3
+    max_concurrency: int = 2
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_retry_after: float = 60.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    rate_limit_header: str = ""
+
+    def __repr__(self) -> str:
+        return f"UpstreamSettings(target={self.target!r}, base_url={self.base_url!r})"
+
+
+class Upstream:
+    """An async client for one target: `get_json` and `get` with the shared policy applied."""
+
+    def __init__(
+        self,
+        settings: UpstreamSettings,
+        recorder: RequestRecorder,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self._recorder = recorder
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._client = httpx.AsyncClient(
+            base_url=settings.base_url.rstrip("/"),
+            headers=dict(settings.headers),
+            timeout=httpx.Timeout(settings.timeout),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Upstream(target={self.settings.target!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_json(self, endpoint: str, path: str, params: Params = ()) -> Any:
+        """GET and decode JSON; a 2xx answer that is not JSON is retried like a 5xx."""
+        response = await self.get(endpoint, path, params, decode_json=True)
+        return response.data
+
+    async def get(
+        self,
+        endpoint: str,
+        path: str,
+        params: Params = (),
+        *,
+        headers: Mapping[str, str] | None = None,
+        decode_json: bool = False,
+    ) -> Response:
+        """GET with retries. Raises UpstreamError for a non-2xx answer after the retries.
+
+        `endpoint` is the short name used in metrics and messages, never a URL with a query.
+        """
+        attempts = self.settings.retries + 1
+        last: UpstreamError | None = None
+        for attempt in range(attempts):
+            delay: float | None = None
+            try:
+                response = await self._call(endpoint, path, params, headers)
+            except UpstreamError as err:  # network error, timeout, oversized body
+                last = err
+            else:
+                if 200 <= response.status < 300:
+                    if not decode_json:
+                        return response
+                    try:
+                        data = json.loads(response.body)
+                    except (ValueError, UnicodeDecodeError):
+                        last = UpstreamError(
+                            endpoint, "answer is not valid JSON", status=response.status
+                        )
+                    else:
+                        return Response(response.status, response.headers, response.body, data)
+                elif response.status == 429:
+                    retry_after = _retry_after(response.headers)
+                    last = UpstreamError(
+                        endpoint, f"rate limited (429){self._detail(response)}", status=429
+                    )
+                    if retry_after is not None:
+                        if retry_after > self.settings.max_retry_after:
+                            raise UpstreamError(
+                                endpoint,
+                                f"rate limited (429), Retry-After {retry_after:.0f}s exceeds "
+                                f"{self.settings.max_retry_after:.0f}s: will retry next poll",
+                                status=429,
+                            )
+                        delay = retry_after
+                elif response.status >= 500:
+                    last = UpstreamError(
+                        endpoint,
+                        f"server error {response.status}{self._detail(response)}",
+                        status=response.status,
+                    )
+                else:  # 4xx other than 429: retrying will not help
+                    raise UpstreamError(
+                        endpoint,
+                        f"HTTP {response.status}{self._detail(response)}",
+                        status=response.status,
+                    )
+            if attempt + 1 < attempts:
+                if delay is None:
+                    delay = self._backoff(attempt)
+                log.debug(
+                    "retrying upstream call",
+                    extra={
+                        "target": self.settings.target,
+                        "endpoint": endpoint,
+                        "attempt": attempt + 1,
+                        "delay": round(delay, 3),
+                        "error": str(last),
+                    },
+                )
+                await self._sleep(delay)
+        assert last is not None
+        raise last
+
+    async def _call(
+        self, endpoint: str, path: str, params: Params, headers: Mapping[str, str] | None
+    ) -> Response:
+        code = "error"
+        try:
+            async with self._slots, self._client.stream(
+                "GET", path, params=list(params), headers=headers
+            ) as response:
+                code = str(response.status_code)
+                body = await self._read_capped(endpoint, response)
+                self._note_rate_limit(response.headers)
+                return Response(response.status_code, response.headers, body)
+        except httpx.TimeoutException:
+            raise UpstreamError(endpoint, "timed out") from None
+        except httpx.HTTPError as err:
+            raise UpstreamError(endpoint, f"network error: {type(err).__name__}") from None
+        finally:
+            self._recorder.upstream_request(
+                self.settings.target, self.settings.source, endpoint, code
+            )
+
+    async def _read_capped(self, endpoint: str, response: httpx.Response) -> bytes:
+        cap = self.settings.max_body_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            raise UpstreamError(
+                endpoint, f"response of {declared} bytes exceeds the {cap}-byte cap"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise UpstreamError(endpoint, f"response exceeds the {cap}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _note_rate_limit(self, headers: httpx.Headers) -> None:
+        name = self.settings.rate_limit_header
+        value = headers.get(name) if name else None
+        if value is None:
+            return
+        try:
+            remaining = float(value)
+        except ValueError:
+            return
+        self._recorder.rate_limit_remaining(self.settings.target, self.settings.source, remaining)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2**attempt)
+        return random.uniform(0, ceiling)
+
+    def _detail(self, response: Response) -> str:
+        """A short, secret-free excerpt of the upstream's own error message."""
+        message = error_message(response.body)
+        if not message:
+            return ""
+        if self.settings.secret:
+            message = message.replace(self.settings.secret, "<redacted>")
+        return f": {message[:300]}"
+
+
+def error_message(body: bytes) -> str:
+    """The human message of the common error envelopes (OpenAI, Telnyx, Anylayer, FastAPI)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    error = data.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        return " ".join(str(first[k]) for k in ("code", "title", "detail") if first.get(k))
+    if isinstance(data.get("message"), str):
+        prefix = f"{error}: " if isinstance(error, str) else ""
+        return prefix + str(data["message"])
+    detail = data.get("detail")
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail[:5]:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p is not None)
+                parts.append(f"{loc}: {item.get('msg', '')}")
+        return "; ".join(parts)
+    return ""
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,45 @@
+"""`usage-exporter demo` as a new user runs it: every family within 15 s, values that move,
+and an exposition `promtool check metrics` accepts without a warning."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from exporter.sources import KINDS
+from tests.harness import HOST, exporter_argv, free_port, parse_samples, require_tool, scrape, \
+    start, wait_for
+
+
+def counters(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {k: v for k, v in parse_samples(text).items() if k[0].endswith("_total")}
+
+
+def test_demo_shows_every_family_moving_and_lint_clean(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    port = free_port()
+    started = time.monotonic()
+    demo = start("demo", exporter_argv("demo", "--web.listen-address", f"{HOST}:{port}"),
+                 tmp_path / "demo.log", f"http://{HOST}:{port}", ready_path="/healthz")
+    try:
+        families = {f.name for f in KINDS["openai"].families}
+
+        def every_family_has_samples() -> bool:
+            names = {name for name, _ in parse_samples(scrape(demo.url))}
+            return families <= names
+
+        wait_for(every_family_has_samples, "every OpenAI family", timeout=15, every=0.5)
+        assert time.monotonic() - started < 20
+
+        text = scrape(demo.url)
+        check = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                               capture_output=True, timeout=60, check=False)
+        assert check.returncode == 0 and not check.stdout and not check.stderr, check
+
+        first = counters(text)
+        wait_for(lambda: any(v > first.get(k, 0) for k, v in counters(scrape(demo.url)).items()
+                             if k[0].startswith("openai_")),
+                 "an OpenAI counter to rise", timeout=90, every=2)
+    finally:
+        demo.stop()
