@@ -16,7 +16,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,9 @@ class Daemon:
         except LedgerError as err:
             errors.append(f"state not saved: {err}")
         else:
-            self.metrics.revisions(target.name, target.kind, stats.revisions_up, stats.revisions_down)
+            self.metrics.revisions(
+                target.name, target.kind, stats.revisions_up, stats.revisions_down
+            )
             self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
             unknown = sum(read.unknown_fields for _, read in reads)
             if unknown:
@@ -165,7 +167,11 @@ class Daemon:
         duration = time.monotonic() - started
         watermark = self.ledger.watermark(target.name)
         self.metrics.poll_finished(
-            target.name, target.kind, ok, duration, self._clock(),
+            target.name,
+            target.kind,
+            ok,
+            duration,
+            self._clock(),
             float(watermark) if watermark is not None else None,
         )
         status = self.state.targets[target.name]
@@ -176,7 +182,11 @@ class Daemon:
             status.last_success = self._clock()
             log.info(
                 "poll finished",
-                extra={"target": target.name, "streams": len(reads), "duration": round(duration, 3)},
+                extra={
+                    "target": target.name,
+                    "streams": len(reads),
+                    "duration": round(duration, 3),
+                },
             )
         else:
             for error in errors:
@@ -204,7 +214,11 @@ class Daemon:
         self.ledger.close()
 
     async def serve_forever(
-        self, listen: str, *, stop: asyncio.Event | None = None, ready: Callable[[int], None] | None = None
+        self,
+        listen: str,
+        *,
+        stop: asyncio.Event | None = None,
+        ready: Callable[[int], None] | None = None,
     ) -> None:
         """Listen, schedule one job per target, and run until SIGTERM/SIGINT (or `stop`)."""
         host, port = parse_listen_address(listen)
@@ -242,18 +256,9 @@ class Daemon:
             log.info("shutting down")
             scheduler.shutdown(wait=False)  # cancels polls in flight: nothing half-committed
             server.should_exit = True
-            await asyncio.sleep(0)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(_server_stopped(server), timeout=5)
+                await asyncio.wait_for(server.task, timeout=5)
             await self.aclose()
-
-
-async def _server_stopped(server: Any) -> None:
-    while getattr(server, "started", False) and not getattr(server, "_stopped", True):
-        await asyncio.sleep(0.05)
-    task = getattr(server, "task", None)
-    if task is not None:
-        await task
 
 
 def _describe(stream: str, error: BaseException) -> str:
@@ -302,7 +307,3 @@ def demo(listen: str, state_dir: Path | None) -> int:
     from exporter.demo import run_demo
 
     return asyncio.run(run_demo(listen, state_dir))
-
-
-def targets_summary(targets: Sequence[Target]) -> str:
-    return ", ".join(f"{t.name} ({t.kind})" for t in targets)

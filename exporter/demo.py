@@ -28,8 +28,15 @@ async def run_demo(listen: str, state_dir: Path | None) -> int:
         SimulatorConfig(
             seed=2026,
             openai_keys=dict(DEMO_KEYS),
-            faults=[{"kind": "status", "status": 429, "retry_after": 1, "count": 1,
-                     "path_contains": "completions"}],
+            faults=[
+                {
+                    "kind": "status",
+                    "status": 429,
+                    "retry_after": 1,
+                    "count": 1,
+                    "path_contains": "completions",
+                }
+            ],
         ),
         "127.0.0.1",
         0,

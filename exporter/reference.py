@@ -53,7 +53,7 @@ def reference() -> str:
     lines += ["## Self-metrics (`usage_exporter_*`)", ""]
     lines.append(
         "Labelled by `target` and `source` (the kind). Pre-initialised at 0 for every target, so "
-        "dashboards and alerts see 0, not \"no data\"."
+        'dashboards and alerts see 0, not "no data".'
     )
     lines.append("")
     self_families = SelfMetrics(__version__).families()

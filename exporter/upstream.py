@@ -188,9 +188,10 @@ class Upstream:
     ) -> Response:
         code = "error"
         try:
-            async with self._slots, self._client.stream(
-                "GET", path, params=list(params), headers=headers
-            ) as response:
+            async with (
+                self._slots,
+                self._client.stream("GET", path, params=list(params), headers=headers) as response,
+            ):
                 code = str(response.status_code)
                 body = await self._read_capped(endpoint, response)
                 self._note_rate_limit(response.headers)

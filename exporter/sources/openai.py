@@ -14,7 +14,8 @@ Exposition (one sample per family; every series also carries `target`):
     openai_cost_usd_total{target="acme",project_id="proj_a",line_item="gpt-4o-mini, input",
       api_key_id=""} 12.34
     # TYPE openai_cost_month_to_date_usd gauge
-    openai_cost_month_to_date_usd{target="acme",project_id="proj_a",line_item="...",api_key_id=""} 3.2
+    openai_cost_month_to_date_usd{target="acme",project_id="proj_a",line_item="...",
+      api_key_id=""} 3.2
     # TYPE openai_vector_store_bytes gauge
     openai_vector_store_bytes{target="acme",project_id="proj_a"} 1.048576e+06
 """
@@ -175,10 +176,21 @@ class Endpoint:
     level: bool = False
 
 
-def _usage(name: str, group_by: tuple[str, ...], filters: tuple[str, ...], result: str,
-           quantities: Mapping[str, tuple[str, Mapping[str, str]]]) -> Endpoint:
-    return Endpoint(name, f"/v1/organization/usage/{name}", group_by, filters,
-                    f"organization.usage.{result}.result", quantities)
+def _usage(
+    name: str,
+    group_by: tuple[str, ...],
+    filters: tuple[str, ...],
+    result: str,
+    quantities: Mapping[str, tuple[str, Mapping[str, str]]],
+) -> Endpoint:
+    return Endpoint(
+        name,
+        f"/v1/organization/usage/{name}",
+        group_by,
+        filters,
+        f"organization.usage.{result}.result",
+        quantities,
+    )
 
 
 _KEYS = ("project_id", "user_id", "api_key_id", "model")
@@ -192,49 +204,110 @@ def _requests(endpoint: str) -> tuple[str, tuple[str, Mapping[str, str]]]:
 ENDPOINTS: dict[str, Endpoint] = {
     e.name: e
     for e in (
-        _usage("completions", (*_KEYS, "batch", "service_tier"), (*_KEY_FILTERS, "batch"),
-               "completions", {
-                   **{f: (f"openai_{f}_total", {"endpoint": "completions"})
-                      for f in COMPLETION_TOKEN_FIELDS},
-                   **dict([_requests("completions")]),
-               }),
-        _usage("embeddings", _KEYS, _KEY_FILTERS, "embeddings", {
-            "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
-            **dict([_requests("embeddings")]),
-        }),
-        _usage("moderations", _KEYS, _KEY_FILTERS, "moderations", {
-            "input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
-            **dict([_requests("moderations")]),
-        }),
-        _usage("images", (*_KEYS, "size", "source"), (*_KEY_FILTERS, "sources", "sizes"),
-               "images", {
-                   "images": ("openai_images_total", {}),
-                   **dict([_requests("images")]),
-               }),
-        _usage("audio_speeches", _KEYS, _KEY_FILTERS, "audio_speeches", {
-            "characters": ("openai_audio_characters_total", {}),
-            **dict([_requests("audio_speeches")]),
-        }),
-        _usage("audio_transcriptions", _KEYS, _KEY_FILTERS, "audio_transcriptions", {
-            "seconds": ("openai_audio_transcription_seconds_total", {}),
-            **dict([_requests("audio_transcriptions")]),
-        }),
-        Endpoint("vector_stores", "/v1/organization/usage/vector_stores", ("project_id",),
-                 ("project_ids",), "organization.usage.vector_stores.result",
-                 {"usage_bytes": ("openai_vector_store_bytes", {})}, level=True),
-        _usage("code_interpreter_sessions", ("project_id",), ("project_ids",),
-               "code_interpreter_sessions",
-               {"num_sessions": ("openai_code_interpreter_sessions_total", {})}),
-        _usage("file_search_calls", ("project_id", "user_id", "api_key_id", "vector_store_id"),
-               ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"), "file_searches",
-               {"num_requests": ("openai_tool_calls_total", {"tool": "file_search"})}),
-        _usage("web_search_calls", (*_KEYS, "context_level"), (*_KEY_FILTERS, "context_levels"),
-               "web_searches", {
-                   "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
-                   **dict([_requests("web_search_calls")]),
-               }),
-        Endpoint("costs", "/v1/organization/costs", COST_LABELS, ("project_ids", "api_key_ids"),
-                 "organization.costs.result", {"amount": ("openai_cost_usd_total", {})}),
+        _usage(
+            "completions",
+            (*_KEYS, "batch", "service_tier"),
+            (*_KEY_FILTERS, "batch"),
+            "completions",
+            {
+                **{
+                    f: (f"openai_{f}_total", {"endpoint": "completions"})
+                    for f in COMPLETION_TOKEN_FIELDS
+                },
+                **dict([_requests("completions")]),
+            },
+        ),
+        _usage(
+            "embeddings",
+            _KEYS,
+            _KEY_FILTERS,
+            "embeddings",
+            {
+                "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
+                **dict([_requests("embeddings")]),
+            },
+        ),
+        _usage(
+            "moderations",
+            _KEYS,
+            _KEY_FILTERS,
+            "moderations",
+            {
+                "input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
+                **dict([_requests("moderations")]),
+            },
+        ),
+        _usage(
+            "images",
+            (*_KEYS, "size", "source"),
+            (*_KEY_FILTERS, "sources", "sizes"),
+            "images",
+            {
+                "images": ("openai_images_total", {}),
+                **dict([_requests("images")]),
+            },
+        ),
+        _usage(
+            "audio_speeches",
+            _KEYS,
+            _KEY_FILTERS,
+            "audio_speeches",
+            {
+                "characters": ("openai_audio_characters_total", {}),
+                **dict([_requests("audio_speeches")]),
+            },
+        ),
+        _usage(
+            "audio_transcriptions",
+            _KEYS,
+            _KEY_FILTERS,
+            "audio_transcriptions",
+            {
+                "seconds": ("openai_audio_transcription_seconds_total", {}),
+                **dict([_requests("audio_transcriptions")]),
+            },
+        ),
+        Endpoint(
+            "vector_stores",
+            "/v1/organization/usage/vector_stores",
+            ("project_id",),
+            ("project_ids",),
+            "organization.usage.vector_stores.result",
+            {"usage_bytes": ("openai_vector_store_bytes", {})},
+            level=True,
+        ),
+        _usage(
+            "code_interpreter_sessions",
+            ("project_id",),
+            ("project_ids",),
+            "code_interpreter_sessions",
+            {"num_sessions": ("openai_code_interpreter_sessions_total", {})},
+        ),
+        _usage(
+            "file_search_calls",
+            ("project_id", "user_id", "api_key_id", "vector_store_id"),
+            ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"),
+            "file_searches",
+            {"num_requests": ("openai_tool_calls_total", {"tool": "file_search"})},
+        ),
+        _usage(
+            "web_search_calls",
+            (*_KEYS, "context_level"),
+            (*_KEY_FILTERS, "context_levels"),
+            "web_searches",
+            {
+                "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
+                **dict([_requests("web_search_calls")]),
+            },
+        ),
+        Endpoint(
+            "costs",
+            "/v1/organization/costs",
+            COST_LABELS,
+            ("project_ids", "api_key_ids"),
+            "organization.costs.result",
+            {"amount": ("openai_cost_usd_total", {})},
+        ),
     )
 }
 
@@ -320,10 +393,16 @@ class OpenAISource:
                 extra={"target": self._config.name, "currencies": ",".join(sorted(parsed.non_usd))},
             )
         if spec.level:
-            return StreamRead(stream.name, window.start, window.end,
-                              levels=_newest_levels(flows), unknown_fields=len(parsed.unknown))
-        return StreamRead(stream.name, window.start, window.end, flows=flows,
-                          unknown_fields=len(parsed.unknown))
+            return StreamRead(
+                stream.name,
+                window.start,
+                window.end,
+                levels=_newest_levels(flows),
+                unknown_fields=len(parsed.unknown),
+            )
+        return StreamRead(
+            stream.name, window.start, window.end, flows=flows, unknown_fields=len(parsed.unknown)
+        )
 
     async def _pages(self, spec: Endpoint, window: Window) -> Any:
         params = self._params(spec, window)
@@ -389,8 +468,9 @@ class BucketParser:
             else:
                 value = _number(raw, name, field)
             labels = {**keys, **fixed}
-            yield Flow(family, tuple(labels.get(n, "") for n in _LABELS_OF[family]), start, end,
-                       value)
+            yield Flow(
+                family, tuple(labels.get(n, "") for n in _LABELS_OF[family]), start, end, value
+            )
 
     def _amount(self, raw: Any) -> float | None:
         if not isinstance(raw, dict):
@@ -430,7 +510,8 @@ def _number(value: Any, endpoint: str, field: str) -> float:
         try:
             number = float(value)
         except ValueError:
-            raise UpstreamError(endpoint, f"{field}: expected a number, got {value[:32]!r}") from None
+            shown = value[:32]
+            raise UpstreamError(endpoint, f"{field}: expected a number, got {shown!r}") from None
     else:
         raise UpstreamError(endpoint, f"{field}: expected a number, got {type(value).__name__}")
     if not math.isfinite(number) or number < 0:

@@ -1,0 +1,124 @@
+"""The command line: `run`, `demo`, `once`, `check-config`, `simulate`, Prometheus-style flags.
+
+Bad flags and bad configuration exit 2 with one line naming the problem, before anything
+listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from exporter import __version__
+from exporter.config import Config, ConfigError, load_config, secrets
+from exporter.logs import configure_logging, register_secret
+from exporter.server import parse_listen_address
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"usage-exporter: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _listen(value: str) -> str:
+    try:
+        parse_listen_address(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
+def _key_org(value: str) -> tuple[str, str]:
+    key, sep, org = value.partition("=")
+    if not sep or not key or not org:
+        raise argparse.ArgumentTypeError("expected KEY=ORG")
+    return key, org
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(prog="usage-exporter", description=__doc__)
+    root.add_argument("--version", action="version", version=f"usage-exporter {__version__}")
+    root.add_argument(
+        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
+    )
+    root.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
+    )
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="poll on schedule and serve /metrics")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--web.listen-address", dest="listen", type=_listen, default=None)
+    run.add_argument("--web.config.file", dest="web_config", type=Path, default=None)
+
+    demo = commands.add_parser("demo", help="the built-in simulator and the exporter against it")
+    demo.add_argument("--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9868")
+    demo.add_argument("--state-dir", type=Path, default=None)
+
+    once = commands.add_parser("once", help="poll every target once and print the exposition")
+    once.add_argument("--config", required=True, type=Path)
+
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path)
+
+    simulate = commands.add_parser("simulate", help="run the upstream simulator alone")
+    simulate.add_argument(
+        "--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9869"
+    )
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--openai-key",
+        dest="openai_keys",
+        type=_key_org,
+        action="append",
+        default=None,
+        help="KEY=ORG: an admin key the simulator accepts",
+    )
+    simulate.add_argument("--max-page-buckets", type=int, default=None)
+    return root
+
+
+def _load(path: Path) -> Config:
+    config = load_config(path)
+    for secret in secrets(config):
+        register_secret(secret)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    try:
+        if args.command == "check-config":
+            config = _load(args.file)
+            names = ", ".join(s.name for s in config.sources)
+            print(f"config OK: {len(config.sources)} sources ({names})")
+            return 0
+        if args.command == "run":
+            config = _load(args.config)
+            from exporter import daemon
+
+            return daemon.run(config, args.listen or config.web.listen_address, args.web_config)
+        if args.command == "once":
+            config = _load(args.config)
+            from exporter import daemon
+
+            return daemon.once(config)
+        if args.command == "demo":
+            from exporter import daemon
+
+            return daemon.demo(args.listen, args.state_dir)
+        from exporter.simulator.app import SimulatorConfig, run_forever
+
+        host, port = parse_listen_address(args.listen)
+        sim = SimulatorConfig(seed=args.seed, max_page_buckets=args.max_page_buckets)
+        if args.openai_keys:
+            sim.openai_keys = dict(args.openai_keys)
+        return int(run_forever(sim, host, port))
+    except ConfigError as err:
+        sys.stderr.write(f"usage-exporter: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130

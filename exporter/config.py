@@ -1,0 +1,329 @@
+"""The configuration file: one YAML document, validated before anything listens.
+
+Errors name the field the way a user reads it (`sources[0].interval: ...`) and never echo a
+secret. `${VAR}` in any string is replaced from the environment; `api_key_file` is read at load.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_UNITS = (86400, 3600, 60, 1)
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator; never contains a secret."""
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from `30s`, `5m`, `1h30m`, `7d` or a whole number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r} (expected e.g. 30s, 5m, 1h, 7d)")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = int(value.strip())
+    else:
+        match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
+        if not match or not any(match.groups()):
+            shown = str(value)[:40]
+            raise ValueError(f"invalid duration {shown!r} (expected e.g. 30s, 5m, 1h, 7d)")
+        seconds = sum(int(g or 0) * u for g, u in zip(match.groups(), _UNITS, strict=True))
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return seconds
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
+    "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+    "embeddings": ("project_id", "user_id", "api_key_id", "model"),
+    "moderations": ("project_id", "user_id", "api_key_id", "model"),
+    "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
+    "audio_speeches": ("project_id", "user_id", "api_key_id", "model"),
+    "audio_transcriptions": ("project_id", "user_id", "api_key_id", "model"),
+    "vector_stores": ("project_id",),
+    "code_interpreter_sessions": ("project_id",),
+    "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
+    "web_search_calls": ("project_id", "user_id", "api_key_id", "model", "context_level"),
+    "costs": ("project_id", "line_item", "api_key_id"),
+}
+OpenAIEndpoint = Literal[
+    "completions",
+    "embeddings",
+    "moderations",
+    "images",
+    "audio_speeches",
+    "audio_transcriptions",
+    "vector_stores",
+    "code_interpreter_sessions",
+    "file_search_calls",
+    "web_search_calls",
+    "costs",
+]
+_ALL_GROUP_BY = tuple(dict.fromkeys(k for keys in OPENAI_GROUP_BY.values() for k in keys))
+
+
+def _check_keys(keys: list[str], allowed: tuple[str, ...]) -> list[str]:
+    for key in keys:
+        if key not in allowed:
+            raise ValueError(f"{key!r} is not one of {', '.join(allowed)}")
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key is listed twice")
+    return keys
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseSource(_Strict):
+    """Keys every source kind shares."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    base_url: HttpUrl | None = None
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    interval: Duration = 300
+    timeout: Duration | None = None
+    lookback: Duration | None = None
+    backfill: Duration = 7 * 86400
+    max_concurrency: Annotated[int, Field(ge=1, le=16)] = 2
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    max_series_per_family: Annotated[int, Field(ge=1)] = 10_000
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_and_timeout(self) -> BaseSource:
+        if (self.api_key is None) == (self.api_key_file is None):
+            raise ValueError("give exactly one of api_key or api_key_file")
+        if self.api_key_file is not None:
+            try:
+                text = self.api_key_file.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ValueError(
+                    f"api_key_file: cannot read {self.api_key_file}: {err.strerror}"
+                ) from None
+            if not text:
+                raise ValueError(f"api_key_file: {self.api_key_file} is empty")
+            object.__setattr__(self, "api_key", SecretStr(text))
+        if self.timeout is None:
+            object.__setattr__(self, "timeout", max(1, min(int(self.interval * 0.8), 120)))
+        elif self.timeout > self.interval:
+            raise ValueError(
+                f"timeout ({self.timeout}s) must not exceed interval ({self.interval}s)"
+            )
+        return self
+
+    def secret(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key is not None else ""
+
+
+class OpenAIEndpointOverride(_Strict):
+    group_by: list[str] | None = None
+    lookback: Duration | None = None
+
+
+class OpenAISource(BaseSource):
+    """An OpenAI organization, read with an Admin API key."""
+
+    kind: Literal["openai"]
+    organization: str | None = None
+    endpoints: list[OpenAIEndpoint] = Field(default_factory=lambda: list(get_args(OpenAIEndpoint)))
+    bucket_width: Literal["1m", "1h", "1d"] = "1h"
+    group_by: list[str] = Field(default_factory=lambda: ["project_id", "model"])
+    overrides: dict[OpenAIEndpoint, OpenAIEndpointOverride] = Field(default_factory=dict)
+    project_ids: list[str] | None = None
+    user_ids: list[str] | None = None
+    api_key_ids: list[str] | None = None
+    models: list[str] | None = None
+    sources: list[str] | None = None
+    sizes: list[str] | None = None
+    context_levels: list[str] | None = None
+    vector_store_ids: list[str] | None = None
+    batch: bool | None = None
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        return _check_keys(value, _ALL_GROUP_BY)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one endpoint")
+        if len(set(value)) != len(value):
+            raise ValueError("an endpoint is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _override_group_by(self) -> OpenAISource:
+        for endpoint, override in self.overrides.items():
+            if override.group_by is not None:
+                try:
+                    _check_keys(override.group_by, OPENAI_GROUP_BY[endpoint])
+                except ValueError as err:
+                    raise ValueError(f"overrides.{endpoint}.group_by: {err}") from None
+        return self
+
+
+SourceConfig = Annotated[OpenAISource, Field(discriminator="kind")]
+
+
+class WebConfig(_Strict):
+    listen_address: str = ":9868"
+
+
+class Config(BaseSettings):
+    """The whole file. Environment variables override top-level scalars."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", env_prefix="USAGE_EXPORTER_", env_nested_delimiter="__", frozen=True
+    )
+
+    state_dir: Path = Path("./usage-exporter-state")
+    web: WebConfig = Field(default_factory=WebConfig)
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [s.name for s in self.sources]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"source name {name!r} is used twice: names become `target`")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment is merged explicitly in load_config
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, env: Mapping[str, str], path: str) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return env[name]
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    prefix = "USAGE_EXPORTER_"
+    for key, value in env.items():
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix) :].lower().split("__")
+        if parts == ["state_dir"]:
+            overrides["state_dir"] = value
+        elif parts == ["web", "listen_address"]:
+            overrides.setdefault("web", {})["listen_address"] = value
+    return overrides
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("openai",) and text.endswith("]"):
+            continue  # the discriminator's tag adds nothing for a reader
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return f"{_location(loc)}: unknown key"
+    if kind == "missing":
+        return f"{_location(loc[:-1]) or 'config'}: missing key '{loc[-1]}'"
+    if kind == "union_tag_invalid":
+        return f"{_location(loc)}: kind must be one of: openai"
+    if kind == "union_tag_not_found":
+        return f"{_location(loc)}: missing key 'kind'"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{_location(loc) or 'config'}: {message}"
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read, expand and validate the file; ConfigError names the field on any problem."""
+    env = os.environ if env is None else env
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with a `sources` list")
+    data = _expand(raw, env, "")
+    for key, value in _env_overrides(env).items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    try:
+        return Config(**data)
+    except ValidationError as err:
+        errors = err.errors(include_input=False, include_url=False)
+        raise ConfigError("; ".join(_describe(e) for e in errors[:5])) from None
+
+
+def secrets(config: Config) -> list[str]:
+    """Every credential in the config, for the log redactor."""
+    return [s.secret() for s in config.sources if s.secret()]

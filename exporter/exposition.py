@@ -1,0 +1,116 @@
+"""Renders the ledger's samples and the self-metrics to exposition bytes, once per change.
+
+Four variants are kept ready (text 0.0.4 and OpenMetrics, each plain and gzip) so a scrape is a
+memory copy whatever the number of series. Label values are untrusted upstream text: they are
+escaped and bounded here, and nowhere else. `_created` goes into OpenMetrics only; in the text
+format it would double the series count.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.utils import floatToGoString
+
+from exporter.model import Family, FamilySamples, Kind
+
+CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+MAX_LABEL_LENGTH = 256
+
+disable_created_metrics()  # self-metrics: no `_created` series in the text format either
+
+
+@dataclass(frozen=True, slots=True)
+class Exposition:
+    text: bytes
+    text_gzip: bytes
+    openmetrics: bytes
+    openmetrics_gzip: bytes
+    series: int
+
+
+def escape_label(value: str) -> str:
+    """A label value made safe: bounded, valid UTF-8, with `\\`, `"` and newline escaped."""
+    if len(value) > MAX_LABEL_LENGTH:
+        value = value[:MAX_LABEL_LENGTH]
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", r"\\").replace("\n", r"\n")
+
+
+def _label_block(names: tuple[str, ...], target: str, values: tuple[str, ...]) -> str:
+    parts = [f'target="{escape_label(target)}"']
+    parts += [f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=True)]
+    return "{" + ",".join(parts) + "}"
+
+
+def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
+    grouped: dict[str, tuple[Family, list[FamilySamples]]] = {}
+    for item in families:
+        entry = grouped.setdefault(item.family.name, (item.family, []))
+        entry[1].append(item)
+    text: list[str] = []
+    om: list[str] = []
+    count = 0
+    for family, items in grouped.values():
+        help_text = _escape_help(family.help)
+        base = family.base_name
+        kind = family.kind.value
+        text.append(f"# HELP {family.name} {help_text}\n# TYPE {family.name} {kind}\n")
+        om.append(f"# HELP {base} {help_text}\n# TYPE {base} {kind}\n")
+        if family.unit and base.endswith(f"_{family.unit}"):
+            om.append(f"# UNIT {base} {family.unit}\n")
+        counter = family.kind is Kind.COUNTER
+        for item in items:
+            for sample in item.samples:
+                labels = _label_block(family.labels, item.target, sample.labels)
+                value = floatToGoString(sample.value)
+                line = f"{family.name}{labels} {value}\n"
+                text.append(line)
+                if counter:
+                    om.append(f"{base}_total{labels} {value}\n")
+                    if sample.created is not None:
+                        om.append(f"{base}_created{labels} {floatToGoString(sample.created)}\n")
+                else:
+                    om.append(line)
+                count += 1
+    text_bytes = "".join(text).encode("utf-8") + generate_latest(registry)
+    self_om = generate_openmetrics(registry)
+    self_om = self_om.removesuffix(b"# EOF\n")
+    om_bytes = "".join(om).encode("utf-8") + self_om + b"# EOF\n"
+    return Exposition(
+        text=text_bytes,
+        text_gzip=gzip.compress(text_bytes, compresslevel=6, mtime=0),
+        openmetrics=om_bytes,
+        openmetrics_gzip=gzip.compress(om_bytes, compresslevel=6, mtime=0),
+        series=count,
+    )
+
+
+def negotiate(accept: str | None, accept_encoding: str | None) -> tuple[bool, bool]:
+    """(OpenMetrics?, gzip?) for a request's Accept and Accept-Encoding headers."""
+    openmetrics = False
+    for part in (accept or "").split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        if media == "application/openmetrics-text":
+            q = next((p[2:] for p in params if p.startswith("q=")), "1")
+            try:
+                openmetrics = float(q) > 0
+            except ValueError:
+                openmetrics = False
+            if openmetrics:
+                break
+    use_gzip = False
+    for part in (accept_encoding or "").split(","):
+        coding, *params = [p.strip() for p in part.split(";")]
+        if coding.lower() == "gzip":
+            use_gzip = not any(p.replace(" ", "") in ("q=0", "q=0.0") for p in params)
+    return openmetrics, use_gzip

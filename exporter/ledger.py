@@ -1,0 +1,522 @@
+"""The bucket ledger: exact, monotonic, restart-safe counters from revisable bucket totals.
+
+Per series and bucket it keeps the latest value the upstream reported; a counter is the sum of
+those (plus the folded `base` of settled buckets), never allowed to go down. Everything lives in
+memory for fast snapshots and in SQLite for restarts; a commit is one SQLite transaction and the
+memory is only changed once that transaction is durable. It knows nothing of vendors and must
+never silently reset: an unreadable or foreign state file is an error.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from exporter.model import (
+    Family,
+    FamilySamples,
+    Kind,
+    Labels,
+    Period,
+    Sample,
+    Stream,
+    StreamRead,
+    Window,
+    align_down,
+    align_up,
+)
+
+APPLICATION_ID = 0x55534558  # "USEX"
+SCHEMA_VERSION = 1
+OVERFLOW = "__overflow__"
+
+_SCHEMA = """
+CREATE TABLE series (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, family TEXT NOT NULL, labels TEXT NOT NULL,
+  origin INTEGER NOT NULL, base REAL NOT NULL, emitted REAL NOT NULL,
+  UNIQUE (target, family, labels));
+CREATE TABLE buckets (
+  series_id INTEGER NOT NULL, stream TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+  value REAL NOT NULL, PRIMARY KEY (series_id, stream, start));
+CREATE TABLE periods (
+  series_id INTEGER NOT NULL, kind TEXT NOT NULL, start INTEGER NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (series_id, kind, start));
+CREATE TABLE cursors (
+  target TEXT NOT NULL, stream TEXT NOT NULL, cursor INTEGER NOT NULL, origin INTEGER NOT NULL,
+  width INTEGER NOT NULL, PRIMARY KEY (target, stream));
+CREATE TABLE levels (
+  target TEXT NOT NULL, stream TEXT NOT NULL, family TEXT NOT NULL, labels TEXT NOT NULL,
+  value REAL NOT NULL, PRIMARY KEY (target, stream, family, labels));
+"""
+
+
+class LedgerError(Exception):
+    """The state file is corrupt, foreign or unwritable: a clear message, never a silent reset."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStats:
+    revisions_up: int = 0
+    revisions_down: int = 0
+    ignored_flows: int = 0
+    overflowed: int = 0
+    series: int = 0
+
+
+BucketKey = tuple[str, int]  # (stream, bucket start)
+
+
+@dataclass(slots=True)
+class _Series:
+    id: int
+    family: str
+    labels: Labels
+    origin: int
+    base: float
+    emitted: float
+    buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
+    periods: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def copy(self) -> _Series:
+        return replace(self, buckets=dict(self.buckets), periods=dict(self.periods))
+
+    def true_sum(self) -> float:
+        return math.fsum([self.base, *(v for _, v in self.buckets.values())])
+
+
+@dataclass(slots=True)
+class _Cursor:
+    cursor: int
+    origin: int
+    width: int
+
+
+@dataclass
+class _Target:
+    families: dict[str, Family] = field(default_factory=dict)
+    series: dict[str, dict[Labels, _Series]] = field(default_factory=dict)
+    cursors: dict[str, _Cursor] = field(default_factory=dict)
+    levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
+
+
+def _day_start(t: int) -> int:
+    return t - t % 86400
+
+
+def _month_start(t: int) -> int:
+    tm = time.gmtime(t)
+    return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
+
+
+def _previous_month_start(t: int) -> int:
+    return _month_start(_month_start(t) - 1)
+
+
+def _fold(series: _Series, key: BucketKey) -> None:
+    """Move a settled bucket into the series' base and its day and month period sums."""
+    _, value = series.buckets.pop(key)
+    start = key[1]
+    series.base = math.fsum([series.base, value])
+    for kind, period_start in (("day", _day_start(start)), ("month", _month_start(start))):
+        series.periods[(kind, period_start)] = math.fsum(
+            [series.periods.get((kind, period_start), 0.0), value]
+        )
+
+
+def _period_start(period: Period, t: int) -> int:
+    return _day_start(t) if period is Period.DAY else _month_start(t)
+
+
+class Ledger:
+    """Series, buckets, cursors and levels of every target, persisted in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_series_per_family: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.max_series_per_family = max_series_per_family
+        self._clock = clock
+        self._targets: dict[str, _Target] = {}
+        self._next_id = 1
+        self._db = self._open()
+        self._load()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise LedgerError(f"{self.path}: not a usage-exporter state file ({err})") from None
+        if app_id == 0 and tables == 0:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA application_id={APPLICATION_ID};"
+                    f" PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                )
+            except sqlite3.Error as err:
+                raise LedgerError(f"{self.path}: cannot create the state file: {err}") from None
+        elif app_id != APPLICATION_ID:
+            raise LedgerError(
+                f"{self.path}: this SQLite file does not belong to usage-exporter "
+                "(application_id differs); refusing to touch it"
+            )
+        elif version != SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path}: state schema version {version}, this version reads "
+                f"{SCHEMA_VERSION}; refusing to guess"
+            )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            integrity = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
+        if integrity != "ok":
+            raise LedgerError(f"{self.path}: state file is corrupt ({integrity})")
+        return db
+
+    def _target(self, name: str) -> _Target:
+        return self._targets.setdefault(name, _Target())
+
+    def _load(self) -> None:
+        by_id: dict[int, _Series] = {}
+        try:
+            rows = self._db.execute(
+                "SELECT id, target, family, labels, origin, base, emitted FROM series"
+            ).fetchall()
+            for sid, target, family, labels, origin, base, emitted in rows:
+                series = _Series(sid, family, tuple(json.loads(labels)), origin, base, emitted)
+                by_id[sid] = series
+                self._target(target).series.setdefault(family, {})[series.labels] = series
+                self._next_id = max(self._next_id, sid + 1)
+            for sid, stream, start, end, value in self._db.execute(
+                "SELECT series_id, stream, start, end, value FROM buckets"
+            ):
+                by_id[sid].buckets[(stream, start)] = (end, value)
+            for sid, kind, start, value in self._db.execute(
+                "SELECT series_id, kind, start, value FROM periods"
+            ):
+                by_id[sid].periods[(kind, start)] = value
+            for target, stream, cursor, origin, width in self._db.execute(
+                "SELECT target, stream, cursor, origin, width FROM cursors"
+            ):
+                self._target(target).cursors[stream] = _Cursor(cursor, origin, width)
+            for target, stream, family, labels, value in self._db.execute(
+                "SELECT target, stream, family, labels, value FROM levels"
+            ):
+                levels = self._target(target).levels.setdefault(stream, {})
+                levels[(family, tuple(json.loads(labels)))] = value
+        except (sqlite3.Error, KeyError, ValueError) as err:
+            raise LedgerError(f"{self.path}: state file is inconsistent: {err}") from None
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def declare(self, target: str, families: Sequence[Family]) -> None:
+        state = self._target(target)
+        state.families = {f.name: f for f in families}
+        for family in families:
+            state.series.setdefault(family.name, {})
+
+    def window(self, target: str, stream: Stream, now: int) -> Window:
+        if stream.width <= 0:
+            return Window(now, now)
+        cursor = self._target(target).cursors.get(stream.name)
+        start = cursor.cursor if cursor is not None else self._origin(stream, now)
+        return Window(start, align_up(now + 1, stream.width))
+
+    @staticmethod
+    def _origin(stream: Stream, now: int) -> int:
+        origin = align_down(now - stream.backfill, stream.width)
+        if stream.month_origin:
+            origin = min(origin, align_down(_month_start(now), stream.width))
+        return origin
+
+    def watermark(self, target: str) -> int | None:
+        cursors = [c.cursor for c in self._target(target).cursors.values() if c.width > 0]
+        return min(cursors) if cursors else None
+
+    def samples(self, target: str) -> list[FamilySamples]:
+        state = self._target(target)
+        now = int(self._clock())
+        out: list[FamilySamples] = []
+        for family in state.families.values():
+            out.append(FamilySamples(family, target, self._family_samples(state, family, now)))
+        return out
+
+    def _family_samples(self, state: _Target, family: Family, now: int) -> list[Sample]:
+        if family.kind is Kind.COUNTER:
+            series = state.series.get(family.name, {})
+            return [
+                Sample(labels, s.emitted, float(s.origin)) for labels, s in sorted(series.items())
+            ]
+        if family.sums and family.period is not None:
+            start = _period_start(family.period, now)
+            series = state.series.get(family.sums, {})
+            samples = []
+            for labels, s in sorted(series.items()):
+                settled = s.periods.get((family.period.value, start), 0.0)
+                open_values = [v for (_, b), (_, v) in s.buckets.items() if b >= start]
+                samples.append(Sample(labels, math.fsum([settled, *open_values])))
+            return samples
+        values: dict[Labels, float] = {}
+        for levels in state.levels.values():
+            for (name, labels), value in levels.items():
+                if name == family.name:
+                    values[labels] = values.get(labels, 0.0) + value
+        return [Sample(labels, v) for labels, v in sorted(values.items())]
+
+    def forget_stream(self, target: str, stream: str) -> None:
+        state = self._target(target)
+        touched: list[_Series] = []
+        for series_map in state.series.values():
+            for series in series_map.values():
+                if any(key[0] == stream for key in series.buckets):
+                    copy = series.copy()
+                    for key in [k for k in copy.buckets if k[0] == stream]:
+                        _fold(copy, key)
+                    touched.append(copy)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._write_series(target, touched)
+            self._db.execute("DELETE FROM levels WHERE target=? AND stream=?", (target, stream))
+            self._db.execute("DELETE FROM cursors WHERE target=? AND stream=?", (target, stream))
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        for series in touched:
+            state.series[series.family][series.labels] = series
+        state.levels.pop(stream, None)
+        state.cursors.pop(stream, None)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- commit --------------------------------------------------------------------------------
+
+    def commit(
+        self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
+    ) -> CommitStats:
+        """Apply every read in one transaction; memory changes only once it is durable."""
+        state = self._target(target)
+        work = _Work(state, self.max_series_per_family, self._next_id)
+        for stream, read in reads:
+            if stream.width <= 0 or read.levels:
+                work.levels(stream, read)
+            if stream.width > 0:
+                work.flows(stream, read)
+                cursor = state.cursors.get(stream.name)
+                old = cursor.cursor if cursor is not None else read.start
+                origin = cursor.origin if cursor is not None else read.start
+                settle = align_down(now - stream.lookback, stream.width)
+                new = max(old, min(settle, read.end))
+                work.cursors[stream.name] = _Cursor(new, origin, stream.width)
+                work.settle(stream.name, new)
+        for series in work.touched.values():
+            series.emitted = max(series.emitted, series.true_sum())
+            self._prune_periods(series, now)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._write_series(target, list(work.touched.values()))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(target, s, c.cursor, c.origin, c.width) for s, c in work.cursors.items()],
+            )
+            for stream_name, levels in work.new_levels.items():
+                self._db.execute(
+                    "DELETE FROM levels WHERE target=? AND stream=?", (target, stream_name)
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO levels (target, stream, family, labels, value) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(target, stream_name, f, json.dumps(lb), v) for (f, lb), v in levels.items()],
+                )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        for series in work.touched.values():
+            state.series.setdefault(series.family, {})[series.labels] = series
+        state.cursors.update(work.cursors)
+        state.levels.update(work.new_levels)
+        self._next_id = work.next_id
+        count = sum(len(s) for s in state.series.values())
+        count += sum(len(levels) for levels in state.levels.values())
+        return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
+
+    @staticmethod
+    def _prune_periods(series: _Series, now: int) -> None:
+        oldest = _previous_month_start(now)
+        for key in [k for k in series.periods if k[1] < oldest]:
+            del series.periods[key]
+
+    def _write_series(self, target: str, touched: Iterable[_Series]) -> None:
+        touched = list(touched)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO series (id, target, family, labels, origin, base, emitted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (s.id, target, s.family, json.dumps(s.labels), s.origin, s.base, s.emitted)
+                for s in touched
+            ],
+        )
+        ids = [(s.id,) for s in touched]
+        self._db.executemany("DELETE FROM buckets WHERE series_id=?", ids)
+        self._db.executemany("DELETE FROM periods WHERE series_id=?", ids)
+        self._db.executemany(
+            "INSERT INTO buckets (series_id, stream, start, end, value) VALUES (?, ?, ?, ?, ?)",
+            [
+                (s.id, stream, start, end, value)
+                for s in touched
+                for (stream, start), (end, value) in s.buckets.items()
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO periods (series_id, kind, start, value) VALUES (?, ?, ?, ?)",
+            [
+                (s.id, kind, start, value)
+                for s in touched
+                for (kind, start), value in s.periods.items()
+            ],
+        )
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+
+
+class _Work:
+    """The changes of one commit, computed on copies so a failure leaves memory untouched."""
+
+    def __init__(self, state: _Target, limit: int, next_id: int) -> None:
+        self.state = state
+        self.limit = limit
+        self.next_id = next_id
+        self.touched: dict[tuple[str, Labels], _Series] = {}
+        self.cursors: dict[str, _Cursor] = {}
+        self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
+        self.new_counts: dict[str, int] = {}
+        self.up = self.down = self.ignored = self.overflowed = 0
+
+    def _bounded(self, family: Family, labels: Labels, known: bool) -> Labels:
+        """The labels to store under, after the per-family cardinality limit."""
+        if known:
+            return labels
+        count = len(self.state.series.get(family.name, {})) + self.new_counts.get(family.name, 0)
+        if count < self.limit:
+            return labels
+        self.overflowed += 1
+        return (OVERFLOW,) * len(family.labels)
+
+    def _series(self, family: Family, labels: Labels, origin: int) -> _Series:
+        key = (family.name, labels)
+        series = self.touched.get(key)
+        if series is not None:
+            return series
+        existing = self.state.series.get(family.name, {}).get(labels)
+        if existing is not None:
+            series = existing.copy()
+        else:
+            series = _Series(self.next_id, family.name, labels, origin, 0.0, 0.0)
+            self.next_id += 1
+            self.new_counts[family.name] = self.new_counts.get(family.name, 0) + 1
+        self.touched[key] = series
+        return series
+
+    def flows(self, stream: Stream, read: StreamRead) -> None:
+        cursor = self.state.cursors.get(stream.name)
+        origin = cursor.origin if cursor is not None else read.start
+        new: dict[tuple[str, Labels, int], tuple[int, float]] = {}
+        for flow in read.flows:
+            family = self.state.families.get(flow.family)
+            if (
+                family is None
+                or family.kind is not Kind.COUNTER
+                or flow.start < read.start
+                or len(flow.labels) != len(family.labels)
+            ):
+                self.ignored += 1
+                continue
+            known = flow.labels in self.state.series.get(family.name, {}) or (
+                (family.name, flow.labels) in self.touched
+            )
+            labels = self._bounded(family, flow.labels, known)
+            key = (family.name, labels, flow.start)
+            end, value = new.get(key, (flow.end, 0.0))
+            new[key] = (max(end, flow.end), math.fsum([value, flow.value]))
+        # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
+        for family_name, series_map in self.state.series.items():
+            for labels, stored in series_map.items():
+                for (name, start), (end, _) in stored.buckets.items():
+                    if name == stream.name and read.start <= start < read.end:
+                        new.setdefault((family_name, labels, start), (end, 0.0))
+        for (family_name, labels, start), (end, value) in new.items():
+            series = self._series(self.state.families[family_name], labels, origin)
+            old = series.buckets.get((stream.name, start))
+            if old is not None:
+                if value > old[1]:
+                    self.up += 1
+                elif value < old[1]:
+                    self.down += 1
+            if value == 0.0 and old is None:
+                continue
+            if value == 0.0:
+                del series.buckets[(stream.name, start)]
+            else:
+                series.buckets[(stream.name, start)] = (end, value)
+
+    def settle(self, stream: str, cursor: int) -> None:
+        """Fold every open bucket of `stream` that ends at or before `cursor`."""
+        for family_name, series_map in self.state.series.items():
+            for labels, stored in series_map.items():
+                if any(k[0] == stream and e <= cursor for k, (e, _) in stored.buckets.items()):
+                    self._series(self.state.families[family_name], labels, stored.origin)
+        for series in self.touched.values():
+            for key in [
+                k for k, (e, _) in series.buckets.items() if k[0] == stream and e <= cursor
+            ]:
+                _fold(series, key)
+
+    def levels(self, stream: Stream, read: StreamRead) -> None:
+        """The read's levels replace the stream's; label sets beyond the limit overflow."""
+        levels: dict[tuple[str, Labels], float] = {}
+        distinct: dict[str, int] = {}
+        for level in read.levels:
+            family = self.state.families.get(level.family)
+            if (
+                family is None
+                or family.kind is not Kind.GAUGE
+                or family.sums
+                or len(level.labels) != len(family.labels)
+            ):
+                self.ignored += 1
+                continue
+            labels = level.labels
+            if (family.name, labels) not in levels:
+                distinct[family.name] = distinct.get(family.name, 0) + 1
+                if distinct[family.name] > self.limit:
+                    self.overflowed += 1
+                    labels = (OVERFLOW,) * len(family.labels)
+            key = (family.name, labels)
+            levels[key] = math.fsum([levels.get(key, 0.0), level.value])
+        self.new_levels[stream.name] = levels

@@ -1,0 +1,166 @@
+"""The HTTP listener: `/metrics` from pre-rendered bytes, `/healthz`, `/readyz` and `/`.
+
+It never calls an upstream and never renders: the daemon swaps a new `Exposition` into the state
+after each poll, and a scrape copies the bytes that match its headers. Every text shown on `/`
+is HTML-escaped (target names and errors may carry upstream text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from exporter.exposition import (
+    CONTENT_TYPE_OPENMETRICS,
+    CONTENT_TYPE_TEXT,
+    Exposition,
+    negotiate,
+)
+
+
+@dataclass
+class TargetStatus:
+    name: str
+    source: str
+    up: bool
+    polled: bool
+    last_success: float | None
+    last_error: str
+
+
+@dataclass
+class ServerState:
+    exposition: Exposition | None = None
+    targets: dict[str, TargetStatus] = field(default_factory=dict)
+
+    def ready(self) -> bool:
+        return all(t.polled for t in self.targets.values())
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """`host:port`, `:port` (all interfaces) or `[v6]:port` into (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"listen address {value!r}: expected HOST:PORT, e.g. 127.0.0.1:9868")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":port" means every interface
+
+
+def create_app(state: ServerState) -> Starlette:
+    async def metrics(request: Request) -> Response:
+        exposition = state.exposition
+        if exposition is None:
+            return PlainTextResponse("no data rendered yet\n", status_code=503)
+        openmetrics, use_gzip = negotiate(
+            request.headers.get("accept"), request.headers.get("accept-encoding")
+        )
+        if openmetrics:
+            body = exposition.openmetrics_gzip if use_gzip else exposition.openmetrics
+            media = CONTENT_TYPE_OPENMETRICS
+        else:
+            body = exposition.text_gzip if use_gzip else exposition.text
+            media = CONTENT_TYPE_TEXT
+        headers = {"Vary": "Accept, Accept-Encoding"}
+        if use_gzip:
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=media, headers=headers)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        waiting = sorted(t.name for t in state.targets.values() if not t.polled)
+        if not waiting:
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse("not polled yet: " + ", ".join(waiting) + "\n", status_code=503)
+
+    async def index(request: Request) -> Response:
+        rows = []
+        for t in state.targets.values():
+            last = (
+                time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t.last_success))
+                if t.last_success
+                else "never"
+            )
+            status = "up" if t.up else ("down" if t.polled else "pending")
+            cells = (t.name, t.source, status, last, t.last_error)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>usage-exporter</title>"
+            "</head><body><h1>usage-exporter</h1><p><a href='/metrics'>/metrics</a> · "
+            "<a href='/healthz'>/healthz</a> · <a href='/readyz'>/readyz</a></p>"
+            "<table border='1' cellpadding='4'><tr><th>target</th><th>source</th>"
+            "<th>state</th><th>last success</th><th>last error</th></tr>"
+            + "".join(rows)
+            + "</table></body></html>"
+        )
+        return HTMLResponse(page)
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics, methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+            Route("/", index, methods=["GET", "HEAD"]),
+        ]
+    )
+
+
+class Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to the daemon (it owns the shutdown order).
+
+    `task` runs `serve()`; stop with `should_exit = True`, then await `task`.
+    """
+
+    task: asyncio.Task[None]
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> Listener:
+    """Start serving `app`; returns once listening. Stop: `should_exit = True`, await `.task`."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=5,
+        limit_concurrency=256,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        lifespan="off",
+    )
+    server = Listener(config)
+    task = asyncio.create_task(server.serve())
+    server.task = task
+    for _ in range(500):
+        if server.started:
+            return server
+        if task.done():
+            error = task.exception()
+            raise OSError(f"cannot listen on {host}:{port}: {error or 'server exited'}")
+        await asyncio.sleep(0.01)
+    raise OSError(f"cannot listen on {host}:{port}: not started within 5 s")
