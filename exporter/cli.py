@@ -38,32 +38,48 @@ def _key_org(value: str) -> tuple[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = _Parser(prog="usage-exporter", description=__doc__)
+    # The logging flags are accepted before or after the subcommand.
+    logging_flags = _Parser(add_help=False)
+    logging_flags.add_argument(
+        "--log.level",
+        dest="log_level",
+        default=argparse.SUPPRESS,
+        choices=["debug", "info", "warn", "error"],
+    )
+    logging_flags.add_argument(
+        "--log.format", dest="log_format", default=argparse.SUPPRESS, choices=["logfmt", "json"]
+    )
+    root = _Parser(prog="usage-exporter", description=__doc__, parents=[logging_flags])
+    root.set_defaults(log_level="info", log_format="logfmt")
     root.add_argument("--version", action="version", version=f"usage-exporter {__version__}")
-    root.add_argument(
-        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"]
-    )
-    root.add_argument(
-        "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
-    )
     commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("run", help="poll on schedule and serve /metrics")
+    run = commands.add_parser(
+        "run", help="poll on schedule and serve /metrics", parents=[logging_flags]
+    )
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--web.listen-address", dest="listen", type=_listen, default=None)
     run.add_argument("--web.config.file", dest="web_config", type=Path, default=None)
 
-    demo = commands.add_parser("demo", help="the built-in simulator and the exporter against it")
+    demo = commands.add_parser(
+        "demo", help="the built-in simulator and the exporter against it", parents=[logging_flags]
+    )
     demo.add_argument("--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9868")
     demo.add_argument("--state-dir", type=Path, default=None)
 
-    once = commands.add_parser("once", help="poll every target once and print the exposition")
+    once = commands.add_parser(
+        "once", help="poll every target once and print the exposition", parents=[logging_flags]
+    )
     once.add_argument("--config", required=True, type=Path)
 
-    check = commands.add_parser("check-config", help="validate a config file")
+    check = commands.add_parser(
+        "check-config", help="validate a config file", parents=[logging_flags]
+    )
     check.add_argument("file", type=Path)
 
-    simulate = commands.add_parser("simulate", help="run the upstream simulator alone")
+    simulate = commands.add_parser(
+        "simulate", help="run the upstream simulator alone", parents=[logging_flags]
+    )
     simulate.add_argument(
         "--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9869"
     )

@@ -67,7 +67,7 @@ Expected = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def write_config(tmp: Path, sim_url: str, key: str, *, name: str, interval: str = "4s",
-                 extra: str = "") -> Path:
+                 timeout: str = "3s", extra: str = "") -> Path:
     config = tmp / "config.yaml"
     config.write_text(
         f"state_dir: {tmp / 'state'}\n"
@@ -77,7 +77,7 @@ def write_config(tmp: Path, sim_url: str, key: str, *, name: str, interval: str 
         f"    base_url: {sim_url}\n"
         f"    api_key: {key}\n"
         f"    interval: {interval}\n"
-        "    timeout: 3s\n"
+        f"    timeout: {timeout}\n"
         "    bucket_width: 1h\n"
         "    backfill: 1d\n"
         "    retries: 4\n"

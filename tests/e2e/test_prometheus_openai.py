@@ -1,14 +1,16 @@
 """A real Prometheus scrapes the exporter polling the simulator; PromQL equals ground truth.
 
-The simulator's buckets keep rising after they close (late data), pages are capped at a few
-buckets (pagination), and the first calls meet a 429 with Retry-After, a 503 and a failing
-page cursor. Then the simulator's clock is frozen, the exporter polls again, and every OpenAI
-counter series in Prometheus must equal the simulator's own total for it, exactly.
+The simulator's clock starts 150 s in the past and then jumps to the present, so buckets the
+exporter already counted rise (late data); pages are capped at four buckets (pagination), and the
+first calls meet a 429 with Retry-After, a 503 and a failing page cursor. Once the clock is
+frozen and the exporter has polled twice more, every OpenAI counter series in Prometheus must
+equal the simulator's own total for it, exactly.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,10 @@ def polls(url: str) -> float:
 def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-e2e",
                                     "--max-page-buckets", "4")) as sim:
+        # Start with the simulator's clock 150 s behind: when it jumps to the present later, the
+        # buckets the exporter already read rise (late data), as real buckets do after closing.
+        http_json(f"{sim.url}/_sim/clock", method="POST",
+                  body={"freeze": True, "at": time.time() - 150})
         http_json(f"{sim.url}/_sim/faults", method="POST", body={"upstream": "openai", "faults": [
             {"kind": "status", "status": 429, "retry_after": 1, "path_contains": "completions",
              "count": 1},
@@ -68,6 +74,13 @@ def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
                 assert len(expected) > 50, "the simulator should produce many series"
                 compare(prom.url, expected)
 
+                throttled = promql(prom.url, 'sum(usage_exporter_upstream_requests_total'
+                                             '{code="429",target="e2e-org"})')
+                assert float(throttled[0]["value"][1]) >= 1, "the 429 should have been met"
+                pages = http_json(f"{sim.url}/_sim/stats")["requests"]
+                completions = pages.get("/v1/organization/usage/completions", 0)
+                assert completions >= 7 * 4, "25 hourly buckets at 4 a page: 7 pages a poll"
+
                 revisions = promql(prom.url, 'usage_exporter_bucket_revisions_total'
                                              '{direction="up",target="e2e-org"}')
                 assert float(revisions[0]["value"][1]) > 0, "late data should have been seen"
@@ -84,7 +97,9 @@ def compare(prom_url: str, expected: dict[tuple[str, frozenset[tuple[str, str]]]
             labels = {k: v for k, v in row["metric"].items()
                       if k not in ("__name__", "job", "instance")}
             got[frozenset(labels.items())] = float(row["value"][1])
-        want = {labels: v for (name, labels), v in expected.items() if name == family}
+        # Prometheus stores a label with the empty value as an absent label.
+        want = {frozenset((k, v) for k, v in labels if v != ""): value
+                for (name, labels), value in expected.items() if name == family}
         for labels, value in want.items():
             actual = got.get(labels)
             if actual is None or not _equal(actual, value):

@@ -52,7 +52,7 @@ def assert_exact(sim_url: str, exp_url: str) -> None:
 
 def test_sigkill_between_and_during_polls_loses_and_doubles_nothing(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-crash")) as sim:
-        config = write_config(tmp_path, sim.url, KEY, name="crash", interval="2s")
+        config = write_config(tmp_path, sim.url, KEY, name="crash", interval="2s", timeout="2s")
         exp = exporter(tmp_path, config, log_name="run1.log")
         try:
             wait_for(lambda: success_polls(exp.url) >= 2, "two polls", timeout=60)
@@ -159,7 +159,7 @@ def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> Non
         ]})
         outputs: list[str] = []
         for fmt in ("logfmt", "json"):
-            config = write_config(tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="2s")
+            config = write_config(tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="2s", timeout="2s")
             exp = exporter(tmp_path, config, "--log.level", "debug", "--log.format", fmt,
                            log_name=f"secret-{fmt}.log")
             try:
@@ -170,7 +170,7 @@ def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> Non
                 exp.stop()
             outputs.append(exp.output())
         # A wrong key: the upstream's 401 message must not carry it into our logs either.
-        wrong = write_config(tmp_path, sim.url, KEY + "-wrong", name="wrong", interval="2s")
+        wrong = write_config(tmp_path, sim.url, KEY + "-wrong", name="wrong", interval="2s", timeout="2s")
         result = subprocess.run([sys.executable, "-m", "exporter", "--log.level", "debug",
                                  "once", "--config", str(wrong)],
                                 capture_output=True, timeout=120, check=False)

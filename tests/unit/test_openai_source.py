@@ -77,7 +77,7 @@ async def test_pagination_follows_every_page_with_identical_params() -> None:
     assert [q.get("page") for q in seen] == [None, ["p1"], ["p2"]]
     for q in seen:
         assert q["start_time"] == ["0"] and q["end_time"] == [str(3 * 3600)]
-        assert q["group_by"] == ["project_id", "model"]
+        assert q["group_by"] == ["model", "project_id"]
     inputs = sorted(f.value for f in got.flows if f.family == "openai_input_tokens_total")
     assert inputs == [10.0, 11.0, 12.0]
     assert recorder.calls == [("completions", "200")] * 3

@@ -1,0 +1,158 @@
+"""The simulator's HTTP frame: the upstreams' routes, the clock, faults and ground truth.
+
+Control endpoints live under `/_sim/` (no auth: the simulator listens on loopback only):
+`/_sim/clock` (GET, POST freeze/unfreeze), `/_sim/faults` (POST to queue, DELETE to clear),
+`/_sim/stats`, and `/_sim/<upstream>/truth`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from exporter.server import Listener
+from exporter.server import serve as serve_app
+from exporter.simulator import openai
+from exporter.simulator.clock import Clock
+from exporter.simulator.faults import FaultQueue, apply
+
+
+@dataclass
+class SimulatorConfig:
+    seed: int = 1
+    openai_keys: dict[str, str] = field(default_factory=lambda: {"sk-admin-demo": "org-demo"})
+    start: float | None = None
+    late_seconds: int = 180
+    scale: int = 1
+    max_page_buckets: int | None = None
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+
+def create_app(config: SimulatorConfig) -> Starlette:
+    clock = Clock()
+    faults = FaultQueue()
+    faults.add(config.faults, "openai")
+    start = int(config.start if config.start is not None else time.time() - 60 * 86400)
+    usage = openai.OpenAIUsage(config.seed, start, config.late_seconds)
+
+    def now() -> int:
+        return int(clock.now())
+
+    def openai_route(spec: openai.EndpointSpec) -> Any:
+        async def handler(request: Request) -> Response:
+            org = openai.authorize(request, config.openai_keys)
+            if isinstance(org, Response):
+                faults.requests[request.url.path] += 1
+                return org
+            fault = faults.take("openai", request)
+            t = now()
+            try:
+                query = openai.parse_query(request, spec, t)
+            except openai.BadRequest as err:
+                return openai.error(400, str(err), "invalid_request_error", err.param)
+
+            async def answer() -> Any:
+                return openai.page_body(usage, org, spec, query, t, config.max_page_buckets)
+
+            body = {
+                "error": {
+                    "message": "simulated failure",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            if fault is not None and fault.status == 429:
+                body["error"]["message"] = "Rate limit reached for requests"
+            return await apply(fault, body, answer)
+
+        return handler
+
+    async def clock_route(request: Request) -> Response:
+        if request.method == "POST":
+            data = await request.json()
+            if data.get("freeze"):
+                clock.freeze(data.get("at"))
+            else:
+                clock.unfreeze()
+        return JSONResponse({"now": clock.now(), "frozen": clock.frozen})
+
+    async def faults_route(request: Request) -> Response:
+        if request.method == "DELETE":
+            faults.faults.clear()
+            return JSONResponse({"pending": 0})
+        data = await request.json()
+        try:
+            faults.add(list(data.get("faults", [])), str(data.get("upstream", "openai")))
+        except (ValueError, TypeError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse({"pending": len(faults.faults)})
+
+    async def stats_route(request: Request) -> Response:
+        return JSONResponse(faults.stats())
+
+    async def openai_truth(request: Request) -> Response:
+        q = request.query_params
+        endpoint = q.get("endpoint", "")
+        if endpoint not in openai.ENDPOINTS:
+            return JSONResponse({"error": f"unknown endpoint {endpoint!r}"}, status_code=400)
+        spec = openai.ENDPOINTS[endpoint]
+        filters = {
+            n: set(openai._list_param(request, n))
+            for n in spec.filters
+            if openai._list_param(request, n)
+        }
+        t = now()
+        rows = openai.truth(
+            usage,
+            q.get("org", ""),
+            endpoint,
+            int(q.get("start", start)),
+            t,
+            openai._list_param(request, "group_by"),
+            filters,
+        )
+        return JSONResponse({"now": t, "rows": rows})
+
+    routes = [
+        Route(path, openai_route(openai.ENDPOINTS[name])) for name, path in openai.iter_paths()
+    ]
+    routes += [
+        Route("/_sim/clock", clock_route, methods=["GET", "POST"]),
+        Route("/_sim/faults", faults_route, methods=["POST", "DELETE"]),
+        Route("/_sim/stats", stats_route),
+        Route("/_sim/openai/truth", openai_truth),
+    ]
+    return Starlette(routes=routes)
+
+
+async def serve(config: SimulatorConfig, host: str, port: int) -> Listener:
+    return await serve_app(create_app(config), host, port)
+
+
+def run_forever(config: SimulatorConfig, host: str, port: int) -> int:
+    """Serve until SIGTERM/SIGINT."""
+    import signal
+
+    async def main() -> None:
+        server = await serve(config, host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        done = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({done, server.task}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await server.task
+
+    asyncio.run(main())
+    return 0
