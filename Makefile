@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench
+	$(BIN)/ruff check exporter tests
 	$(BIN)/ruff format --check exporter
 
 typecheck: $(STAMP)

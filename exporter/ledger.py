@@ -415,15 +415,17 @@ class _Work:
         self.touched: dict[tuple[str, Labels], _Series] = {}
         self.cursors: dict[str, _Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
-        self.new_counts: dict[str, int] = {}
+        self.new_labels: dict[str, set[Labels]] = {}
         self.up = self.down = self.ignored = self.overflowed = 0
 
-    def _bounded(self, family: Family, labels: Labels, known: bool) -> Labels:
+    def _bounded(self, family: Family, labels: Labels) -> Labels:
         """The labels to store under, after the per-family cardinality limit."""
-        if known:
+        existing = self.state.series.get(family.name, {})
+        fresh = self.new_labels.setdefault(family.name, set())
+        if labels in existing or labels in fresh:
             return labels
-        count = len(self.state.series.get(family.name, {})) + self.new_counts.get(family.name, 0)
-        if count < self.limit:
+        if len(existing) + len(fresh) < self.limit:
+            fresh.add(labels)
             return labels
         self.overflowed += 1
         return (OVERFLOW,) * len(family.labels)
@@ -439,7 +441,6 @@ class _Work:
         else:
             series = _Series(self.next_id, family.name, labels, origin, 0.0, 0.0)
             self.next_id += 1
-            self.new_counts[family.name] = self.new_counts.get(family.name, 0) + 1
         self.touched[key] = series
         return series
 
@@ -457,10 +458,7 @@ class _Work:
             ):
                 self.ignored += 1
                 continue
-            known = flow.labels in self.state.series.get(family.name, {}) or (
-                (family.name, flow.labels) in self.touched
-            )
-            labels = self._bounded(family, flow.labels, known)
+            labels = self._bounded(family, flow.labels)
             key = (family.name, labels, flow.start)
             end, value = new.get(key, (flow.end, 0.0))
             new[key] = (max(end, flow.end), math.fsum([value, flow.value]))

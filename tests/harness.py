@@ -45,8 +45,14 @@ def require_tool(name: str) -> str:
     return path
 
 
-def http(url: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None,
-         timeout: float = 10.0) -> tuple[int, bytes, dict[str, str]]:
+def http(
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes, dict[str, str]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
@@ -64,8 +70,9 @@ def http_json(url: str, **kwargs: Any) -> Any:
     return json.loads(body)
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0,
-             every: float = 0.2) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = 30.0, every: float = 0.2
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -102,11 +109,19 @@ class Process:
         return int(self.popen.returncode)
 
 
-def start(name: str, argv: list[str], log: Path, url: str, ready_path: str = "/",
-          env: dict[str, str] | None = None, timeout: float = 30.0) -> Process:
+def start(
+    name: str,
+    argv: list[str],
+    log: Path,
+    url: str,
+    ready_path: str = "/",
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Process:
     handle = log.open("wb")
-    popen = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT,
-                             env={**os.environ, **(env or {})})
+    popen = subprocess.Popen(
+        argv, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
     process = Process(name, popen, log, url)
 
     def up() -> bool:
@@ -135,24 +150,44 @@ def exporter_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "exporter", *args]
 
 
-def simulator(tmp: Path, seed: int = 7, extra: tuple[str, ...] = (),
-              log_name: str = "simulator.log") -> AbstractContextManager[Process]:
+def simulator(
+    tmp: Path, seed: int = 7, extra: tuple[str, ...] = (), log_name: str = "simulator.log"
+) -> AbstractContextManager[Process]:
     port = free_port()
-    return running("simulator", exporter_argv("simulate", "--web.listen-address",
-                                              f"{HOST}:{port}", "--seed", str(seed), *extra),
-                   tmp / log_name, f"http://{HOST}:{port}", ready_path="/_sim/clock")
+    return running(
+        "simulator",
+        exporter_argv(
+            "simulate", "--web.listen-address", f"{HOST}:{port}", "--seed", str(seed), *extra
+        ),
+        tmp / log_name,
+        f"http://{HOST}:{port}",
+        ready_path="/_sim/clock",
+    )
 
 
-def exporter(tmp: Path, config: Path, *extra: str, log_name: str = "exporter.log",
-             env: dict[str, str] | None = None) -> Process:
+def exporter(
+    tmp: Path,
+    config: Path,
+    *extra: str,
+    log_name: str = "exporter.log",
+    env: dict[str, str] | None = None,
+) -> Process:
     port = free_port()
-    return start("exporter", exporter_argv("run", "--config", str(config),
-                                           "--web.listen-address", f"{HOST}:{port}", *extra),
-                 tmp / log_name, f"http://{HOST}:{port}", ready_path="/healthz", env=env)
+    return start(
+        "exporter",
+        exporter_argv(
+            "run", "--config", str(config), "--web.listen-address", f"{HOST}:{port}", *extra
+        ),
+        tmp / log_name,
+        f"http://{HOST}:{port}",
+        ready_path="/healthz",
+        env=env,
+    )
 
 
-def prometheus(tmp: Path, exporter_url: str,
-               scrape_interval: str = "1s") -> AbstractContextManager[Process]:
+def prometheus(
+    tmp: Path, exporter_url: str, scrape_interval: str = "1s"
+) -> AbstractContextManager[Process]:
     binary = require_tool("prometheus")
     port = free_port()
     target = exporter_url.removeprefix("http://")
@@ -165,10 +200,21 @@ def prometheus(tmp: Path, exporter_url: str,
         "  - job_name: usage-exporter\n"
         f"    static_configs: [{{targets: ['{target}']}}]\n"
     )
-    argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address={HOST}:{port}", "--log.level=warn"]
-    return running("prometheus", argv, tmp / "prometheus.log", f"http://{HOST}:{port}",
-                   ready_path="/-/ready", timeout=60)
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp / 'tsdb'}",
+        f"--web.listen-address={HOST}:{port}",
+        "--log.level=warn",
+    ]
+    return running(
+        "prometheus",
+        argv,
+        tmp / "prometheus.log",
+        f"http://{HOST}:{port}",
+        ready_path="/-/ready",
+        timeout=60,
+    )
 
 
 def promql(prometheus_url: str, query: str) -> list[dict[str, Any]]:

@@ -28,10 +28,19 @@ SUPPORTED = {
 }
 
 TOKEN_FIELDS = [
-    "input_tokens", "output_tokens", "input_cached_tokens", "input_audio_tokens",
-    "output_audio_tokens", "input_cache_write_tokens", "input_uncached_tokens",
-    "input_text_tokens", "output_text_tokens", "input_cached_text_tokens",
-    "input_cached_audio_tokens", "input_image_tokens", "input_cached_image_tokens",
+    "input_tokens",
+    "output_tokens",
+    "input_cached_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "input_cache_write_tokens",
+    "input_uncached_tokens",
+    "input_text_tokens",
+    "output_text_tokens",
+    "input_cached_text_tokens",
+    "input_cached_audio_tokens",
+    "input_image_tokens",
+    "input_cached_image_tokens",
     "output_image_tokens",
 ]
 
@@ -45,19 +54,29 @@ QUANTITIES: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
         **{f: (f"openai_{f}_total", {"endpoint": "completions"}) for f in TOKEN_FIELDS},
         "num_model_requests": _requests("completions"),
     },
-    "embeddings": {"input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
-                   "num_model_requests": _requests("embeddings")},
-    "moderations": {"input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
-                    "num_model_requests": _requests("moderations")},
+    "embeddings": {
+        "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
+        "num_model_requests": _requests("embeddings"),
+    },
+    "moderations": {
+        "input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
+        "num_model_requests": _requests("moderations"),
+    },
     "images": {"images": ("openai_images_total", {}), "num_model_requests": _requests("images")},
-    "audio_speeches": {"characters": ("openai_audio_characters_total", {}),
-                       "num_model_requests": _requests("audio_speeches")},
-    "audio_transcriptions": {"seconds": ("openai_audio_transcription_seconds_total", {}),
-                             "num_model_requests": _requests("audio_transcriptions")},
+    "audio_speeches": {
+        "characters": ("openai_audio_characters_total", {}),
+        "num_model_requests": _requests("audio_speeches"),
+    },
+    "audio_transcriptions": {
+        "seconds": ("openai_audio_transcription_seconds_total", {}),
+        "num_model_requests": _requests("audio_transcriptions"),
+    },
     "code_interpreter_sessions": {"num_sessions": ("openai_code_interpreter_sessions_total", {})},
     "file_search_calls": {"num_requests": ("openai_tool_calls_total", {"tool": "file_search"})},
-    "web_search_calls": {"num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
-                         "num_model_requests": _requests("web_search_calls")},
+    "web_search_calls": {
+        "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
+        "num_model_requests": _requests("web_search_calls"),
+    },
     "costs": {"amount": ("openai_cost_usd_total", {})},
 }
 
@@ -66,8 +85,16 @@ LABELS = {f.name: f.labels for f in FAMILIES}
 Expected = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def write_config(tmp: Path, sim_url: str, key: str, *, name: str, interval: str = "4s",
-                 timeout: str = "3s", extra: str = "") -> Path:
+def write_config(
+    tmp: Path,
+    sim_url: str,
+    key: str,
+    *,
+    name: str,
+    interval: str = "4s",
+    timeout: str = "3s",
+    extra: str = "",
+) -> Path:
     config = tmp / "config.yaml"
     config.write_text(
         f"state_dir: {tmp / 'state'}\n"
@@ -129,8 +156,11 @@ def expected_series(sim_url: str, exporter_url: str, org: str, target: str) -> E
                     value = row["values"][field]
                 else:
                     continue
-                labels = {n: "" for n in LABELS[family]} | {
-                    k: v for k, v in group.items() if k in LABELS[family]} | fixed
+                labels = (
+                    {n: "" for n in LABELS[family]}
+                    | {k: v for k, v in group.items() if k in LABELS[family]}
+                    | fixed
+                )
                 labels["target"] = target
                 key = (family, frozenset(labels.items()))
                 expected[key] = expected.get(key, 0) + value

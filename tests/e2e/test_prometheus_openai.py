@@ -34,23 +34,40 @@ KEY = "sk-admin-e2e-0123456789"
 
 def polls(url: str) -> float:
     samples = parse_samples(scrape(url))
-    return sum(v for (name, labels), v in samples.items()
-               if name == "usage_exporter_polls_total" and ("result", "success") in labels)
+    return sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "usage_exporter_polls_total" and ("result", "success") in labels
+    )
 
 
 def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
-    with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-e2e",
-                                    "--max-page-buckets", "4")) as sim:
+    with simulator(
+        tmp_path, extra=("--openai-key", f"{KEY}=org-e2e", "--max-page-buckets", "4")
+    ) as sim:
         # Start with the simulator's clock 150 s behind: when it jumps to the present later, the
         # buckets the exporter already read rise (late data), as real buckets do after closing.
-        http_json(f"{sim.url}/_sim/clock", method="POST",
-                  body={"freeze": True, "at": time.time() - 150})
-        http_json(f"{sim.url}/_sim/faults", method="POST", body={"upstream": "openai", "faults": [
-            {"kind": "status", "status": 429, "retry_after": 1, "path_contains": "completions",
-             "count": 1},
-            {"kind": "status", "status": 503, "path_contains": "costs", "count": 1},
-            {"kind": "page_error", "path_contains": "embeddings", "count": 1},
-        ]})
+        http_json(
+            f"{sim.url}/_sim/clock", method="POST", body={"freeze": True, "at": time.time() - 150}
+        )
+        http_json(
+            f"{sim.url}/_sim/faults",
+            method="POST",
+            body={
+                "upstream": "openai",
+                "faults": [
+                    {
+                        "kind": "status",
+                        "status": 429,
+                        "retry_after": 1,
+                        "path_contains": "completions",
+                        "count": 1,
+                    },
+                    {"kind": "status", "status": 503, "path_contains": "costs", "count": 1},
+                    {"kind": "page_error", "path_contains": "embeddings", "count": 1},
+                ],
+            },
+        )
         config = write_config(tmp_path, sim.url, KEY, name="e2e-org")
         exp = exporter(tmp_path, config)
         try:
@@ -62,28 +79,43 @@ def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
 
                 http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
                 after_freeze = polls(exp.url)
-                wait_for(lambda: polls(exp.url) >= after_freeze + 2,
-                         "two polls after the freeze", timeout=30)
+                wait_for(
+                    lambda: polls(exp.url) >= after_freeze + 2,
+                    "two polls after the freeze",
+                    timeout=30,
+                )
                 final = polls(exp.url)
                 wait_for(
-                    lambda: float(promql(prom.url, 'sum(usage_exporter_polls_total'
-                                         '{result="success"})')[0]["value"][1]) >= final,
-                    "Prometheus to scrape the final state", timeout=30)
+                    lambda: (
+                        float(
+                            promql(prom.url, 'sum(usage_exporter_polls_total{result="success"})')[
+                                0
+                            ]["value"][1]
+                        )
+                        >= final
+                    ),
+                    "Prometheus to scrape the final state",
+                    timeout=30,
+                )
 
                 expected = expected_series(sim.url, exp.url, "org-e2e", "e2e-org")
                 assert len(expected) > 50, "the simulator should produce many series"
                 compare(prom.url, expected)
 
-                throttled = promql(prom.url, 'sum(usage_exporter_upstream_requests_total'
-                                             '{code="429",target="e2e-org"})')
+                throttled = promql(
+                    prom.url,
+                    'sum(usage_exporter_upstream_requests_total{code="429",target="e2e-org"})',
+                )
                 assert float(throttled[0]["value"][1]) >= 1, "the 429 should have been met"
                 pages = http_json(f"{sim.url}/_sim/stats")["requests"]
                 completions = pages.get("/v1/organization/usage/completions", 0)
                 # the first poll reads 25 hourly buckets at 4 a page: 7 pages (+1 for the 429)
                 assert completions >= 8, pages
 
-                revisions = promql(prom.url, 'usage_exporter_bucket_revisions_total'
-                                             '{direction="up",target="e2e-org"}')
+                revisions = promql(
+                    prom.url,
+                    'usage_exporter_bucket_revisions_total{direction="up",target="e2e-org"}',
+                )
                 assert float(revisions[0]["value"][1]) > 0, "late data should have been seen"
         finally:
             exp.stop()
@@ -95,12 +127,16 @@ def compare(prom_url: str, expected: dict[tuple[str, frozenset[tuple[str, str]]]
     for family in families:
         got: dict[frozenset[tuple[str, str]], float] = {}
         for row in promql(prom_url, f'{family}{{target="e2e-org"}}'):
-            labels = {k: v for k, v in row["metric"].items()
-                      if k not in ("__name__", "job", "instance")}
+            labels = {
+                k: v for k, v in row["metric"].items() if k not in ("__name__", "job", "instance")
+            }
             got[frozenset(labels.items())] = float(row["value"][1])
         # Prometheus stores a label with the empty value as an absent label.
-        want = {frozenset((k, v) for k, v in labels if v != ""): value
-                for (name, labels), value in expected.items() if name == family}
+        want = {
+            frozenset((k, v) for k, v in labels if v != ""): value
+            for (name, labels), value in expected.items()
+            if name == family
+        }
         for labels, value in want.items():
             actual = got.get(labels)
             if actual is None or not _equal(actual, value):
@@ -115,5 +151,3 @@ def _equal(actual: float, expected: float) -> bool:
     if float(expected).is_integer():
         return actual == expected
     return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9)
-
-

@@ -31,8 +31,10 @@ KEY = "sk-admin-CANARY-7f3e9d2c5b"
 def success_polls(url: str, target: str | None = None) -> float:
     samples = parse_samples(scrape(url))
     return sum(
-        v for (name, labels), v in samples.items()
-        if name == "usage_exporter_polls_total" and ("result", "success") in labels
+        v
+        for (name, labels), v in samples.items()
+        if name == "usage_exporter_polls_total"
+        and ("result", "success") in labels
         and (target is None or ("target", target) in labels)
     )
 
@@ -66,9 +68,10 @@ def test_sigkill_between_and_during_polls_loses_and_doubles_nothing(tmp_path: Pa
             assert not resets, f"counters went backwards after restart: {resets[:10]}"
 
             # Kill in the middle of a poll: the costs call hangs, the rest is in flight.
-            faults = {"upstream": "openai",
-                      "faults": [{"kind": "delay", "seconds": 6, "path_contains": "costs",
-                                  "count": 1}]}
+            faults = {
+                "upstream": "openai",
+                "faults": [{"kind": "delay", "seconds": 6, "path_contains": "costs", "count": 1}],
+            }
             http_json(f"{sim.url}/_sim/faults", method="POST", body=faults)
 
             def delayed_call_started() -> bool:
@@ -81,19 +84,22 @@ def test_sigkill_between_and_during_polls_loses_and_doubles_nothing(tmp_path: Pa
 
             exp = exporter(tmp_path, config, log_name="run3.log")
             http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-            wait_for(lambda: success_polls(exp.url) >= 2, "two polls after the freeze",
-                     timeout=60)
+            wait_for(lambda: success_polls(exp.url) >= 2, "two polls after the freeze", timeout=60)
             assert_exact(sim.url, exp.url)
         finally:
             exp.stop()
 
 
 def test_a_failing_target_is_down_alone_and_keeps_its_last_values(tmp_path: Path) -> None:
-    with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-a"), log_name="sim-a.log") as a, \
-            simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-b"), log_name="sim-b.log") as b:
+    with (
+        simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-a"), log_name="sim-a.log") as a,
+        simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-b"), log_name="sim-b.log") as b,
+    ):
         config = tmp_path / "two.yaml"
-        common = ("    api_key: ${USAGE_KEY}\n    interval: 2s\n    timeout: 1s\n"
-                  "    retries: 0\n    backfill: 1d\n")
+        common = (
+            "    api_key: ${USAGE_KEY}\n    interval: 2s\n    timeout: 1s\n"
+            "    retries: 0\n    backfill: 1d\n"
+        )
         config.write_text(
             f"state_dir: {tmp_path / 'state'}\nsources:\n"
             f"  - kind: openai\n    name: alpha\n    base_url: {a.url}\n{common}"
@@ -106,13 +112,15 @@ def test_a_failing_target_is_down_alone_and_keeps_its_last_values(tmp_path: Path
             assert beta_before
             b.kill()  # beta's upstream vanishes
             wait_for(lambda: up(exp.url, "beta") == 0.0, "beta down", timeout=30)
-            wait_for(lambda: success_polls(exp.url, "alpha") >= 3, "alpha still polling",
-                     timeout=30)
+            wait_for(
+                lambda: success_polls(exp.url, "alpha") >= 3, "alpha still polling", timeout=30
+            )
             assert up(exp.url, "alpha") == 1.0
             assert exp.popen.poll() is None, "the daemon must stay up"
             beta_after = exporter_counters(exp.url, "beta")
-            assert all(beta_after.get(k) == v for k, v in beta_before.items()), \
+            assert all(beta_after.get(k) == v for k, v in beta_before.items()), (
                 "last good values must still be served"
+            )
             status, body, _ = http(exp.url + "/")
             assert status == 200 and b"beta" in body
         finally:
@@ -125,26 +133,48 @@ def polled_once(url: str) -> bool:
 
 def up(url: str, target: str) -> float:
     samples = parse_samples(scrape(url))
-    return next(v for (name, labels), v in samples.items()
-                if name == "usage_exporter_up" and ("target", target) in labels)
+    return next(
+        v
+        for (name, labels), v in samples.items()
+        if name == "usage_exporter_up" and ("target", target) in labels
+    )
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ("sources:\n  - kind: openai\n    name: x\n    api_key: k\n    colour: blue\n", "colour"),
-    ("sources:\n  - kind: openai\n    name: x\n    api_key: k\n    interval: soon\n", "interval"),
-    ("sources:\n  - kind: openai\n    api_key: k\n", "name"),
-    ("sources:\n  - kind: openai\n    name: x\n    api_key: k\n    base_url: ftp://nope\n",
-     "base_url"),
-])
-def test_bad_config_exits_2_naming_the_field_before_listening(tmp_path: Path, body: str,
-                                                              field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("sources:\n  - kind: openai\n    name: x\n    api_key: k\n    colour: blue\n", "colour"),
+        (
+            "sources:\n  - kind: openai\n    name: x\n    api_key: k\n    interval: soon\n",
+            "interval",
+        ),
+        ("sources:\n  - kind: openai\n    api_key: k\n", "name"),
+        (
+            "sources:\n  - kind: openai\n    name: x\n    api_key: k\n    base_url: ftp://nope\n",
+            "base_url",
+        ),
+    ],
+)
+def test_bad_config_exits_2_naming_the_field_before_listening(
+    tmp_path: Path, body: str, field: str
+) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(body)
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "run", "--config", str(config),
-         "--web.listen-address", f"127.0.0.1:{port}"],
-        capture_output=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "run",
+            "--config",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result
     assert field in result.stderr.decode()
@@ -153,27 +183,61 @@ def test_bad_config_exits_2_naming_the_field_before_listening(tmp_path: Path, bo
 
 def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-secret")) as sim:
-        http_json(f"{sim.url}/_sim/faults", method="POST", body={"upstream": "openai", "faults": [
-            {"kind": "status", "status": 500, "count": 2},
-            {"kind": "malformed", "count": 1},
-        ]})
+        http_json(
+            f"{sim.url}/_sim/faults",
+            method="POST",
+            body={
+                "upstream": "openai",
+                "faults": [
+                    {"kind": "status", "status": 500, "count": 2},
+                    {"kind": "malformed", "count": 1},
+                ],
+            },
+        )
         outputs: list[str] = []
         for fmt in ("logfmt", "json"):
-            config = write_config(tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="2s", timeout="2s")
-            exp = exporter(tmp_path, config, "--log.level", "debug", "--log.format", fmt,
-                           log_name=f"secret-{fmt}.log")
+            config = write_config(
+                tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="2s", timeout="2s"
+            )
+            exp = exporter(
+                tmp_path,
+                config,
+                "--log.level",
+                "debug",
+                "--log.format",
+                fmt,
+                log_name=f"secret-{fmt}.log",
+            )
             try:
                 wait_for(partial(polled_once, exp.url), "a poll", timeout=60)
-                outputs += [scrape(exp.url), scrape(exp.url, openmetrics=True),
-                            http(exp.url + "/")[1].decode(), http(exp.url + "/readyz")[1].decode()]
+                outputs += [
+                    scrape(exp.url),
+                    scrape(exp.url, openmetrics=True),
+                    http(exp.url + "/")[1].decode(),
+                    http(exp.url + "/readyz")[1].decode(),
+                ]
             finally:
                 exp.stop()
             outputs.append(exp.output())
         # A wrong key: the upstream's 401 message must not carry it into our logs either.
-        wrong = write_config(tmp_path, sim.url, KEY + "-wrong", name="wrong", interval="2s", timeout="2s")
-        result = subprocess.run([sys.executable, "-m", "exporter", "--log.level", "debug",
-                                 "once", "--config", str(wrong)],
-                                capture_output=True, timeout=120, check=False)
+        wrong = write_config(
+            tmp_path, sim.url, KEY + "-wrong", name="wrong", interval="2s", timeout="2s"
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--log.level",
+                "debug",
+                "once",
+                "--config",
+                str(wrong),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode != 0
         outputs += [result.stdout.decode(), result.stderr.decode()]
         assert "poll failed" in result.stderr.decode() or "401" in result.stderr.decode()

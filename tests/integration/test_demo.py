@@ -8,8 +8,16 @@ import time
 from pathlib import Path
 
 from exporter.sources import KINDS
-from tests.harness import HOST, exporter_argv, free_port, parse_samples, require_tool, scrape, \
-    start, wait_for
+from tests.harness import (
+    HOST,
+    exporter_argv,
+    free_port,
+    parse_samples,
+    require_tool,
+    scrape,
+    start,
+    wait_for,
+)
 
 
 def counters(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -20,8 +28,13 @@ def test_demo_shows_every_family_moving_and_lint_clean(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
     port = free_port()
     started = time.monotonic()
-    demo = start("demo", exporter_argv("demo", "--web.listen-address", f"{HOST}:{port}"),
-                 tmp_path / "demo.log", f"http://{HOST}:{port}", ready_path="/healthz")
+    demo = start(
+        "demo",
+        exporter_argv("demo", "--web.listen-address", f"{HOST}:{port}"),
+        tmp_path / "demo.log",
+        f"http://{HOST}:{port}",
+        ready_path="/healthz",
+    )
     try:
         families = {f.name for f in KINDS["openai"].families}
 
@@ -33,13 +46,25 @@ def test_demo_shows_every_family_moving_and_lint_clean(tmp_path: Path) -> None:
         assert time.monotonic() - started < 20
 
         text = scrape(demo.url)
-        check = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
-                               capture_output=True, timeout=60, check=False)
+        check = subprocess.run(
+            [promtool, "check", "metrics"],
+            input=text.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert check.returncode == 0 and not check.stdout and not check.stderr, check
 
         first = counters(text)
-        wait_for(lambda: any(v > first.get(k, 0) for k, v in counters(scrape(demo.url)).items()
-                             if k[0].startswith("openai_")),
-                 "an OpenAI counter to rise", timeout=90, every=2)
+        wait_for(
+            lambda: any(
+                v > first.get(k, 0)
+                for k, v in counters(scrape(demo.url)).items()
+                if k[0].startswith("openai_")
+            ),
+            "an OpenAI counter to rise",
+            timeout=90,
+            every=2,
+        )
     finally:
         demo.stop()

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from exporter.config import OpenAISource as OpenAIConfig
 
+from exporter.config import OpenAISource as OpenAIConfig
 from exporter.model import Window
 from exporter.sources.openai import ENDPOINTS, FAMILIES, OpenAISource
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
@@ -34,7 +34,11 @@ def make_source(
 ) -> tuple[OpenAISource, Recorder]:
     recorder = Recorder()
     settings = UpstreamSettings(
-        target="t", source="openai", base_url="http://127.0.0.1:1", headers={}, secret="sk-admin-x",
+        target="t",
+        source="openai",
+        base_url="http://127.0.0.1:1",
+        headers={},
+        secret="sk-admin-x",
         retries=0,
     )
     upstream = Upstream(settings, recorder, transport=httpx.MockTransport(handler))
@@ -45,8 +49,12 @@ def make_source(
 
 
 def page(buckets: list[dict[str, Any]], next_page: str | None = None) -> httpx.Response:
-    body = {"object": "page", "data": buckets, "has_more": next_page is not None,
-            "next_page": next_page}
+    body = {
+        "object": "page",
+        "data": buckets,
+        "has_more": next_page is not None,
+        "next_page": next_page,
+    }
     return httpx.Response(200, json=body)
 
 
@@ -67,8 +75,14 @@ async def test_pagination_follows_every_page_with_identical_params() -> None:
         seen.append(query)
         cursor = query.get("page", [""])[0]
         index = {"": 0, "p1": 1, "p2": 2}[cursor]
-        result = {"object": "organization.usage.completions.result", "input_tokens": 10 + index,
-                  "output_tokens": 1, "num_model_requests": 1, "model": "m", "project_id": None}
+        result = {
+            "object": "organization.usage.completions.result",
+            "input_tokens": 10 + index,
+            "output_tokens": 1,
+            "num_model_requests": 1,
+            "model": "m",
+            "project_id": None,
+        }
         nxt = {0: "p1", 1: "p2", 2: None}[index]
         return page([bucket(3600 * index, [result])], nxt)
 
@@ -107,12 +121,25 @@ async def test_group_by_applies_only_supported_keys_and_override() -> None:
 
 async def test_amounts_as_strings_unknown_fields_and_null_labels() -> None:
     results = [
-        {"object": "organization.costs.result", "amount": {"value": "0.25", "currency": "usd"},
-         "line_item": "gpt-4o, input", "project_id": None, "brand_new_field": 1},
-        {"object": "organization.costs.result", "amount": {"value": 0.5, "currency": "usd"},
-         "line_item": "gpt-4o, input", "project_id": None},
-        {"object": "organization.costs.result", "amount": {"value": 9, "currency": "eur"},
-         "line_item": "x", "project_id": None},
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": "0.25", "currency": "usd"},
+            "line_item": "gpt-4o, input",
+            "project_id": None,
+            "brand_new_field": 1,
+        },
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": 0.5, "currency": "usd"},
+            "line_item": "gpt-4o, input",
+            "project_id": None,
+        },
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": 9, "currency": "eur"},
+            "line_item": "x",
+            "project_id": None,
+        },
     ]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -124,15 +151,21 @@ async def test_amounts_as_strings_unknown_fields_and_null_labels() -> None:
     values = [(dict(zip(labels, f.labels, strict=True)), f.value) for f in got.flows]
     # two rows with equal labels stay two flows: the ledger sums them within one read
     assert sorted(v for _, v in values) == [0.25, 0.5]
-    assert all(lbl == {"project_id": "", "line_item": "gpt-4o, input", "api_key_id": ""}
-               for lbl, _ in values)
+    assert all(
+        lbl == {"project_id": "", "line_item": "gpt-4o, input", "api_key_id": ""}
+        for lbl, _ in values
+    )
     assert got.unknown_fields == 1
 
 
 async def test_a_wrong_type_fails_the_read_instead_of_counting_garbage() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        bad = {"object": "organization.usage.completions.result", "input_tokens": {"oops": 1},
-               "output_tokens": 1, "num_model_requests": 1}
+        bad = {
+            "object": "organization.usage.completions.result",
+            "input_tokens": {"oops": 1},
+            "output_tokens": 1,
+            "num_model_requests": 1,
+        }
         return page([bucket(0, [bad])])
 
     source, _ = make_source(handler)
@@ -152,12 +185,32 @@ async def test_vector_stores_is_a_level_from_the_newest_bucket() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         query = parse_qs(urlsplit(str(request.url)).query)
         start = int(query["start_time"][0])
-        return page([
-            bucket(start, [{"object": "organization.usage.vector_stores.result",
-                            "usage_bytes": 100, "project_id": "p"}], 86400),
-            bucket(start + 86400, [{"object": "organization.usage.vector_stores.result",
-                                    "usage_bytes": 250, "project_id": "p"}], 86400),
-        ])
+        return page(
+            [
+                bucket(
+                    start,
+                    [
+                        {
+                            "object": "organization.usage.vector_stores.result",
+                            "usage_bytes": 100,
+                            "project_id": "p",
+                        }
+                    ],
+                    86400,
+                ),
+                bucket(
+                    start + 86400,
+                    [
+                        {
+                            "object": "organization.usage.vector_stores.result",
+                            "usage_bytes": 250,
+                            "project_id": "p",
+                        }
+                    ],
+                    86400,
+                ),
+            ]
+        )
 
     source, _ = make_source(handler)
     got = await read(source, "vector_stores", Window(200_000, 200_000))

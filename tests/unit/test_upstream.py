@@ -35,12 +35,18 @@ def client(
         sleeps.append(seconds)
 
     settings = UpstreamSettings(
-        target="t", source="openai", base_url="http://127.0.0.1:1",
-        headers={"Authorization": f"Bearer {SECRET}"}, secret=SECRET,
+        target="t",
+        source="openai",
+        base_url="http://127.0.0.1:1",
+        headers={"Authorization": f"Bearer {SECRET}"},
+        secret=SECRET,
         **overrides,  # type: ignore[arg-type]
     )
-    return Upstream(settings, recorder, transport=httpx.MockTransport(handler), sleep=sleep), \
-        recorder, sleeps
+    return (
+        Upstream(settings, recorder, transport=httpx.MockTransport(handler), sleep=sleep),
+        recorder,
+        sleeps,
+    )
 
 
 def sequence(*responses: httpx.Response | Exception) -> Callable[[httpx.Request], httpx.Response]:
@@ -56,21 +62,28 @@ def sequence(*responses: httpx.Response | Exception) -> Callable[[httpx.Request]
 
 
 async def test_retry_after_is_honoured_then_success() -> None:
-    up, rec, sleeps = client(sequence(
-        httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"message": "slow"}}),
-        httpx.Response(200, json={"ok": 1}),
-    ))
+    up, rec, sleeps = client(
+        sequence(
+            httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"message": "slow"}}),
+            httpx.Response(200, json={"ok": 1}),
+        )
+    )
     assert await up.get_json("completions", "/x") == {"ok": 1}
     assert sleeps == [7.0]
     assert rec.codes == ["429", "200"]
 
 
 async def test_5xx_and_network_errors_are_retried_with_bounded_backoff() -> None:
-    up, rec, sleeps = client(sequence(
-        httpx.Response(503),
-        httpx.ConnectError("refused"),
-        httpx.Response(200, json=[1]),
-    ), retries=3, backoff_base=1.0, backoff_cap=4.0)
+    up, rec, sleeps = client(
+        sequence(
+            httpx.Response(503),
+            httpx.ConnectError("refused"),
+            httpx.Response(200, json=[1]),
+        ),
+        retries=3,
+        backoff_base=1.0,
+        backoff_cap=4.0,
+    )
     assert await up.get_json("costs", "/x") == [1]
     assert rec.codes == ["503", "error", "200"]
     assert len(sleeps) == 2
@@ -107,15 +120,19 @@ async def test_too_long_retry_after_gives_up_for_this_poll() -> None:
 
 
 async def test_body_over_the_cap_is_refused() -> None:
-    up, _, _ = client(sequence(httpx.Response(200, content=b"[" + b"1," * 5000 + b"1]")),
-                      max_body_bytes=1000, retries=0)
+    up, _, _ = client(
+        sequence(httpx.Response(200, content=b"[" + b"1," * 5000 + b"1]")),
+        max_body_bytes=1000,
+        retries=0,
+    )
     with pytest.raises(UpstreamError, match="cap"):
         await up.get_json("completions", "/x")
 
 
 async def test_invalid_json_is_retried() -> None:
-    up, rec, _ = client(sequence(httpx.Response(200, content=b'{"data": ['),
-                                 httpx.Response(200, json={"data": []})))
+    up, rec, _ = client(
+        sequence(httpx.Response(200, content=b'{"data": ['), httpx.Response(200, json={"data": []}))
+    )
     assert await up.get_json("completions", "/x") == {"data": []}
     assert rec.codes == ["200", "200"]
 
@@ -140,19 +157,31 @@ async def test_concurrency_is_bounded() -> None:
         return httpx.Response(200, json={})
 
     recorder = Recorder()
-    settings = UpstreamSettings(target="t", source="s", base_url="http://127.0.0.1:1", headers={},
-                                secret="", max_concurrency=2)
+    settings = UpstreamSettings(
+        target="t",
+        source="s",
+        base_url="http://127.0.0.1:1",
+        headers={},
+        secret="",
+        max_concurrency=2,
+    )
     up = Upstream(settings, recorder, transport=httpx.MockTransport(handler))
     await asyncio.gather(*(up.get_json("e", "/x") for _ in range(8)))
     assert peak == 2
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b'{"error": {"message": "m"}}', "m"),
-    (b'{"errors": [{"code": "10011", "title": "Too many requests"}]}', "10011 Too many requests"),
-    (b'{"success": false, "error": "FORBIDDEN", "message": "no"}', "FORBIDDEN: no"),
-    (b'{"detail": [{"loc": ["query", "start_time"], "msg": "bad"}]}', "query.start_time: bad"),
-    (b"not json", ""),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error": {"message": "m"}}', "m"),
+        (
+            b'{"errors": [{"code": "10011", "title": "Too many requests"}]}',
+            "10011 Too many requests",
+        ),
+        (b'{"success": false, "error": "FORBIDDEN", "message": "no"}', "FORBIDDEN: no"),
+        (b'{"detail": [{"loc": ["query", "start_time"], "msg": "bad"}]}', "query.start_time: bad"),
+        (b"not json", ""),
+    ],
+)
 def test_error_message_of_each_envelope(body: bytes, expected: str) -> None:
     assert error_message(body) == expected

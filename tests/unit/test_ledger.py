@@ -1,0 +1,309 @@
+"""The bucket ledger against independently computed sums: revisions, settling, restarts,
+periods, cardinality, atomicity and refusal of foreign state."""
+
+from __future__ import annotations
+
+import calendar
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from exporter.ledger import OVERFLOW, Ledger, LedgerError
+from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead
+
+H = 3600
+TOKENS = Family("tokens_total", Kind.COUNTER, "tokens", ("model",))
+COST = Family("cost_usd_total", Kind.COUNTER, "cost", ("project",))
+COST_TODAY = Family(
+    "cost_today_usd", Kind.GAUGE, "today", ("project",), sums="cost_usd_total", period=Period.DAY
+)
+COST_MONTH = Family(
+    "cost_month_usd", Kind.GAUGE, "month", ("project",), sums="cost_usd_total", period=Period.MONTH
+)
+BYTES = Family("stored_bytes", Kind.GAUGE, "bytes", ("project",))
+FAMILIES = (TOKENS, COST, COST_TODAY, COST_MONTH, BYTES)
+STREAM = Stream("usage", width=H, lookback=3 * H, backfill=24 * H)
+T0 = 1_760_000_400 - 1_760_000_400 % H  # an hour boundary
+
+
+class Upstream:
+    """What an upstream reports: bucket start -> {labels: value}."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, dict[tuple[str, ...], float]] = {}
+
+    def set(self, start: int, labels: tuple[str, ...], value: float) -> None:
+        self.buckets.setdefault(start, {})[labels] = value
+
+    def read(
+        self, ledger: Ledger, now: int, stream: Stream = STREAM, family: str = "tokens_total"
+    ) -> StreamRead:
+        window = ledger.window("t", stream, now)
+        flows = [
+            Flow(family, labels, b, b + stream.width, v)
+            for b, values in self.buckets.items()
+            if window.start <= b < window.end
+            for labels, v in values.items()
+            if v
+        ]
+        return StreamRead(stream.name, window.start, window.end, flows)
+
+    def total(self, labels: tuple[str, ...], since: int) -> float:
+        return sum(v.get(labels, 0) for b, v in self.buckets.items() if b >= since)
+
+
+def open_ledger(path: Path, **kwargs: object) -> Ledger:
+    ledger = Ledger(path / "state.sqlite", **kwargs)  # type: ignore[arg-type]
+    ledger.declare("t", FAMILIES)
+    return ledger
+
+
+def counter(ledger: Ledger, family: str = "tokens_total") -> dict[tuple[str, ...], float]:
+    for item in ledger.samples("t"):
+        if item.family.name == family:
+            return {s.labels: s.value for s in item.samples}
+    raise AssertionError(family)
+
+
+def poll(
+    ledger: Ledger,
+    upstream: Upstream,
+    now: int,
+    stream: Stream = STREAM,
+    family: str = "tokens_total",
+) -> None:
+    ledger.commit("t", now, [(stream, upstream.read(ledger, now, stream, family))])
+
+
+def test_late_data_adds_only_the_difference(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    now = T0 + 30 * 60
+    up.set(T0 - H, ("m",), 10)
+    up.set(T0, ("m",), 5)
+    poll(ledger, up, now)
+    assert counter(ledger) == {("m",): 15}
+    up.set(T0 - H, ("m",), 14)  # the closed bucket rose
+    up.set(T0, ("m",), 9)
+    stats = ledger.commit("t", now + 60, [(STREAM, up.read(ledger, now + 60))])
+    assert counter(ledger) == {("m",): 23}
+    assert (stats.revisions_up, stats.revisions_down) == (2, 0)
+
+
+def test_a_bucket_missing_from_a_re_read_is_zero_and_the_counter_holds_its_peak(
+    tmp_path: Path,
+) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    now = T0 + 10
+    up.set(T0 - H, ("m",), 10)
+    up.set(T0, ("m",), 4)
+    poll(ledger, up, now)
+    del up.buckets[T0 - H]  # the upstream no longer reports it: a downward revision
+    stats = ledger.commit("t", now + 5, [(STREAM, up.read(ledger, now + 5))])
+    assert stats.revisions_down == 1
+    assert counter(ledger) == {("m",): 14}, "a counter never decreases"
+    up.set(T0, ("m",), 12)  # true sum 12 < peak 14: still the peak
+    poll(ledger, up, now + 6)
+    assert counter(ledger) == {("m",): 14}
+    up.set(T0, ("m",), 20)  # true sum passes the peak: it rises again
+    poll(ledger, up, now + 7)
+    assert counter(ledger) == {("m",): 20}
+
+
+def test_settled_buckets_are_folded_and_state_stays_bounded(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    origin = ledger.window("t", STREAM, T0).start
+    assert origin == T0 - 24 * H
+    for hour in range(100):
+        now = T0 + hour * H + 60
+        up.set(now - now % H, ("m",), hour + 1)
+        poll(ledger, up, now)
+    assert counter(ledger) == {("m",): up.total(("m",), origin)}
+    rows = (
+        sqlite3.connect(tmp_path / "state.sqlite")
+        .execute("SELECT count(*) FROM buckets")
+        .fetchone()[0]
+    )
+    assert rows <= 4, "only the lookback's buckets stay open"
+    assert ledger.window("t", STREAM, T0 + 99 * H + 60).start == T0 + 96 * H
+    assert ledger.watermark("t") == T0 + 96 * H
+
+
+def test_flows_before_the_coverage_are_ignored(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    read = StreamRead(
+        "usage",
+        T0,
+        T0 + H,
+        [
+            Flow("tokens_total", ("m",), T0 - H, T0, 7),
+            Flow("tokens_total", ("m",), T0, T0 + H, 3),
+            Flow("tokens_total", ("m",), T0, T0 + H, 2),
+        ],
+    )
+    stats = ledger.commit("t", T0 + 10, [(STREAM, read)])
+    assert stats.ignored_flows == 1
+    assert counter(ledger) == {("m",): 5}, "rows with equal labels in one bucket add up"
+
+
+def test_restart_resumes_and_the_gap_is_re_read(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    origin = ledger.window("t", STREAM, T0).start
+    for hour in range(5):
+        up.set(T0 + hour * H, ("a",), 10 + hour)
+        poll(ledger, up, T0 + hour * H + 100)
+    before = ledger.samples("t")
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    assert ledger.samples("t") == before
+    # Down for ten hours; the upstream kept counting and revised an old open bucket.
+    for hour in range(5, 15):
+        up.set(T0 + hour * H, ("a",), 100 + hour)
+    up.set(T0 + 3 * H, ("a",), 50)
+    assert ledger.window("t", STREAM, T0 + 15 * H).start <= T0 + 2 * H
+    poll(ledger, up, T0 + 15 * H + 100)
+    assert counter(ledger) == {("a",): up.total(("a",), origin)}
+
+
+def test_a_failed_commit_changes_neither_disk_nor_memory(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    poll(ledger, up, T0 + 10)
+    before = ledger.samples("t")
+    up.set(T0, ("m",), 50)
+    up.set(T0, ("n",), 7)
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON buckets BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(LedgerError, match="cannot save"):
+        poll(ledger, up, T0 + 20)
+    assert ledger.samples("t") == before
+    ledger._db.execute("DROP TRIGGER boom")
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    assert ledger.samples("t") == before
+    poll(ledger, up, T0 + 30)
+    assert counter(ledger) == {("m",): 50, ("n",): 7}
+
+
+def test_read_only_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    ledger._db.execute("PRAGMA query_only=ON")
+    with pytest.raises(LedgerError):
+        poll(ledger, up, T0 + 10)
+    assert counter(ledger) == {}
+
+
+def test_month_origin_and_period_gauges_roll_over(tmp_path: Path) -> None:
+    # 2026-03-31 22:00 UTC: daily cost buckets, counting from the first of the month.
+    evening = calendar.timegm((2026, 3, 31, 22, 0, 0))
+    clock = [float(evening)]
+    ledger = open_ledger(tmp_path, clock=lambda: clock[0])
+    costs = Stream("costs", width=86400, lookback=2 * 86400, backfill=7 * 86400, month_origin=True)
+    assert ledger.window("t", costs, evening).start == calendar.timegm((2026, 3, 1, 0, 0, 0))
+    up = Upstream()
+    for day in range(1, 32):
+        up.set(calendar.timegm((2026, 3, day, 0, 0, 0)), ("p",), 0.5)
+    poll(ledger, up, evening, costs, "cost_usd_total")
+    assert counter(ledger, "cost_usd_total") == {("p",): pytest.approx(15.5)}
+    assert counter(ledger, "cost_today_usd") == {("p",): 0.5}
+    assert counter(ledger, "cost_month_usd") == {("p",): pytest.approx(15.5)}
+    # Past midnight into April: March is settled; today and this month start from zero.
+    april = calendar.timegm((2026, 4, 1, 0, 30, 0))
+    clock[0] = float(april)
+    up.set(april - april % 86400, ("p",), 0.25)
+    poll(ledger, up, april + 3 * 86400, costs, "cost_usd_total")  # settles March
+    clock[0] = float(april)
+    assert counter(ledger, "cost_today_usd") == {("p",): 0.25}
+    assert counter(ledger, "cost_month_usd") == {("p",): 0.25}
+    assert counter(ledger, "cost_usd_total") == {("p",): pytest.approx(15.75)}
+    clock[0] = float(evening)  # the settled March sum is still known per day and month
+    assert counter(ledger, "cost_month_usd") == {("p",): pytest.approx(15.5)}
+    assert counter(ledger, "cost_today_usd") == {("p",): 0.5}
+
+
+def test_cardinality_overflow_keeps_the_family_sum_exact(tmp_path: Path) -> None:
+    ledger, up = open_ledger(tmp_path, max_series_per_family=3), Upstream()
+    for i in range(10):
+        up.set(T0, (f"m{i}",), i + 1)
+    stats = ledger.commit("t", T0 + 10, [(STREAM, up.read(ledger, T0 + 10))])
+    values = counter(ledger)
+    assert len(values) == 4 and (OVERFLOW,) in values
+    assert sum(values.values()) == sum(range(1, 11))
+    assert stats.overflowed == 7
+
+
+def test_levels_replace_the_streams_previous_levels(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    stream = Stream("store", 0, 0, 0)
+    ledger.commit(
+        "t",
+        T0,
+        [
+            (
+                stream,
+                StreamRead(
+                    "store",
+                    T0,
+                    T0,
+                    levels=[Level("stored_bytes", ("a",), 10), Level("stored_bytes", ("b",), 20)],
+                ),
+            )
+        ],
+    )
+    ledger.commit(
+        "t",
+        T0 + 1,
+        [(stream, StreamRead("store", T0, T0, levels=[Level("stored_bytes", ("a",), 11)]))],
+    )
+    assert counter(ledger, "stored_bytes") == {("a",): 11}
+    ledger.close()
+    assert counter(open_ledger(tmp_path), "stored_bytes") == {("a",): 11}
+
+
+def test_a_foreign_or_corrupt_file_is_refused(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LedgerError, match="not a usage-exporter state file"):
+        Ledger(garbage)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(LedgerError, match="does not belong"):
+        Ledger(other)
+    assert garbage.read_bytes().startswith(b"this is not"), "never overwritten"
+
+
+def test_random_polls_revisions_and_restarts_match_an_independent_model(tmp_path: Path) -> None:
+    rng = random.Random(1234)
+    stream = Stream("usage", width=H, lookback=2 * H, backfill=5 * H)
+    ledger, up = open_ledger(tmp_path), Upstream()
+    origin = ledger.window("t", stream, T0).start
+    peak: dict[tuple[str, ...], float] = {}
+    settled: set[int] = set()
+    now = T0
+    for _ in range(300):
+        now += rng.choice([60, 600, 1800, 3600, 7200])
+        open_start = now - now % H
+        for labels in [("a",), ("b",), ("c",)]:
+            for back in range(3):  # the open bucket and the two before it may change
+                b = open_start - back * H
+                if b < origin or b in settled or rng.random() < 0.5:
+                    continue
+                old = up.buckets.get(b, {}).get(labels, 0)
+                step = rng.randint(-3, 10) if back else rng.randint(0, 10)
+                up.set(b, labels, max(0, old + step))
+        if rng.random() < 0.1:
+            ledger.close()
+            ledger = open_ledger(tmp_path)
+        poll(ledger, up, now, stream)
+        settled.update(b for b in up.buckets if b + H <= now - 2 * H)
+        values = counter(ledger)
+        for labels in [("a",), ("b",), ("c",)]:
+            truth = up.total(labels, origin)
+            peak[labels] = max(peak.get(labels, 0), truth)
+            assert values.get(labels, 0) == peak[labels], (labels, now)
