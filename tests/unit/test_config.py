@@ -1,0 +1,92 @@
+"""Configuration errors name the field, exit 2, and never show a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.cli import main
+from exporter.config import load_config
+
+SECRET = "sk-admin-SECRET-CANARY-1234"
+HEAD = "sources:\n  - kind: openai\n    name: acme\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (HEAD + f"    api_key: {SECRET}\n    colour: blue\n", "sources[0].colour: unknown key"),
+        (HEAD + f"    api_key: {SECRET}\n    retries: lots\n", "sources[0].retries"),
+        ("sources:\n  - kind: openai\n    api_key: k\n", "sources[0]: missing key 'name'"),
+        ("sources:\n  - name: x\n    api_key: k\n", "sources[0]: missing key 'kind'"),
+        (HEAD + "    api_key: k\n    base_url: ftp://x\n", "sources[0].base_url"),
+        (HEAD + "    api_key: k\n    base_url: not a url\n", "sources[0].base_url"),
+        (HEAD + "    api_key: k\n    interval: soon\n", "sources[0].interval: invalid duration"),
+        (HEAD + "    api_key: k\n    group_by: [modell]\n", "'modell' is not one of"),
+        (
+            HEAD + "    api_key: k\n    overrides: {costs: {group_by: [model]}}\n",
+            "overrides.costs.group_by",
+        ),
+        (HEAD + "    api_key: k\n  - kind: openai\n    name: acme\n    api_key: k\n", "used twice"),
+        (HEAD + "    api_key: ${NOT_SET_ANYWHERE}\n", "NOT_SET_ANYWHERE is not set"),
+        (HEAD + "    api_key_file: /nonexistent/key\n", "cannot read /nonexistent/key"),
+        (HEAD + f"    api_key: {SECRET}\n    api_key_file: /etc/hostname\n", "exactly one"),
+        (HEAD + "    api_key: k\n    interval: 5s\n    timeout: 10s\n", "must not exceed"),
+        ("sources: [\n", "not valid YAML at line"),
+        ("sources: []\n", "sources"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(body)
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage-exporter: error: ") and expected in err, err
+    assert SECRET not in err and err.count("\n") == 1
+
+
+def test_env_expansion_overrides_and_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(HEAD + "    api_key: ${KEY}\n    interval: 1m\n")
+    config = load_config(
+        path,
+        env={
+            "KEY": SECRET,
+            "USAGE_EXPORTER_STATE_DIR": "/var/x",
+            "USAGE_EXPORTER_WEB__LISTEN_ADDRESS": ":1234",
+        },
+    )
+    source = config.sources[0]
+    assert source.secret() == SECRET and SECRET not in repr(config) and SECRET not in str(source)
+    assert config.state_dir == Path("/var/x") and config.web.listen_address == ":1234"
+    assert source.interval == 60 and source.timeout == 48 and source.backfill == 7 * 86400
+    assert len(source.endpoints) == 11 and source.group_by == ["project_id", "model"]
+
+
+def test_api_key_file_is_read(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text(SECRET + "\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(HEAD + f"    api_key_file: {key}\n")
+    assert load_config(path, env={}).sources[0].secret() == SECRET
+
+
+def test_example_configs_are_valid(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    key = tmp_path / "k"
+    key.write_text("sk-admin-x")
+    text = (
+        (root / "config" / "example.yaml")
+        .read_text()
+        .replace("/run/secrets/openai-research-admin-key", str(key))
+    )
+    (tmp_path / "example.yaml").write_text(text)
+    assert len(load_config(tmp_path / "example.yaml", env={"OPENAI_ADMIN_KEY": "k"}).sources) == 2
+    demo = load_config(
+        root / "exporter" / "demo.yaml",
+        env={"SIMULATOR_URL": "http://127.0.0.1:1", "DEMO_STATE_DIR": "/tmp/x"},
+    )
+    assert [s.name for s in demo.sources] == ["acme-prod", "acme-research"]

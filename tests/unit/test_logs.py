@@ -1,0 +1,46 @@
+"""Structured logs: logfmt and JSON with extras, escaping, and the secret redactor."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from exporter.logs import configure_logging, register_secret
+
+SECRET = "sk-admin-SECRET-CANARY-9876"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> object:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield None
+    root.handlers[:], root.level = handlers, level
+
+
+def test_logfmt_with_extras_and_escaping(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "logfmt")
+    logging.getLogger("exporter.t").info('poll "done"', extra={"target": "a b", "n": 3})
+    line = capsys.readouterr().err.strip()
+    assert "level=info logger=exporter.t" in line
+    assert 'msg="poll \\"done\\""' in line and 'target="a b"' in line and "n=3" in line
+
+
+def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("debug", "json")
+    logging.getLogger("x").debug("line\nbreak", extra={"target": "t"})
+    record = json.loads(capsys.readouterr().err)
+    assert record["msg"] == "line\nbreak" and record["target"] == "t"
+    assert record["level"] == "debug"
+
+
+def test_the_redactor_applies_at_every_level(capsys: pytest.CaptureFixture[str]) -> None:
+    register_secret(SECRET)
+    for fmt in ("logfmt", "json"):
+        configure_logging("debug", fmt)
+        logging.getLogger("httpx").debug("headers: Authorization: Bearer abc.def-123")
+        logging.getLogger("x").warning("echo %s", SECRET, extra={"k": SECRET})
+    err = capsys.readouterr().err
+    assert SECRET not in err and "abc.def-123" not in err and err.count("<redacted>") >= 6

@@ -1,0 +1,84 @@
+"""The listener: content negotiation from pre-rendered bytes, health, readiness, the index page."""
+
+from __future__ import annotations
+
+import gzip
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from exporter.exposition import render
+from exporter.model import Family, FamilySamples, Kind, Sample
+from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+
+FAMILY = Family("x_total", Kind.COUNTER, "X.", ("k",))
+
+
+def state() -> ServerState:
+    s = ServerState()
+    s.targets["a<b>"] = TargetStatus("a<b>", "openai", False, False, None, "<script>")
+    return s
+
+
+async def get(app_state: ServerState, path: str, **headers: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=create_app(app_state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get(path, headers=headers)
+
+
+async def test_metrics_before_the_first_render_is_503_then_negotiated() -> None:
+    s = state()
+    assert (await get(s, "/metrics")).status_code == 503
+    s.exposition = render(
+        [FamilySamples(FAMILY, "a", [Sample(("v",), 2, 1.0)])], CollectorRegistry()
+    )
+    plain = await get(s, "/metrics")
+    assert plain.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert plain.content == s.exposition.text
+    om = await get(
+        s,
+        "/metrics",
+        accept="application/openmetrics-text; version=1.0.0",
+        **{"accept-encoding": "gzip"},
+    )
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert om.headers["content-encoding"] == "gzip"
+    assert om.content == s.exposition.openmetrics  # httpx decodes gzip
+    assert gzip.decompress(s.exposition.openmetrics_gzip) == om.content
+
+
+async def test_readiness_and_escaped_index() -> None:
+    s = state()
+    assert (await get(s, "/healthz")).status_code == 200
+    assert (await get(s, "/readyz")).status_code == 503
+    page = (await get(s, "/")).text
+    assert "&lt;script&gt;" in page and "<script>" not in page and "a&lt;b&gt;" in page
+    s.targets["a<b>"].polled = True
+    assert (await get(s, "/readyz")).status_code == 200
+
+
+async def test_serves_over_loopback() -> None:
+    s = state()
+    s.exposition = render([], CollectorRegistry())
+    server = await serve(create_app(s), "127.0.0.1", 0)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{port}/healthz")
+        assert response.status_code == 200
+    finally:
+        server.should_exit = True
+        await server.task
+
+
+def test_listen_addresses() -> None:
+    assert parse_listen_address(":9868") == ("0.0.0.0", 9868)
+    assert parse_listen_address("127.0.0.1:1") == ("127.0.0.1", 1)
+    assert parse_listen_address("[::1]:9868") == ("::1", 9868)
+    for bad in ("9868", "host:", "host:99999", "host:x"):
+        try:
+            parse_listen_address(bad)
+        except ValueError as err:
+            assert "HOST:PORT" in str(err)
+        else:
+            raise AssertionError(bad)
