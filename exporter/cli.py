@@ -92,6 +92,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="KEY=ORG: an admin key the simulator accepts",
     )
+    simulate.add_argument(
+        "--arthur-key",
+        dest="arthur_keys",
+        type=_key_org,
+        action="append",
+        default=None,
+        help="KEY=ENGINE or KEY=ENGINE:ROLE: an engine key the simulator accepts",
+    )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
     return root
 
@@ -132,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         sim = SimulatorConfig(seed=args.seed, max_page_buckets=args.max_page_buckets)
         if args.openai_keys:
             sim.openai_keys = dict(args.openai_keys)
+        if args.arthur_keys:
+            sim.arthur_keys = {
+                key: (engine.partition(":")[0], engine.partition(":")[2] or "ORG-AUDITOR")
+                for key, engine in args.arthur_keys
+            }
         return int(run_forever(sim, host, port))
     except ConfigError as err:
         sys.stderr.write(f"usage-exporter: error: {err}\n")

@@ -195,7 +195,33 @@ class OpenAISource(BaseSource):
         return self
 
 
-SourceConfig = Annotated[OpenAISource, Field(discriminator="kind")]
+ArthurScope = Literal["rule_type", "task"]
+
+
+class ArthurSource(BaseSource):
+    """An Arthur GenAI Engine, read with a key holding a usage-read role (ORG-AUDITOR)."""
+
+    kind: Literal["arthur"]
+    window: Duration = 3600
+    group_by: list[ArthurScope] = Field(default_factory=lambda: list(get_args(ArthurScope)))
+
+    @field_validator("group_by")
+    @classmethod
+    def _unique(cls, value: list[ArthurScope]) -> list[ArthurScope]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("list rule_type, task or both, once each")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _whole_divisor(cls, value: int) -> int:
+        if 86400 % value:
+            raise ValueError("must divide a day evenly (e.g. 5m, 15m, 1h, 6h, 1d)")
+        return value
+
+
+SourceConfig = Annotated[OpenAISource | ArthurSource, Field(discriminator="kind")]
+KIND_NAMES = ("openai", "arthur")
 
 
 class WebConfig(_Strict):
@@ -272,7 +298,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("openai",) and text.endswith("]"):
+        elif part in KIND_NAMES and text.endswith("]"):
             continue  # the discriminator's tag adds nothing for a reader
         else:
             text += f".{part}" if text else str(part)
@@ -287,7 +313,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{_location(loc[:-1]) or 'config'}: missing key '{loc[-1]}'"
     if kind == "union_tag_invalid":
-        return f"{_location(loc)}: kind must be one of: openai"
+        return f"{_location(loc)}: kind must be one of: {', '.join(KIND_NAMES)}"
     if kind == "union_tag_not_found":
         return f"{_location(loc)}: missing key 'kind'"
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -14,15 +14,16 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[tuple[str, str]]
+T = TypeVar("T")
 
 
 class RequestRecorder(Protocol):
@@ -245,6 +246,20 @@ class Upstream:
         if self.settings.secret:
             message = message.replace(self.settings.secret, "<redacted>")
         return f": {message[:300]}"
+
+
+async def gather_all(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Run calls concurrently; on the first failure cancel the rest and raise that failure."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_wrap(call)) for call in calls]
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _wrap(call: Awaitable[T]) -> T:
+    return await call
 
 
 def error_message(body: bytes) -> str:

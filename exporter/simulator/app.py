@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from exporter.server import Listener
 from exporter.server import serve as serve_app
-from exporter.simulator import openai
+from exporter.simulator import arthur, openai
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue, apply
 
@@ -32,6 +32,9 @@ class SimulatorConfig:
     start: float | None = None
     late_seconds: int = 180
     scale: int = 1
+    arthur_keys: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")}
+    )  # key -> (engine, role)
     max_page_buckets: int | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
 
@@ -42,6 +45,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
     faults.add(config.faults, "openai")
     start = int(config.start if config.start is not None else time.time() - 60 * 86400)
     usage = openai.OpenAIUsage(config.seed, start, config.late_seconds)
+    arthur_usage = arthur.ArthurUsage(config.seed, start, config.late_seconds)
 
     def now() -> int:
         return int(clock.now())
@@ -122,6 +126,35 @@ def create_app(config: SimulatorConfig) -> Starlette:
         )
         return JSONResponse({"now": t, "rows": rows})
 
+    async def arthur_tokens(request: Request) -> Response:
+        engine = arthur.authorize(request, config.arthur_keys)
+        if isinstance(engine, Response):
+            faults.requests[request.url.path] += 1
+            return engine
+        fault = faults.take("arthur", request)
+        t = now()
+        parsed = arthur.handle_query(request, t)
+        if isinstance(parsed, Response):
+            return parsed
+        begin, end, group_by = parsed
+
+        async def answer() -> Any:
+            return arthur.answer(arthur_usage, engine, begin, end, t, group_by)
+
+        return await apply(fault, {"detail": "simulated failure"}, answer)
+
+    async def arthur_truth(request: Request) -> Response:
+        q = request.query_params
+        t = now()
+        rows = arthur.truth(
+            arthur_usage,
+            q.get("engine", ""),
+            int(q.get("start", start)),
+            t,
+            q.getlist("group_by") or ["rule_type"],
+        )
+        return JSONResponse({"now": t, "rows": rows})
+
     routes = [
         Route(path, openai_route(openai.ENDPOINTS[name])) for name, path in openai.iter_paths()
     ]
@@ -130,6 +163,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/_sim/faults", faults_route, methods=["POST", "DELETE"]),
         Route("/_sim/stats", stats_route),
         Route("/_sim/openai/truth", openai_truth),
+        Route("/api/v2/usage/tokens", arthur_tokens),
+        Route("/_sim/arthur/truth", arthur_truth),
     ]
     return Starlette(routes=routes)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.model import Family, Source
-from exporter.sources import openai
+from exporter.sources import arthur, openai
 from exporter.upstream import Upstream
 
 
@@ -43,6 +43,13 @@ KINDS: dict[str, SourceKind] = {
             openai.DEFAULT_BASE_URL,
             openai.OpenAISource,
             extra_headers=_openai_headers,
+        ),
+        SourceKind(
+            "arthur",
+            "Arthur GenAI Engine token usage",
+            arthur.FAMILIES,
+            arthur.DEFAULT_BASE_URL,
+            arthur.ArthurSource,
         ),
     )
 }

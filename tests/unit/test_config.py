@@ -89,4 +89,4 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         root / "exporter" / "demo.yaml",
         env={"SIMULATOR_URL": "http://127.0.0.1:1", "DEMO_STATE_DIR": "/tmp/x"},
     )
-    assert [s.name for s in demo.sources] == ["acme-prod", "acme-research"]
+    assert [s.name for s in demo.sources] == ["acme-prod", "acme-research", "guardrails"]
