@@ -100,6 +100,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="KEY=ENGINE or KEY=ENGINE:ROLE: an engine key the simulator accepts",
     )
+    simulate.add_argument(
+        "--telnyx-key",
+        dest="telnyx_keys",
+        type=_key_org,
+        action="append",
+        default=None,
+        help="KEY=ACCOUNT: a Telnyx API key the simulator accepts",
+    )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
     return root
 
@@ -140,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         sim = SimulatorConfig(seed=args.seed, max_page_buckets=args.max_page_buckets)
         if args.openai_keys:
             sim.openai_keys = dict(args.openai_keys)
+        if args.telnyx_keys:
+            sim.telnyx_keys = dict(args.telnyx_keys)
         if args.arthur_keys:
             sim.arthur_keys = {
                 key: (engine.partition(":")[0], engine.partition(":")[2] or "ORG-AUDITOR")

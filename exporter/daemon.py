@@ -163,6 +163,9 @@ class Daemon:
             unknown = sum(read.unknown_fields for _, read in reads)
             if unknown:
                 self.metrics.unknown_fields(target.name, target.kind, unknown)
+            inconsistent = sum(read.inconsistencies for _, read in reads)
+            if inconsistent:
+                self.metrics.inconsistencies(target.name, target.kind, inconsistent)
         ok = not errors
         duration = time.monotonic() - started
         watermark = self.ledger.watermark(target.name)

@@ -105,7 +105,8 @@ class StreamRead:
     Coverage `[start, end)`: every bucket starting in it was re-read, so a stored bucket starting
     in it that is not among `flows` is now zero. Flows starting before `start` are ignored (their
     buckets may be settled). `levels` replace every level this stream reported before.
-    `unknown_fields` counts response fields the parser did not know (schema drift).
+    `unknown_fields` counts response fields the parser did not know (schema drift);
+    `inconsistencies` counts answers that contradict themselves (parts not adding up to a total).
     """
 
     stream: str
@@ -114,6 +115,7 @@ class StreamRead:
     flows: Sequence[Flow] = ()
     levels: Sequence[Level] = ()
     unknown_fields: int = 0
+    inconsistencies: int = 0
 
 
 @dataclass(frozen=True, slots=True)

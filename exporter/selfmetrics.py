@@ -104,6 +104,13 @@ class SelfMetrics:
             registry=r,
         )
 
+        self._inconsistent = Counter(
+            "usage_exporter_upstream_inconsistencies",
+            "Upstream answers that contradict themselves (e.g. categories that do not add up to "
+            "the stated total); the parts are exported as reported.",
+            t,
+            registry=r,
+        )
         for metric in (
             self._build,
             self._up,
@@ -117,6 +124,7 @@ class SelfMetrics:
             self._series,
             self._overflow,
             self._unknown,
+            self._inconsistent,
         ):
             self._describe(metric)
 
@@ -140,6 +148,7 @@ class SelfMetrics:
         self._series.labels(target, source).set(0)
         self._overflow.labels(target, source)
         self._unknown.labels(target, source)
+        self._inconsistent.labels(target, source)
         self._duration.labels(target, source)
 
     def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
@@ -175,6 +184,9 @@ class SelfMetrics:
 
     def unknown_fields(self, target: str, source: str, count: int) -> None:
         self._unknown.labels(target, source).inc(count)
+
+    def inconsistencies(self, target: str, source: str, count: int) -> None:
+        self._inconsistent.labels(target, source).inc(count)
 
     def families(self) -> list[Family]:
         """The self-metric families, described for the generated reference."""

@@ -40,6 +40,7 @@ class UpstreamError(Exception):
     def __init__(self, endpoint: str, message: str, *, status: int | None = None) -> None:
         super().__init__(f"{endpoint}: {message}")
         self.endpoint = endpoint
+        self.message = message
         self.status = status
 
 

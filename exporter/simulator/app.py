@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from exporter.server import Listener
 from exporter.server import serve as serve_app
-from exporter.simulator import arthur, openai
+from exporter.simulator import arthur, openai, telnyx
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue, apply
 
@@ -35,6 +35,7 @@ class SimulatorConfig:
     arthur_keys: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")}
     )  # key -> (engine, role)
+    telnyx_keys: dict[str, str] = field(default_factory=lambda: {"KEYDEMO-telnyx": "acct-demo"})
     max_page_buckets: int | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
 
@@ -46,6 +47,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
     start = int(config.start if config.start is not None else time.time() - 60 * 86400)
     usage = openai.OpenAIUsage(config.seed, start, config.late_seconds)
     arthur_usage = arthur.ArthurUsage(config.seed, start, config.late_seconds)
+    telnyx_usage = telnyx.TelnyxUsage(config.seed, start, config.late_seconds)
 
     def now() -> int:
         return int(clock.now())
@@ -155,6 +157,68 @@ def create_app(config: SimulatorConfig) -> Starlette:
         )
         return JSONResponse({"now": t, "rows": rows})
 
+    def telnyx_account(request: Request) -> str | Response:
+        header = request.headers.get("authorization", "")
+        account = config.telnyx_keys.get(header.removeprefix("Bearer ").strip())
+        if not header.startswith("Bearer ") or account is None:
+            faults.requests[request.url.path] += 1
+            return telnyx.envelope(
+                401, "10009", "Authentication failed", "The API key was not recognised."
+            )
+        bucket = request.path_params["bucket"]
+        if bucket not in telnyx.BUCKETS:
+            faults.requests[request.url.path] += 1
+            return telnyx.envelope(404, "10005", "Resource not found", "Bucket not found")
+        return account
+
+    async def telnyx_api(request: Request) -> Response:
+        account = telnyx_account(request)
+        if isinstance(account, Response):
+            return account
+        fault = faults.take("telnyx", request)
+        t = now()
+        bounds = telnyx.parse_filter(request)
+        if isinstance(bounds, Response):
+            return bounds
+
+        async def answer() -> Any:
+            return telnyx.api_usage(
+                telnyx_usage, account, request.path_params["bucket"], bounds[0], bounds[1], t
+            )
+
+        return _with(await apply(fault, _TELNYX_ERROR, answer), telnyx.rate_limit_headers())
+
+    async def telnyx_storage(request: Request) -> Response:
+        account = telnyx_account(request)
+        if isinstance(account, Response):
+            return account
+        fault = faults.take("telnyx", request)
+        t = now()
+
+        async def answer() -> Any:
+            return telnyx.storage_usage(telnyx_usage, account, request.path_params["bucket"], t)
+
+        return _with(await apply(fault, _TELNYX_ERROR, answer), telnyx.rate_limit_headers())
+
+    async def telnyx_list_buckets(request: Request) -> Response:
+        faults.requests[request.url.path] += 1
+        if telnyx.s3_account(request, config.telnyx_keys) is None:
+            return Response(
+                "<Error><Code>AccessDenied</Code></Error>",
+                status_code=403,
+                media_type="application/xml",
+            )
+        xml = telnyx.list_buckets_xml(request.path_params["region"])
+        return Response(xml, media_type="application/xml")
+
+    async def telnyx_truth(request: Request) -> Response:
+        q = request.query_params
+        t = now()
+        body = telnyx_usage.truth(
+            q.get("account", ""), q.get("bucket", ""), int(q.get("start", start)), t
+        )
+        return JSONResponse({"now": t, **body})
+
     routes = [
         Route(path, openai_route(openai.ENDPOINTS[name])) for name, path in openai.iter_paths()
     ]
@@ -165,8 +229,28 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/_sim/openai/truth", openai_truth),
         Route("/api/v2/usage/tokens", arthur_tokens),
         Route("/_sim/arthur/truth", arthur_truth),
+        Route("/v2/storage/buckets/{bucket}/usage/api", telnyx_api),
+        Route("/v2/storage/buckets/{bucket}/usage/storage", telnyx_storage),
+        Route("/s3/{region}/", telnyx_list_buckets),
+        Route("/_sim/telnyx/truth", telnyx_truth),
     ]
     return Starlette(routes=routes)
+
+
+_TELNYX_ERROR = {
+    "errors": [
+        {
+            "code": "10011",
+            "title": "Too many requests",
+            "detail": "You have exceeded the maximum number of allowed requests.",
+        }
+    ]
+}
+
+
+def _with(response: Response, headers: dict[str, str]) -> Response:
+    response.headers.update(headers)
+    return response
 
 
 async def serve(config: SimulatorConfig, host: str, port: int) -> Listener:

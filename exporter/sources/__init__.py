@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.model import Family, Source
-from exporter.sources import arthur, openai
+from exporter.sources import arthur, openai, telnyx
 from exporter.upstream import Upstream
 
 
@@ -50,6 +50,14 @@ KINDS: dict[str, SourceKind] = {
             arthur.FAMILIES,
             arthur.DEFAULT_BASE_URL,
             arthur.ArthurSource,
+        ),
+        SourceKind(
+            "telnyx",
+            "Telnyx Cloud Storage bucket usage",
+            telnyx.FAMILIES,
+            telnyx.DEFAULT_BASE_URL,
+            telnyx.TelnyxSource,
+            rate_limit_header=telnyx.RATE_LIMIT_HEADER,
         ),
     )
 }

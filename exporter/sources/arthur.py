@@ -108,12 +108,12 @@ class ArthurSource:
                 raise UpstreamError(
                     "usage/tokens",
                     f"403 forbidden: the key lacks the usage-read permission; create one with "
-                    f"the role {ROLES} (POST /auth/api_keys/). {err}",
+                    f"the role {ROLES} (POST /auth/api_keys/). {err.message}",
                     status=403,
                 ) from None
             if err.status == 422:
                 raise UpstreamError(
-                    "usage/tokens", f"the engine rejected the query (422): {err}", status=422
+                    "usage/tokens", f"the engine rejected the query: {err.message}", status=422
                 ) from None
             raise
         if not isinstance(rows, list):

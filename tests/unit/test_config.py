@@ -84,9 +84,16 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         .replace("/run/secrets/openai-research-admin-key", str(key))
     )
     (tmp_path / "example.yaml").write_text(text)
-    assert len(load_config(tmp_path / "example.yaml", env={"OPENAI_ADMIN_KEY": "k", "ARTHUR_AUDITOR_KEY": "a"}).sources) == 3
+    env = {"OPENAI_ADMIN_KEY": "k", "ARTHUR_AUDITOR_KEY": "a", "TELNYX_API_KEY": "t"}
+    example = load_config(tmp_path / "example.yaml", env=env)
+    assert [s.kind for s in example.sources] == ["openai", "openai", "arthur", "telnyx"]
     demo = load_config(
         root / "exporter" / "demo.yaml",
         env={"SIMULATOR_URL": "http://127.0.0.1:1", "DEMO_STATE_DIR": "/tmp/x"},
     )
-    assert [s.name for s in demo.sources] == ["acme-prod", "acme-research", "guardrails"]
+    assert [s.name for s in demo.sources] == [
+        "acme-prod",
+        "acme-research",
+        "guardrails",
+        "storage-eu",
+    ]
