@@ -108,6 +108,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="KEY=ACCOUNT: a Telnyx API key the simulator accepts",
     )
+    simulate.add_argument(
+        "--anylayer-key",
+        dest="anylayer_keys",
+        type=_key_org,
+        action="append",
+        default=None,
+        help="KEY=ACCOUNT: an Anylayer API key the simulator accepts",
+    )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
     return root
 
@@ -148,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         sim = SimulatorConfig(seed=args.seed, max_page_buckets=args.max_page_buckets)
         if args.openai_keys:
             sim.openai_keys = dict(args.openai_keys)
+        if args.anylayer_keys:
+            sim.anylayer_keys = dict(args.anylayer_keys)
         if args.telnyx_keys:
             sim.telnyx_keys = dict(args.telnyx_keys)
         if args.arthur_keys:

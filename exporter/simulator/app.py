@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from exporter.server import Listener
 from exporter.server import serve as serve_app
-from exporter.simulator import arthur, openai, telnyx
+from exporter.simulator import anylayer, arthur, openai, telnyx
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue, apply
 
@@ -36,6 +36,7 @@ class SimulatorConfig:
         default_factory=lambda: {"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")}
     )  # key -> (engine, role)
     telnyx_keys: dict[str, str] = field(default_factory=lambda: {"KEYDEMO-telnyx": "acct-demo"})
+    anylayer_keys: dict[str, str] = field(default_factory=lambda: {"zk_prod_demo1234": "acct-demo"})
     max_page_buckets: int | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
 
@@ -48,6 +49,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
     usage = openai.OpenAIUsage(config.seed, start, config.late_seconds)
     arthur_usage = arthur.ArthurUsage(config.seed, start, config.late_seconds)
     telnyx_usage = telnyx.TelnyxUsage(config.seed, start, config.late_seconds)
+    anylayer_usage = anylayer.AnylayerUsage(config.seed, start, config.late_seconds)
+    minute_calls: dict[int, int] = {}
 
     def now() -> int:
         return int(clock.now())
@@ -219,6 +222,34 @@ def create_app(config: SimulatorConfig) -> Starlette:
         )
         return JSONResponse({"now": t, **body})
 
+    async def anylayer_usage_route(request: Request) -> Response:
+        account = anylayer.authorize(request, config.anylayer_keys)
+        if isinstance(account, Response):
+            faults.requests[request.url.path] += 1
+            return account
+        fault = faults.take("anylayer", request)
+        t = now()
+        minute = t - t % 60
+        minute_calls[minute] = minute_calls.get(minute, 0) + 1
+        result = anylayer.answer(anylayer_usage, account, request, t)
+        if isinstance(result, Response):
+            return result
+
+        async def answer() -> Any:
+            return result
+
+        error = {"success": False, "error": "RATE_LIMIT_EXCEEDED", "message": "Too many requests"}
+        response = await apply(fault, error, answer)
+        return _with(response, anylayer.rate_limit_headers(t, minute_calls[minute]))
+
+    async def anylayer_truth(request: Request) -> Response:
+        q = request.query_params
+        t = now()
+        key = q.get("key")
+        keys = (key,) if key else anylayer.KEYS
+        values = anylayer_usage.truth(q.get("account", ""), keys, int(q.get("start", start)), t)
+        return JSONResponse({"now": t, "values": values})
+
     routes = [
         Route(path, openai_route(openai.ENDPOINTS[name])) for name, path in openai.iter_paths()
     ]
@@ -233,6 +264,9 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/v2/storage/buckets/{bucket}/usage/storage", telnyx_storage),
         Route("/s3/{region}/", telnyx_list_buckets),
         Route("/_sim/telnyx/truth", telnyx_truth),
+        Route("/v1/developer/usage", anylayer_usage_route),
+        Route("/api/v1/developer/usage", anylayer_usage_route),
+        Route("/_sim/anylayer/truth", anylayer_truth),
     ]
     return Starlette(routes=routes)
 

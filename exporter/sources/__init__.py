@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.model import Family, Source
-from exporter.sources import arthur, openai, telnyx
+from exporter.sources import anylayer, arthur, openai, telnyx
 from exporter.upstream import Upstream
 
 
@@ -58,6 +58,14 @@ KINDS: dict[str, SourceKind] = {
             telnyx.DEFAULT_BASE_URL,
             telnyx.TelnyxSource,
             rate_limit_header=telnyx.RATE_LIMIT_HEADER,
+        ),
+        SourceKind(
+            "anylayer",
+            'Anylayer (formerly ZKScore) API-key usage ("Get Usage")',
+            anylayer.FAMILIES,
+            anylayer.DEFAULT_BASE_URL,
+            anylayer.AnylayerSource,
+            rate_limit_header=anylayer.RATE_LIMIT_HEADER,
         ),
     )
 }

@@ -197,7 +197,7 @@ def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> Non
         outputs: list[str] = []
         for fmt in ("logfmt", "json"):
             config = write_config(
-                tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="2s", timeout="2s"
+                tmp_path, sim.url, KEY, name=f"secret-{fmt}", interval="3s", timeout="3s"
             )
             exp = exporter(
                 tmp_path,

@@ -84,9 +84,14 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         .replace("/run/secrets/openai-research-admin-key", str(key))
     )
     (tmp_path / "example.yaml").write_text(text)
-    env = {"OPENAI_ADMIN_KEY": "k", "ARTHUR_AUDITOR_KEY": "a", "TELNYX_API_KEY": "t"}
+    env = {
+        "OPENAI_ADMIN_KEY": "k",
+        "ARTHUR_AUDITOR_KEY": "a",
+        "TELNYX_API_KEY": "t",
+        "ANYLAYER_API_KEY": "z",
+    }
     example = load_config(tmp_path / "example.yaml", env=env)
-    assert [s.kind for s in example.sources] == ["openai", "openai", "arthur", "telnyx"]
+    assert [s.kind for s in example.sources] == ["openai", "openai", "arthur", "telnyx", "anylayer"]
     demo = load_config(
         root / "exporter" / "demo.yaml",
         env={"SIMULATOR_URL": "http://127.0.0.1:1", "DEMO_STATE_DIR": "/tmp/x"},
@@ -96,4 +101,5 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         "acme-research",
         "guardrails",
         "storage-eu",
+        "zkscore-api",
     ]

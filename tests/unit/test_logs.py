@@ -12,14 +12,6 @@ from exporter.logs import configure_logging, register_secret
 SECRET = "sk-admin-SECRET-CANARY-9876"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> object:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield None
-    root.handlers[:], root.level = handlers, level
-
-
 def test_logfmt_with_extras_and_escaping(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("info", "logfmt")
     logging.getLogger("exporter.t").info('poll "done"', extra={"target": "a b", "n": 3})
