@@ -240,3 +240,49 @@ def parse_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
         for sample in family.samples:
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return samples
+
+
+def success_polls(url: str, target: str | None = None) -> float:
+    """Successful polls so far, from the exporter's own self-metrics."""
+    return sum(
+        v
+        for (name, labels), v in parse_samples(scrape(url)).items()
+        if name == "usage_exporter_polls_total"
+        and ("result", "success") in labels
+        and (target is None or ("target", target) in labels)
+    )
+
+
+def created(url: str, family: str, must_contain: str = "") -> int:
+    """A counter's `_created` (its origin) from the OpenMetrics exposition."""
+    for line in scrape(url, openmetrics=True).splitlines():
+        if line.startswith(f"{family}_created{{") and must_contain in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    raise AssertionError(f"no {family}_created sample")
+
+
+def clock_in_the_past(sim_url: str, seconds: float = 150) -> None:
+    """Freeze the simulator's clock in the past: jumping to the present later makes buckets
+    already read rise (late data), as real buckets do after they close."""
+    http_json(
+        f"{sim_url}/_sim/clock", method="POST", body={"freeze": True, "at": time.time() - seconds}
+    )
+
+
+def settle(sim_url: str, exporter_url: str, prometheus_url: str | None = None) -> None:
+    """Freeze the simulator at the present, let the exporter poll twice more, and (with a
+    Prometheus) wait until it has scraped that final state."""
+    http_json(f"{sim_url}/_sim/clock", method="POST", body={"freeze": True})
+    start = success_polls(exporter_url)
+    wait_for(
+        lambda: success_polls(exporter_url) >= start + 2, "two polls after the freeze", timeout=60
+    )
+    if prometheus_url is None:
+        return
+    final = success_polls(exporter_url)
+    query = 'sum(usage_exporter_polls_total{result="success"})'
+    wait_for(
+        lambda: float(promql(prometheus_url, query)[0]["value"][1]) >= final,
+        "Prometheus to scrape the final state",
+        timeout=30,
+    )

@@ -10,7 +10,7 @@ import urllib.parse
 from pathlib import Path
 
 from exporter.sources.openai import FAMILIES
-from tests.harness import http_json, parse_samples, scrape
+from tests.harness import created, http_json, parse_samples, scrape
 
 GROUP_BY = ["project_id", "model", "line_item", "size", "source", "batch", "context_level"]
 
@@ -123,17 +123,11 @@ def _label(value: object) -> str:
 
 def origins(exporter_url: str, target: str) -> tuple[int, int]:
     """(usage origin, costs origin) as the exporter reports them in `_created`."""
-    text = scrape(exporter_url, openmetrics=True)
-    usage = costs = None
-    for line in text.splitlines():
-        if f'target="{target}"' not in line:
-            continue
-        if line.startswith("openai_input_tokens_created{"):
-            usage = int(float(line.rsplit(" ", 1)[1]))
-        elif line.startswith("openai_cost_usd_created{"):
-            costs = int(float(line.rsplit(" ", 1)[1]))
-    assert usage is not None and costs is not None, "no _created samples for the origins"
-    return usage, costs
+    where = f'target="{target}"'
+    return (
+        created(exporter_url, "openai_input_tokens", where),
+        created(exporter_url, "openai_cost_usd", where),
+    )
 
 
 def expected_series(sim_url: str, exporter_url: str, org: str, target: str) -> Expected:

@@ -19,29 +19,21 @@ as percentages (0-100) are turned into 0-1.
 from __future__ import annotations
 
 import calendar
-import datetime as dt
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from exporter.config import ANYLAYER_GRANULARITY_SECONDS, ANYLAYER_TIMEFRAME_SECONDS
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window, align_up
+from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
 
 DEFAULT_BASE_URL = "https://api-mainnet.onzks.com"
 RATE_LIMIT_HEADER = "x-ratelimit-remaining"
 PAGE_LIMIT = 1000
 MAX_PAGES = 100
-TIMEFRAME = {
-    "1h": 3600,
-    "24h": 86400,
-    "7d": 7 * 86400,
-    "30d": 30 * 86400,
-    "90d": 90 * 86400,
-    "1y": 365 * 86400,
-    "all": 0,
-}
-GRANULARITY = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 0}
+TIMEFRAME = ANYLAYER_TIMEFRAME_SECONDS
+GRANULARITY = {**ANYLAYER_GRANULARITY_SECONDS, "month": 0}  # months: calendar months
 DEFAULT_LOOKBACK = {
     "minute": 15 * 60,
     "hour": 3 * 3600,
@@ -176,20 +168,6 @@ _KNOWN_POINT = frozenset(
 )
 
 
-def parse_time(value: Any) -> int:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value / 1000 if value > 10**11 else value)  # epoch ms or s
-    if not isinstance(value, str):
-        raise UpstreamError("usage", "a timeSeries timestamp is missing")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UpstreamError("usage", f"timestamp {value[:40]!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
-
-
 def bucket_end(start: int, granularity: str) -> int:
     if granularity != "month":
         return start + GRANULARITY[granularity]
@@ -248,7 +226,7 @@ class AnylayerSource:
                 if not isinstance(point, dict):
                     raise UpstreamError("usage", "a timeSeries point is not an object")
                 unknown.update(f"timeSeries.{k}" for k in point if k not in _KNOWN_POINT)
-                begin = parse_time(point.get("timestamp"))
+                begin = timestamp(point.get("timestamp"), "developer/usage")
                 end = bucket_end(begin, granularity)
                 for field, family in _SERIES_FIELDS.items():
                     if point.get(field) is not None:
@@ -358,8 +336,4 @@ def _millis(value: Any, field: str) -> float:
 
 
 def _number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UpstreamError("developer/usage", f"{field}: expected a number")
-    if not math.isfinite(value) or value < 0:
-        raise UpstreamError("developer/usage", f"{field}: expected a finite number >= 0")
-    return float(value)
+    return quantity(value, "developer/usage", field)

@@ -17,11 +17,11 @@ plus the open one, so late rule results land in the window they belong to.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
+from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError, gather_all
 
 DEFAULT_BASE_URL = "http://localhost:3030"
@@ -134,13 +134,7 @@ class ArthurSource:
                 raw = count.get(deprecated)
             if raw is None:
                 continue
-            flows.append(Flow(family, labels, start, end, _tokens(raw, current)))
+            flows.append(
+                Flow(family, labels, start, end, quantity(raw, "usage/tokens", f"count.{current}"))
+            )
         return flows
-
-
-def _tokens(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UpstreamError("usage/tokens", f"count.{field}: expected a number")
-    if not math.isfinite(value) or value < 0:
-        raise UpstreamError("usage/tokens", f"count.{field}: expected a count >= 0")
-    return float(value)

@@ -23,12 +23,13 @@ Exposition (one sample per family; every series also carries `target`):
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.config import OPENAI_GROUP_BY
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
+from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -164,41 +165,48 @@ FAMILIES: tuple[Family, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """What one OpenAI endpoint reports and how its results become flows or levels."""
+    """What one OpenAI endpoint reports and how its results become flows or levels.
+
+    `quantities` maps a result field to its family and the fixed labels it adds (`endpoint`,
+    `tool`). The group keys an endpoint accepts are the config's `OPENAI_GROUP_BY[name]`.
+    """
 
     name: str
     path: str
-    group_by: tuple[str, ...]
     filters: tuple[str, ...]
     result_object: str
-    # result field -> (family, fixed labels prepended, e.g. endpoint or tool)
     quantities: Mapping[str, tuple[str, Mapping[str, str]]]
     level: bool = False
+
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return OPENAI_GROUP_BY[self.name]
+
+
+_KEY_FILTERS = ("project_ids", "user_ids", "api_key_ids", "models")
 
 
 def _usage(
     name: str,
-    group_by: tuple[str, ...],
     filters: tuple[str, ...],
-    result: str,
     quantities: Mapping[str, tuple[str, Mapping[str, str]]],
+    result: str = "",
 ) -> Endpoint:
     return Endpoint(
         name,
         f"/v1/organization/usage/{name}",
-        group_by,
         filters,
-        f"organization.usage.{result}.result",
+        f"organization.usage.{result or name}.result",
         quantities,
     )
 
 
-_KEYS = ("project_id", "user_id", "api_key_id", "model")
-_KEY_FILTERS = ("project_ids", "user_ids", "api_key_ids", "models")
+def _requests(endpoint: str) -> dict[str, tuple[str, Mapping[str, str]]]:
+    return {"num_model_requests": ("openai_model_requests_total", {"endpoint": endpoint})}
 
 
-def _requests(endpoint: str) -> tuple[str, tuple[str, Mapping[str, str]]]:
-    return "num_model_requests", ("openai_model_requests_total", {"endpoint": endpoint})
+def _tokens(endpoint: str) -> dict[str, tuple[str, Mapping[str, str]]]:
+    return {"input_tokens": ("openai_input_tokens_total", {"endpoint": endpoint})}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -206,71 +214,38 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         _usage(
             "completions",
-            (*_KEYS, "batch", "service_tier"),
             (*_KEY_FILTERS, "batch"),
-            "completions",
             {
                 **{
                     f: (f"openai_{f}_total", {"endpoint": "completions"})
                     for f in COMPLETION_TOKEN_FIELDS
                 },
-                **dict([_requests("completions")]),
+                **_requests("completions"),
             },
         ),
-        _usage(
-            "embeddings",
-            _KEYS,
-            _KEY_FILTERS,
-            "embeddings",
-            {
-                "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
-                **dict([_requests("embeddings")]),
-            },
-        ),
-        _usage(
-            "moderations",
-            _KEYS,
-            _KEY_FILTERS,
-            "moderations",
-            {
-                "input_tokens": ("openai_input_tokens_total", {"endpoint": "moderations"}),
-                **dict([_requests("moderations")]),
-            },
-        ),
+        _usage("embeddings", _KEY_FILTERS, {**_tokens("embeddings"), **_requests("embeddings")}),
+        _usage("moderations", _KEY_FILTERS, {**_tokens("moderations"), **_requests("moderations")}),
         _usage(
             "images",
-            (*_KEYS, "size", "source"),
             (*_KEY_FILTERS, "sources", "sizes"),
-            "images",
-            {
-                "images": ("openai_images_total", {}),
-                **dict([_requests("images")]),
-            },
+            {"images": ("openai_images_total", {}), **_requests("images")},
         ),
         _usage(
             "audio_speeches",
-            _KEYS,
             _KEY_FILTERS,
-            "audio_speeches",
-            {
-                "characters": ("openai_audio_characters_total", {}),
-                **dict([_requests("audio_speeches")]),
-            },
+            {"characters": ("openai_audio_characters_total", {}), **_requests("audio_speeches")},
         ),
         _usage(
             "audio_transcriptions",
-            _KEYS,
             _KEY_FILTERS,
-            "audio_transcriptions",
             {
                 "seconds": ("openai_audio_transcription_seconds_total", {}),
-                **dict([_requests("audio_transcriptions")]),
+                **_requests("audio_transcriptions"),
             },
         ),
         Endpoint(
             "vector_stores",
             "/v1/organization/usage/vector_stores",
-            ("project_id",),
             ("project_ids",),
             "organization.usage.vector_stores.result",
             {"usage_bytes": ("openai_vector_store_bytes", {})},
@@ -278,32 +253,27 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         _usage(
             "code_interpreter_sessions",
-            ("project_id",),
             ("project_ids",),
-            "code_interpreter_sessions",
             {"num_sessions": ("openai_code_interpreter_sessions_total", {})},
         ),
         _usage(
             "file_search_calls",
-            ("project_id", "user_id", "api_key_id", "vector_store_id"),
             ("project_ids", "user_ids", "api_key_ids", "vector_store_ids"),
-            "file_searches",
             {"num_requests": ("openai_tool_calls_total", {"tool": "file_search"})},
+            result="file_searches",
         ),
         _usage(
             "web_search_calls",
-            (*_KEYS, "context_level"),
             (*_KEY_FILTERS, "context_levels"),
-            "web_searches",
             {
                 "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
-                **dict([_requests("web_search_calls")]),
+                **_requests("web_search_calls"),
             },
+            result="web_searches",
         ),
         Endpoint(
             "costs",
             "/v1/organization/costs",
-            COST_LABELS,
             ("project_ids", "api_key_ids"),
             "organization.costs.result",
             {"amount": ("openai_cost_usd_total", {})},
@@ -466,7 +436,7 @@ class BucketParser:
                 if value is None:
                     continue
             else:
-                value = _number(raw, name, field)
+                value = quantity(raw, name, field, strings=True)
             labels = {**keys, **fixed}
             yield Flow(
                 family, tuple(labels.get(n, "") for n in _LABELS_OF[family]), start, end, value
@@ -479,7 +449,7 @@ class BucketParser:
         if currency != "usd":
             self.non_usd.add(currency[:16])
             return None
-        return _number(raw.get("value", 0), self.spec.name, "amount.value")
+        return quantity(raw.get("value", 0), self.spec.name, "amount.value", strings=True)
 
 
 def _newest_levels(flows: Sequence[Flow]) -> list[Level]:
@@ -500,27 +470,8 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _number(value: Any, endpoint: str, field: str) -> float:
-    """A finite number; numeric strings are accepted (amounts arrive as strings at times)."""
-    if isinstance(value, bool):
-        raise UpstreamError(endpoint, f"{field}: expected a number, got a boolean")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            shown = value[:32]
-            raise UpstreamError(endpoint, f"{field}: expected a number, got {shown!r}") from None
-    else:
-        raise UpstreamError(endpoint, f"{field}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(number) or number < 0:
-        raise UpstreamError(endpoint, f"{field}: expected a finite number >= 0, got {number}")
-    return number
-
-
 def _integer(value: Any, endpoint: str, field: str) -> int:
-    number = _number(value, endpoint, field)
+    number = quantity(value, endpoint, field)
     if number != int(number):
         raise UpstreamError(endpoint, f"{field}: expected whole seconds, got {number}")
     return int(number)

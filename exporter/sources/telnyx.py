@@ -20,13 +20,13 @@ import datetime as dt
 import hashlib
 import itertools
 import logging
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window
+from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError, gather_all
 
 log = logging.getLogger(__name__)
@@ -89,18 +89,6 @@ _S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 def iso(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def parse_time(value: Any) -> int:
-    if not isinstance(value, str):
-        raise UpstreamError("usage/api", "timestamp is not a string")
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UpstreamError("usage/api", f"timestamp {value[:40]!r} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
 
 
 class TelnyxSource:
@@ -188,7 +176,9 @@ class TelnyxSource:
         if not isinstance(body, dict) or not isinstance(body.get("data", []), list):
             raise UpstreamError("usage/api", "answer is not an object with a data list")
         points = [p for p in body.get("data") or [] if p is not None]
-        stamps = sorted({parse_time(p.get("timestamp")) for p in points if isinstance(p, dict)})
+        stamps = sorted(
+            {timestamp(p.get("timestamp"), "usage/api") for p in points if isinstance(p, dict)}
+        )
         width = _spacing(stamps) or self._widths.get(bucket, stream.width)
         if width != self._widths.get(bucket, DEFAULT_WIDTH):
             log.info(
@@ -202,7 +192,7 @@ class TelnyxSource:
         for point in points:
             if not isinstance(point, dict):
                 raise UpstreamError("usage/api", "a data element is not an object")
-            start = parse_time(point.get("timestamp"))
+            start = timestamp(point.get("timestamp"), "usage/api")
             unknown.update(k for k in point if k not in ("categories", "total", "timestamp"))
             sums = dict.fromkeys(_OPS, 0.0)
             for item in point.get("categories") or []:
@@ -250,7 +240,7 @@ class TelnyxSource:
         snapshots = [s for s in body.get("data") or [] if isinstance(s, dict)]
         levels: list[Level] = []
         if snapshots:
-            newest = max(snapshots, key=lambda s: parse_time(s.get("timestamp")))
+            newest = max(snapshots, key=lambda s: timestamp(s.get("timestamp"), "usage/storage"))
             levels = [
                 Level(
                     "telnyx_storage_bucket_size_bytes",
@@ -273,10 +263,4 @@ def _spacing(stamps: list[int]) -> int:
 
 
 def _count(value: Any, field: str) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UpstreamError("usage", f"{field}: expected a number")
-    if not math.isfinite(value) or value < 0:
-        raise UpstreamError("usage", f"{field}: expected a count >= 0")
-    return float(value)
+    return 0.0 if value is None else quantity(value, "usage", field)

@@ -4,21 +4,23 @@ the simulator's last response (converted to base units)."""
 
 from __future__ import annotations
 
-import time
+import json
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from tests.harness import (
+    clock_in_the_past,
+    created,
     exporter,
     http,
     http_json,
-    parse_samples,
     prometheus,
     promql,
-    scrape,
+    settle,
     simulator,
+    success_polls,
     wait_for,
 )
 
@@ -32,26 +34,9 @@ FIELDS = {
 }
 
 
-def polls(url: str) -> float:
-    return sum(
-        v
-        for (name, labels), v in parse_samples(scrape(url)).items()
-        if name == "usage_exporter_polls_total" and ("result", "success") in labels
-    )
-
-
-def origin(url: str, key: str) -> int:
-    for line in scrape(url, openmetrics=True).splitlines():
-        if line.startswith("anylayer_requests_created{") and f'key_id="{key}"' in line:
-            return int(float(line.rsplit(" ", 1)[1]))
-    raise AssertionError("no _created sample")
-
-
 def test_prometheus_counters_and_gauges_equal_simulator(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--anylayer-key", f"{KEY}=acct-e2e")) as sim:
-        http_json(
-            f"{sim.url}/_sim/clock", method="POST", body={"freeze": True, "at": time.time() - 150}
-        )
+        clock_in_the_past(sim.url)
         http_json(
             f"{sim.url}/_sim/faults",
             method="POST",
@@ -69,26 +54,15 @@ def test_prometheus_counters_and_gauges_equal_simulator(tmp_path: Path) -> None:
         exp = exporter(tmp_path, config)
         try:
             with prometheus(tmp_path, exp.url) as prom:
-                wait_for(lambda: polls(exp.url) >= 2, "two polls", timeout=60)
-                http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-                start = polls(exp.url)
-                wait_for(lambda: polls(exp.url) >= start + 2, "two polls after", timeout=30)
-                final = polls(exp.url)
-                wait_for(
-                    lambda: (
-                        float(
-                            promql(prom.url, 'sum(usage_exporter_polls_total{result="success"})')[
-                                0
-                            ]["value"][1]
-                        )
-                        >= final
-                    ),
-                    "the final scrape",
-                    timeout=30,
-                )
+                wait_for(lambda: success_polls(exp.url) >= 2, "two polls", timeout=60)
+                settle(sim.url, exp.url, prom.url)
                 for key in ("key_8f3a", "key_c21b"):
                     query = urllib.parse.urlencode(
-                        {"account": "acct-e2e", "key": key, "start": origin(exp.url, key)}
+                        {
+                            "account": "acct-e2e",
+                            "key": key,
+                            "start": created(exp.url, "anylayer_requests", f'key_id="{key}"'),
+                        }
                     )
                     truth = http_json(f"{sim.url}/_sim/anylayer/truth?{query}")["values"]
                     for field, family in FIELDS.items():
@@ -100,7 +74,7 @@ def test_prometheus_counters_and_gauges_equal_simulator(tmp_path: Path) -> None:
                         f"hour&limit=1000&keyId={key}",
                         headers={"Authorization": f"Bearer {KEY}"},
                     )
-                    last = __import__("json").loads(body)
+                    last = json.loads(body)
                     latency = promql(
                         prom.url, f'anylayer_latency_seconds{{key_id="{key}",stat="average"}}'
                     )

@@ -4,7 +4,6 @@ in windows the exporter had already read."""
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -12,13 +11,15 @@ import pytest
 
 from exporter.sources.arthur import FAMILIES
 from tests.harness import (
+    clock_in_the_past,
+    created,
     exporter,
     http_json,
-    parse_samples,
     prometheus,
     promql,
-    scrape,
+    settle,
     simulator,
+    success_polls,
     wait_for,
 )
 
@@ -32,27 +33,10 @@ FIELDS = {
 }
 
 
-def polls(url: str) -> float:
-    return sum(
-        v
-        for (name, labels), v in parse_samples(scrape(url)).items()
-        if name == "usage_exporter_polls_total" and ("result", "success") in labels
-    )
-
-
-def origin(url: str) -> int:
-    for line in scrape(url, openmetrics=True).splitlines():
-        if line.startswith("arthur_inference_tokens_created{"):
-            return int(float(line.rsplit(" ", 1)[1]))
-    raise AssertionError("no _created sample")
-
-
 def test_prometheus_counters_equal_engine_truth(tmp_path: Path) -> None:
     assert {f.name for f in FAMILIES} == set(FIELDS.values())
     with simulator(tmp_path, extra=("--arthur-key", f"{KEY}=engine-e2e")) as sim:
-        http_json(
-            f"{sim.url}/_sim/clock", method="POST", body={"freeze": True, "at": time.time() - 150}
-        )
+        clock_in_the_past(sim.url)
         http_json(
             f"{sim.url}/_sim/faults",
             method="POST",
@@ -73,33 +57,18 @@ def test_prometheus_counters_equal_engine_truth(tmp_path: Path) -> None:
         exp = exporter(tmp_path, config)
         try:
             with prometheus(tmp_path, exp.url) as prom:
-                wait_for(lambda: polls(exp.url) >= 2, "two polls", timeout=60)
+                wait_for(lambda: success_polls(exp.url) >= 2, "two polls", timeout=60)
                 wait_for(
                     lambda: promql(prom.url, "sum(arthur_inference_tokens_total)"),
                     "Prometheus to scrape the first values",
                     timeout=30,
                 )
                 before = promql(prom.url, "sum(arthur_inference_tokens_total)")
-                http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-                start = polls(exp.url)
-                wait_for(lambda: polls(exp.url) >= start + 2, "two polls after", timeout=30)
-                final = polls(exp.url)
-                wait_for(
-                    lambda: (
-                        float(
-                            promql(prom.url, 'sum(usage_exporter_polls_total{result="success"})')[
-                                0
-                            ]["value"][1]
-                        )
-                        >= final
-                    ),
-                    "the final scrape",
-                    timeout=30,
-                )
+                settle(sim.url, exp.url, prom.url)
                 query = urllib.parse.urlencode(
                     [
                         ("engine", "engine-e2e"),
-                        ("start", str(origin(exp.url))),
+                        ("start", str(created(exp.url, "arthur_inference_tokens"))),
                         ("group_by", "rule_type"),
                         ("group_by", "task"),
                     ]

@@ -4,20 +4,21 @@ category after late data, a 429 with Retry-After and a 503; gauges equal the new
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from tests.harness import (
+    clock_in_the_past,
+    created,
     exporter,
     http_json,
-    parse_samples,
     prometheus,
     promql,
-    scrape,
+    settle,
     simulator,
+    success_polls,
     wait_for,
 )
 
@@ -33,26 +34,9 @@ FIELDS = {
 BUCKETS = ("app-logs", "backups", "media-assets")
 
 
-def polls(url: str) -> float:
-    return sum(
-        v
-        for (name, labels), v in parse_samples(scrape(url)).items()
-        if name == "usage_exporter_polls_total" and ("result", "success") in labels
-    )
-
-
-def origin(url: str) -> int:
-    for line in scrape(url, openmetrics=True).splitlines():
-        if line.startswith("telnyx_storage_operations_created{"):
-            return int(float(line.rsplit(" ", 1)[1]))
-    raise AssertionError("no _created sample")
-
-
 def test_prometheus_counters_and_gauges_equal_simulator_truth(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--telnyx-key", f"{KEY}=acct-e2e")) as sim:
-        http_json(
-            f"{sim.url}/_sim/clock", method="POST", body={"freeze": True, "at": time.time() - 150}
-        )
+        clock_in_the_past(sim.url)
         http_json(
             f"{sim.url}/_sim/faults",
             method="POST",
@@ -78,24 +62,9 @@ def test_prometheus_counters_and_gauges_equal_simulator_truth(tmp_path: Path) ->
         exp = exporter(tmp_path, config)
         try:
             with prometheus(tmp_path, exp.url) as prom:
-                wait_for(lambda: polls(exp.url) >= 2, "two polls", timeout=60)
-                http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-                start = polls(exp.url)
-                wait_for(lambda: polls(exp.url) >= start + 2, "two polls after", timeout=30)
-                final = polls(exp.url)
-                wait_for(
-                    lambda: (
-                        float(
-                            promql(prom.url, 'sum(usage_exporter_polls_total{result="success"})')[
-                                0
-                            ]["value"][1]
-                        )
-                        >= final
-                    ),
-                    "the final scrape",
-                    timeout=30,
-                )
-                since = origin(exp.url)
+                wait_for(lambda: success_polls(exp.url) >= 2, "two polls", timeout=60)
+                settle(sim.url, exp.url, prom.url)
+                since = created(exp.url, "telnyx_storage_operations")
                 expected: dict[tuple[str, str, str], float] = {}
                 sizes: dict[str, tuple[float, float]] = {}
                 for bucket in BUCKETS:

@@ -21,22 +21,12 @@ from tests.harness import (
     parse_samples,
     scrape,
     simulator,
+    success_polls,
     wait_for,
 )
 from tests.openai_truth import expected_series, exporter_counters, write_config
 
 KEY = "sk-admin-CANARY-7f3e9d2c5b"
-
-
-def success_polls(url: str, target: str | None = None) -> float:
-    samples = parse_samples(scrape(url))
-    return sum(
-        v
-        for (name, labels), v in samples.items()
-        if name == "usage_exporter_polls_total"
-        and ("result", "success") in labels
-        and (target is None or ("target", target) in labels)
-    )
 
 
 def assert_exact(sim_url: str, exp_url: str) -> None:
