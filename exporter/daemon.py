@@ -31,6 +31,7 @@ from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.sources import KINDS
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.webconfig import BasicAuth, WebConfigFile, load_web_config
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +220,17 @@ class Daemon:
     async def serve_forever(
         self,
         listen: str,
+        web: WebConfigFile | None = None,
         *,
         stop: asyncio.Event | None = None,
         ready: Callable[[int], None] | None = None,
     ) -> None:
         """Listen, schedule one job per target, and run until SIGTERM/SIGINT (or `stop`)."""
         host, port = parse_listen_address(listen)
-        server = await serve(create_app(self.state), host, port)
+        app: Any = create_app(self.state)
+        if web is not None and web.basic_auth_users:
+            app = BasicAuth(app, web.basic_auth_users)
+        server = await serve(app, host, port, ssl_context=web.ssl_context() if web else None)
         bound = port
         with contextlib.suppress(AttributeError, IndexError):
             bound = server.servers[0].sockets[0].getsockname()[1]
@@ -273,18 +278,13 @@ def _describe(stream: str, error: BaseException) -> str:
 
 def run(config: Any, listen: str, web_config: Path | None) -> int:
     """`usage-exporter run`: poll and serve until a signal."""
-    if web_config is not None:
-        print(
-            "usage-exporter: error: --web.config.file is not supported yet in this version",
-            file=sys.stderr,
-        )
-        return 2
-    return asyncio.run(_run(config, listen))
+    web = load_web_config(web_config) if web_config is not None else None
+    return asyncio.run(_run(config, listen, web))
 
 
-async def _run(config: Any, listen: str) -> int:
+async def _run(config: Any, listen: str, web: WebConfigFile | None) -> int:
     daemon = Daemon(config)
-    await daemon.serve_forever(listen)
+    await daemon.serve_forever(listen, web)
     return 0
 
 

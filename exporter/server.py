@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import ssl
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -135,8 +136,7 @@ async def serve(
     host: str,
     port: int,
     *,
-    ssl_certfile: str | None = None,
-    ssl_keyfile: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Listener:
     """Start serving `app`; returns once listening. Stop: `should_exit = True`, await `.task`."""
     config = uvicorn.Config(
@@ -149,10 +149,10 @@ async def serve(
         date_header=False,
         timeout_keep_alive=5,
         limit_concurrency=256,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
         lifespan="off",
     )
+    config.load()
+    config.ssl = ssl_context  # uvicorn hands it to create_server as it is
     server = Listener(config)
     task = asyncio.create_task(server.serve())
     server.task = task

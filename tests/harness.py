@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 HOST = "127.0.0.1"
@@ -78,7 +79,7 @@ def wait_for(
         try:
             if condition():
                 return
-        except (OSError, ValueError, AssertionError, KeyError):
+        except (OSError, ValueError, AssertionError, KeyError, httpx.HTTPError):
             pass
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
