@@ -180,12 +180,6 @@ class TelnyxSource:
             {timestamp(p.get("timestamp"), "usage/api") for p in points if isinstance(p, dict)}
         )
         width = _spacing(stamps) or self._widths.get(bucket, stream.width)
-        if width != self._widths.get(bucket, DEFAULT_WIDTH):
-            log.info(
-                "time-bucket width inferred",
-                extra={"target": self._config.name, "bucket": bucket, "width": width},
-            )
-        self._widths[bucket] = width
         flows: list[Flow] = []
         unknown: set[str] = set()
         mismatches = 0
@@ -195,7 +189,10 @@ class TelnyxSource:
             start = timestamp(point.get("timestamp"), "usage/api")
             unknown.update(k for k in point if k not in ("categories", "total", "timestamp"))
             sums = dict.fromkeys(_OPS, 0.0)
-            for item in point.get("categories") or []:
+            categories = point.get("categories") or []
+            if not isinstance(categories, list):
+                raise UpstreamError("usage/api", "categories is not a list")
+            for item in categories:
                 if not isinstance(item, dict):
                     raise UpstreamError("usage/api", "a category is not an object")
                 category = str(item.get("category") or "")
@@ -214,6 +211,12 @@ class TelnyxSource:
                     "categories do not add up to the total",
                     extra={"target": self._config.name, "bucket": bucket, "timestamp": iso(start)},
                 )
+        if width != self._widths.get(bucket, DEFAULT_WIDTH):
+            log.info(
+                "time-bucket width inferred",
+                extra={"target": self._config.name, "bucket": bucket, "width": width},
+            )
+        self._widths[bucket] = width
         return StreamRead(
             stream.name,
             window.start,

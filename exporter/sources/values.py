@@ -12,6 +12,8 @@ from typing import Any
 
 from exporter.upstream import UpstreamError
 
+LATEST = 2**33  # year 2242: anything later is not a usage timestamp
+
 
 def quantity(value: Any, endpoint: str, field: str, *, strings: bool = False) -> float:
     """A finite count or amount >= 0; numeric strings only where the vendor sends them."""
@@ -35,7 +37,12 @@ def quantity(value: Any, endpoint: str, field: str, *, strings: bool = False) ->
 def timestamp(value: Any, endpoint: str) -> int:
     """Unix seconds from ISO 8601 (naive means UTC) or from epoch seconds or milliseconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value / 1000 if value > 10**11 else value)
+        if not math.isfinite(value):
+            raise UpstreamError(endpoint, f"timestamp {value} is not a time")
+        seconds = int(value / 1000 if value > 10**11 else value)
+        if not 0 <= seconds < LATEST:
+            raise UpstreamError(endpoint, f"timestamp {value} is out of range")
+        return seconds
     if not isinstance(value, str):
         raise UpstreamError(endpoint, "a timestamp is missing")
     try:
@@ -44,4 +51,7 @@ def timestamp(value: Any, endpoint: str) -> int:
         raise UpstreamError(endpoint, f"timestamp {value[:40]!r} is not ISO 8601") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp())
+    seconds = int(parsed.timestamp())
+    if not 0 <= seconds < LATEST:
+        raise UpstreamError(endpoint, f"timestamp {value[:40]!r} is out of range")
+    return seconds
