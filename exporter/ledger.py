@@ -104,6 +104,18 @@ class _Target:
     series: dict[str, dict[Labels, _Series]] = field(default_factory=dict)
     cursors: dict[str, _Cursor] = field(default_factory=dict)
     levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
+    # stream -> the series with open buckets of that stream: commits touch only those
+    by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
+
+    def index(self, series: _Series, before: _Series | None) -> None:
+        """Keep `by_stream` right after `series` replaced `before`."""
+        key = (series.family, series.labels)
+        old = {k[0] for k in before.buckets} if before is not None else set()
+        new = {k[0] for k in series.buckets}
+        for stream in old - new:
+            self.by_stream.get(stream, set()).discard(key)
+        for stream in new:
+            self.by_stream.setdefault(stream, set()).add(key)
 
 
 def _day_start(t: int) -> int:
@@ -216,6 +228,10 @@ class Ledger:
                 "SELECT series_id, kind, start, value FROM periods"
             ):
                 by_id[sid].periods[(kind, start)] = value
+            for state in self._targets.values():
+                for series_map in state.series.values():
+                    for series in series_map.values():
+                        state.index(series, None)
             for target, stream, cursor, origin, width in self._db.execute(
                 "SELECT target, stream, cursor, origin, width FROM cursors"
             ):
@@ -307,6 +323,7 @@ class Ledger:
             state.series[series.family][series.labels] = series
         state.levels.pop(stream, None)
         state.cursors.pop(stream, None)
+        state.by_stream.pop(stream, None)
 
     def close(self) -> None:
         self._db.close()
@@ -356,7 +373,9 @@ class Ledger:
             self._rollback()
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
         for series in work.touched.values():
-            state.series.setdefault(series.family, {})[series.labels] = series
+            family = state.series.setdefault(series.family, {})
+            state.index(series, family.get(series.labels))
+            family[series.labels] = series
         state.cursors.update(work.cursors)
         state.levels.update(work.new_levels)
         self._next_id = work.next_id
@@ -416,6 +435,7 @@ class _Work:
         self.cursors: dict[str, _Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
+        self.written: dict[str, set[tuple[str, Labels]]] = {}  # series each stream's read touched
         self.up = self.down = self.ignored = self.overflowed = 0
 
     def _bounded(self, family: Family, labels: Labels) -> Labels:
@@ -463,13 +483,15 @@ class _Work:
             end, value = new.get(key, (flow.end, 0.0))
             new[key] = (max(end, flow.end), math.fsum([value, flow.value]))
         # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
-        for family_name, series_map in self.state.series.items():
-            for labels, stored in series_map.items():
-                for (name, start), (end, _) in stored.buckets.items():
-                    if name == stream.name and read.start <= start < read.end:
-                        new.setdefault((family_name, labels, start), (end, 0.0))
+        for family_name, labels in self.state.by_stream.get(stream.name, ()):
+            stored = self.state.series[family_name][labels]
+            for (name, start), (end, _) in stored.buckets.items():
+                if name == stream.name and read.start <= start < read.end:
+                    new.setdefault((family_name, labels, start), (end, 0.0))
+        written = self.written.setdefault(stream.name, set())
         for (family_name, labels, start), (end, value) in new.items():
             series = self._series(self.state.families[family_name], labels, origin)
+            written.add((family_name, labels))
             old = series.buckets.get((stream.name, start))
             if old is not None:
                 if value > old[1]:
@@ -485,15 +507,16 @@ class _Work:
 
     def settle(self, stream: str, cursor: int) -> None:
         """Fold every open bucket of `stream` that ends at or before `cursor`."""
-        for family_name, series_map in self.state.series.items():
-            for labels, stored in series_map.items():
-                if any(k[0] == stream and e <= cursor for k, (e, _) in stored.buckets.items()):
-                    self._series(self.state.families[family_name], labels, stored.origin)
-        for series in self.touched.values():
-            for key in [
-                k for k, (e, _) in series.buckets.items() if k[0] == stream and e <= cursor
-            ]:
-                _fold(series, key)
+        candidates = self.state.by_stream.get(stream, set()) | self.written.get(stream, set())
+        for family_name, labels in candidates:
+            key = (family_name, labels)
+            current = self.touched.get(key) or self.state.series[family_name][labels]
+            due = [k for k, (e, _) in current.buckets.items() if k[0] == stream and e <= cursor]
+            if not due:
+                continue
+            series = self._series(self.state.families[family_name], labels, current.origin)
+            for bucket in due:
+                _fold(series, bucket)
 
     def levels(self, stream: Stream, read: StreamRead) -> None:
         """The read's levels replace the stream's; label sets beyond the limit overflow."""

@@ -307,3 +307,35 @@ def test_random_polls_revisions_and_restarts_match_an_independent_model(tmp_path
             truth = up.total(labels, origin)
             peak[labels] = max(peak.get(labels, 0), truth)
             assert values.get(labels, 0) == peak[labels], (labels, now)
+
+
+def test_several_streams_feeding_one_family_stay_exact(tmp_path: Path) -> None:
+    rng = random.Random(99)
+    streams = [Stream(f"s{i}", width=H, lookback=2 * H, backfill=3 * H) for i in range(3)]
+    ledger = open_ledger(tmp_path)
+    upstreams = {s.name: Upstream() for s in streams}
+    origin = ledger.window("t", streams[0], T0).start
+    now = T0
+    for _ in range(150):
+        now += rng.choice([300, 1800, 3600, 5400])
+        hour = now - now % H
+        for up in upstreams.values():
+            for labels in [("a",), ("b",)]:
+                for back in range(2):
+                    if rng.random() < 0.6 and hour - back * H >= origin:
+                        old = up.buckets.get(hour - back * H, {}).get(labels, 0)
+                        up.set(hour - back * H, labels, old + rng.randint(0, 9))
+        if rng.random() < 0.1:
+            ledger.close()
+            ledger = open_ledger(tmp_path)
+        chosen = [s for s in streams if rng.random() < 0.8]  # some streams fail this poll
+        ledger.commit("t", now, [(s, upstreams[s.name].read(ledger, now, s)) for s in chosen])
+        values = counter(ledger)
+        for labels in [("a",), ("b",)]:
+            truth = sum(up.total(labels, origin) for up in upstreams.values())
+            assert values.get(labels, 0) <= truth, "never more than the upstream's total"
+    # Once every stream is read after the last change, the counters equal the totals.
+    now += 60
+    ledger.commit("t", now, [(s, upstreams[s.name].read(ledger, now, s)) for s in streams])
+    for labels in [("a",), ("b",)]:
+        assert counter(ledger)[labels] == sum(up.total(labels, origin) for up in upstreams.values())
