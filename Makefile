@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps docs clean
+.PHONY: demo test lint typecheck unit system-deps docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff check exporter tests bench
 	$(BIN)/ruff format --check exporter
 
 typecheck: $(STAMP)
@@ -41,6 +41,9 @@ unit: $(STAMP)
 
 test: system-deps lint typecheck
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.ledger_render
 
 docs: $(STAMP)
 	$(BIN)/python -m exporter.reference > docs/metrics.md
