@@ -221,11 +221,8 @@ class Daemon:
         self,
         listen: str,
         web: WebConfigFile | None = None,
-        *,
-        stop: asyncio.Event | None = None,
-        ready: Callable[[int], None] | None = None,
     ) -> None:
-        """Listen, schedule one job per target, and run until SIGTERM/SIGINT (or `stop`)."""
+        """Listen, schedule one job per target, and run until SIGTERM or SIGINT."""
         host, port = parse_listen_address(listen)
         app: Any = create_app(self.state)
         if web is not None and web.basic_auth_users:
@@ -235,9 +232,7 @@ class Daemon:
         with contextlib.suppress(AttributeError, IndexError):
             bound = server.servers[0].sockets[0].getsockname()[1]
         log.info("listening", extra={"address": f"{host}:{bound}", "targets": len(self.targets)})
-        if ready is not None:
-            ready(bound)
-        stop = stop or asyncio.Event()
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -31,7 +31,6 @@ class SimulatorConfig:
     openai_keys: dict[str, str] = field(default_factory=lambda: {"sk-admin-demo": "org-demo"})
     start: float | None = None
     late_seconds: int = 180
-    scale: int = 1
     arthur_keys: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")}
     )  # key -> (engine, role)

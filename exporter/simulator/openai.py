@@ -11,7 +11,7 @@ import base64
 import binascii
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,6 @@ COSTS_LIMITS = (7, 180)
 
 PROJECTS = ("proj_alpha", "proj_beta", "proj_gamma")
 USERS = ("user-ana", "user-bo")
-KEYS = ("api_key_id",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +467,6 @@ def authorize(request: Request, keys: Mapping[str, str]) -> str | Response:
             "server_error",
         )
     return org
-
-
-Handler = Callable[[Request], Any]
 
 
 def iter_paths() -> Iterator[tuple[str, str]]:
