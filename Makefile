@@ -18,13 +18,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/usage-exporter demo
 
-# promtool and the prometheus server come from the Debian package `prometheus`.
+# promtool and the prometheus server come from the Debian package `prometheus`, amtool from
+# `prometheus-alertmanager`.
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
 	  else \
-	    echo "promtool/prometheus missing: install the Debian package 'prometheus' (sudo apt-get install prometheus)"; \
+	    echo "promtool/prometheus/amtool missing: sudo apt-get install prometheus prometheus-alertmanager"; \
 	    exit 1; \
 	  fi; \
 	fi

@@ -156,6 +156,7 @@ class OpenAISource(BaseSource):
 
     kind: Literal["openai"]
     organization: str | None = None
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
     endpoints: list[OpenAIEndpoint] = Field(default_factory=lambda: list(get_args(OpenAIEndpoint)))
     bucket_width: Literal["1m", "1h", "1d"] = "1h"
     group_by: list[str] = Field(default_factory=lambda: ["project_id", "model"])

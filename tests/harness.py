@@ -39,7 +39,8 @@ def require_tool(name: str) -> str:
     """The tool's path; a missing tool fails under CI and skips elsewhere (never silently)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not found: install the Debian package 'prometheus'"
+        package = "prometheus-alertmanager" if name == "amtool" else "prometheus"
+        message = f"{name} not found: install the Debian package '{package}'"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

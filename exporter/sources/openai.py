@@ -142,6 +142,14 @@ FAMILIES: tuple[Family, ...] = (
         unit="usd",
     ),
     Family(
+        "openai_cost_budget_usd",
+        Kind.GAUGE,
+        "The monthly budget in US dollars configured for this organization "
+        "(`monthly_budget_usd`), for alerts on month-to-date and projected spend.",
+        (),
+        unit="usd",
+    ),
+    Family(
         "openai_cost_today_usd",
         Kind.GAUGE,
         "Cost in US dollars so far in the current UTC day (derived from the costs buckets).",
@@ -361,6 +369,16 @@ class OpenAISource:
             log.warning(
                 "costs in a currency other than USD were skipped",
                 extra={"target": self._config.name, "currencies": ",".join(sorted(parsed.non_usd))},
+            )
+        if spec.name == "costs" and self._config.monthly_budget_usd is not None:
+            budget = Level("openai_cost_budget_usd", (), float(self._config.monthly_budget_usd))
+            return StreamRead(
+                stream.name,
+                window.start,
+                window.end,
+                flows=flows,
+                levels=[budget],
+                unknown_fields=len(parsed.unknown),
             )
         if spec.level:
             return StreamRead(
