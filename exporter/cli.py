@@ -37,6 +37,14 @@ def _key_org(value: str) -> tuple[str, str]:
     return key, org
 
 
+SIMULATED_KEYS = {
+    "openai": "KEY=ORG",
+    "arthur": "KEY=ENGINE or KEY=ENGINE:ROLE",
+    "telnyx": "KEY=ACCOUNT",
+    "anylayer": "KEY=ACCOUNT",
+}
+
+
 def parser() -> argparse.ArgumentParser:
     # The logging flags are accepted before or after the subcommand.
     logging_flags = _Parser(add_help=False)
@@ -84,38 +92,15 @@ def parser() -> argparse.ArgumentParser:
         "--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9869"
     )
     simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument(
-        "--openai-key",
-        dest="openai_keys",
-        type=_key_org,
-        action="append",
-        default=None,
-        help="KEY=ORG: an admin key the simulator accepts",
-    )
-    simulate.add_argument(
-        "--arthur-key",
-        dest="arthur_keys",
-        type=_key_org,
-        action="append",
-        default=None,
-        help="KEY=ENGINE or KEY=ENGINE:ROLE: an engine key the simulator accepts",
-    )
-    simulate.add_argument(
-        "--telnyx-key",
-        dest="telnyx_keys",
-        type=_key_org,
-        action="append",
-        default=None,
-        help="KEY=ACCOUNT: a Telnyx API key the simulator accepts",
-    )
-    simulate.add_argument(
-        "--anylayer-key",
-        dest="anylayer_keys",
-        type=_key_org,
-        action="append",
-        default=None,
-        help="KEY=ACCOUNT: an Anylayer API key the simulator accepts",
-    )
+    for upstream, meaning in SIMULATED_KEYS.items():
+        simulate.add_argument(
+            f"--{upstream}-key",
+            dest=f"{upstream}_keys",
+            type=_key_org,
+            action="append",
+            default=None,
+            help=f"{meaning}: a key the simulator accepts (repeatable)",
+        )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
     return root
 
