@@ -303,13 +303,11 @@ class Ledger:
     def forget_stream(self, target: str, stream: str) -> None:
         state = self._target(target)
         touched: list[_Series] = []
-        for series_map in state.series.values():
-            for series in series_map.values():
-                if any(key[0] == stream for key in series.buckets):
-                    copy = series.copy()
-                    for key in [k for k in copy.buckets if k[0] == stream]:
-                        _fold(copy, key)
-                    touched.append(copy)
+        for family, labels in state.by_stream.get(stream, ()):
+            copy = state.series[family][labels].copy()
+            for key in [k for k in copy.buckets if k[0] == stream]:
+                _fold(copy, key)
+            touched.append(copy)
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._write_series(target, touched)
