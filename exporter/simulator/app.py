@@ -56,11 +56,12 @@ def create_app(config: SimulatorConfig) -> Starlette:
 
     def openai_route(spec: openai.EndpointSpec) -> Any:
         async def handler(request: Request) -> Response:
-            org = openai.authorize(request, config.openai_keys)
-            if isinstance(org, Response):
-                faults.requests[request.url.path] += 1
-                return org
-            fault = faults.take("openai", request)
+            admitted = faults.admit(
+                "openai", request, openai.authorize(request, config.openai_keys)
+            )
+            if isinstance(admitted, Response):
+                return admitted
+            org, fault = admitted
             t = now()
             try:
                 query = openai.parse_query(request, spec, t)
@@ -131,11 +132,10 @@ def create_app(config: SimulatorConfig) -> Starlette:
         return JSONResponse({"now": t, "rows": rows})
 
     async def arthur_tokens(request: Request) -> Response:
-        engine = arthur.authorize(request, config.arthur_keys)
-        if isinstance(engine, Response):
-            faults.requests[request.url.path] += 1
-            return engine
-        fault = faults.take("arthur", request)
+        admitted = faults.admit("arthur", request, arthur.authorize(request, config.arthur_keys))
+        if isinstance(admitted, Response):
+            return admitted
+        engine, fault = admitted
         t = now()
         parsed = arthur.handle_query(request, t)
         if isinstance(parsed, Response):
@@ -163,21 +163,19 @@ def create_app(config: SimulatorConfig) -> Starlette:
         header = request.headers.get("authorization", "")
         account = config.telnyx_keys.get(header.removeprefix("Bearer ").strip())
         if not header.startswith("Bearer ") or account is None:
-            faults.requests[request.url.path] += 1
             return telnyx.envelope(
                 401, "10009", "Authentication failed", "The API key was not recognised."
             )
         bucket = request.path_params["bucket"]
         if bucket not in telnyx.BUCKETS:
-            faults.requests[request.url.path] += 1
             return telnyx.envelope(404, "10005", "Resource not found", "Bucket not found")
         return account
 
     async def telnyx_api(request: Request) -> Response:
-        account = telnyx_account(request)
-        if isinstance(account, Response):
-            return account
-        fault = faults.take("telnyx", request)
+        admitted = faults.admit("telnyx", request, telnyx_account(request))
+        if isinstance(admitted, Response):
+            return admitted
+        account, fault = admitted
         t = now()
         bounds = telnyx.parse_filter(request)
         if isinstance(bounds, Response):
@@ -191,10 +189,10 @@ def create_app(config: SimulatorConfig) -> Starlette:
         return _with(await apply(fault, _TELNYX_ERROR, answer), telnyx.rate_limit_headers())
 
     async def telnyx_storage(request: Request) -> Response:
-        account = telnyx_account(request)
-        if isinstance(account, Response):
-            return account
-        fault = faults.take("telnyx", request)
+        admitted = faults.admit("telnyx", request, telnyx_account(request))
+        if isinstance(admitted, Response):
+            return admitted
+        account, fault = admitted
         t = now()
 
         async def answer() -> Any:
@@ -222,11 +220,12 @@ def create_app(config: SimulatorConfig) -> Starlette:
         return JSONResponse({"now": t, **body})
 
     async def anylayer_usage_route(request: Request) -> Response:
-        account = anylayer.authorize(request, config.anylayer_keys)
-        if isinstance(account, Response):
-            faults.requests[request.url.path] += 1
-            return account
-        fault = faults.take("anylayer", request)
+        admitted = faults.admit(
+            "anylayer", request, anylayer.authorize(request, config.anylayer_keys)
+        )
+        if isinstance(admitted, Response):
+            return admitted
+        account, fault = admitted
         t = now()
         minute = t - t % 60
         minute_calls[minute] = minute_calls.get(minute, 0) + 1

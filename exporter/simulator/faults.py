@@ -50,6 +50,16 @@ class FaultQueue:
     def add(self, raw: list[dict[str, Any]], upstream: str) -> None:
         self.faults.extend(Fault.parse(f, upstream) for f in raw)
 
+    def admit(
+        self, upstream: str, request: Request, who: str | Response
+    ) -> tuple[str, Fault | None] | Response:
+        """A call the upstream rejects (auth, unknown bucket) is counted and answered as it is;
+        an admitted one (`who`: the org, engine or account) may meet a queued fault."""
+        if isinstance(who, Response):
+            self.requests[request.url.path] += 1
+            return who
+        return who, self.take(upstream, request)
+
     def take(self, upstream: str, request: Request) -> Fault | None:
         path = request.url.path
         self.requests[path] += 1
