@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps docs bench clean
+.PHONY: demo test lint typecheck unit system-deps docs dashboards bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,20 +19,22 @@ demo: $(STAMP)
 	$(BIN)/usage-exporter demo
 
 # promtool and the prometheus server come from the Debian package `prometheus`, amtool from
-# `prometheus-alertmanager`.
+# `prometheus-alertmanager`; npm (for the dashboards' schema check) from `nodejs` and `npm`.
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null \
+	    || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	    command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
 	  else \
-	    echo "promtool/prometheus/amtool missing: sudo apt-get install prometheus prometheus-alertmanager"; \
+	    echo "promtool/prometheus/amtool/npm missing: sudo apt-get install prometheus prometheus-alertmanager nodejs npm"; \
 	    exit 1; \
 	  fi; \
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench
-	$(BIN)/ruff format --check exporter
+	$(BIN)/ruff check exporter tests bench grafana
+	$(BIN)/ruff format --check exporter grafana
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict exporter
@@ -49,5 +51,8 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m exporter.reference > docs/metrics.md
 
+dashboards: $(STAMP)
+	$(BIN)/python grafana/generate.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache grafana/schema-check/node_modules grafana/schema-check/generated

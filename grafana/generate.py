@@ -1,0 +1,760 @@
+"""The Grafana dashboards, written as data: `python grafana/generate.py` rewrites
+`grafana/dashboards/*.json` from the tables below (`--check` fails when they are out of date; the
+test suite runs it).
+
+Generating keeps the six dashboards uniform (the same datasource and `target` variables, units
+and descriptions on every panel, no hand-kept ids or grid positions) and keeps each query in one
+place, where the query test reads it back from the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+WIDTH = 24
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel: `kind` is Grafana's panel type; `width` in grid columns (24 per row)."""
+
+    kind: str
+    title: str
+    description: str
+    queries: tuple[Query, ...]
+    unit: str = "short"
+    width: int = 8
+    height: int = 8
+    options: dict[str, Any] = field(default_factory=dict)
+    thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A multi-value label filter filled from `label_values(metric, label)`."""
+
+    label: str
+    metric: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    panels: tuple[Panel, ...]
+    time_from: str = "now-24h"
+
+
+def q(expr: str, legend: str = "") -> Query:
+    return Query(expr, legend)
+
+
+def selector(variables: tuple[Variable, ...], *labels: str, extra: str = "") -> str:
+    """`{target=~"$target",...}` for the named variables (all of them when none is named)."""
+    names = labels or tuple(v.label for v in variables)
+    matchers = [f'{name}=~"${name}"' for name in names]
+    if extra:
+        matchers.append(extra)
+    return "{" + ", ".join(matchers) + "}"
+
+
+def stat(title: str, description: str, expr: str, unit: str, **kw: Any) -> Panel:
+    return Panel("stat", title, description, (q(expr),), unit=unit, width=6, height=5, **kw)
+
+
+def series(title: str, description: str, *queries: Query, unit: str = "short", **kw: Any) -> Panel:
+    return Panel("timeseries", title, description, queries, unit=unit, **kw)
+
+
+def table(title: str, description: str, expr: str, unit: str, **kw: Any) -> Panel:
+    return Panel("table", title, description, (q(expr),), unit=unit, width=12, height=9, **kw)
+
+
+# --- spend ----------------------------------------------------------------------------------
+
+SPEND_VARS = (
+    Variable("target", "openai_cost_usd_total", "Organization"),
+    Variable("project_id", 'openai_cost_usd_total{target=~"$target"}', "Project"),
+    Variable("line_item", 'openai_cost_usd_total{target=~"$target"}', "Line item"),
+)
+_S = selector(SPEND_VARS)
+_ELAPSED = (
+    "clamp_min((day_of_month() - 1 + hour() / 24 + minute() / 1440) / days_in_month(), 1 / 744)"
+)
+SPEND = Dashboard(
+    uid="usage-exporter-spend",
+    title="Spend",
+    description="OpenAI spend from the Costs API: today, month to date, projected month end and "
+    "budget use, by organization, project and line item. Exact to the vendor's daily buckets.",
+    tags=("usage-exporter", "finops", "openai"),
+    variables=SPEND_VARS,
+    panels=(
+        stat(
+            "Cost today",
+            "Spend so far in the current UTC day (the costs API's daily bucket).",
+            f"sum(openai_cost_today_usd{_S})",
+            "currencyUSD",
+        ),
+        stat(
+            "Month to date",
+            "Spend so far in the current UTC calendar month.",
+            f"sum(openai_cost_month_to_date_usd{_S})",
+            "currencyUSD",
+        ),
+        stat(
+            "Projected month end",
+            "Month-to-date spend divided by the share of the month that has passed. Noisy in "
+            "the first days of a month.",
+            f"sum(openai_cost_month_to_date_usd{_S}) / scalar({_ELAPSED})",
+            "currencyUSD",
+        ),
+        Panel(
+            "bargauge",
+            "Budget used",
+            "Month-to-date spend of each organization as a share of its monthly_budget_usd "
+            "(organizations without a budget are not shown).",
+            (
+                q(
+                    'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
+                    " / on (target)"
+                    ' (sum by (target) (openai_cost_budget_usd{target=~"$target"}) > 0)',
+                    "{{target}}",
+                ),
+            ),
+            unit="percentunit",
+            width=6,
+            height=5,
+            minimum=0,
+            maximum=1,
+            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
+            options={"displayMode": "gradient", "orientation": "horizontal"},
+        ),
+        series(
+            "Month to date against budget",
+            "Month-to-date spend per organization, and its configured monthly budget.",
+            q(f"sum by (target) (openai_cost_month_to_date_usd{_S})", "{{target}} month to date"),
+            q('openai_cost_budget_usd{target=~"$target"}', "{{target}} budget"),
+            unit="currencyUSD",
+            width=12,
+        ),
+        series(
+            "Spend today by project",
+            "Spend so far today, per project; it restarts at 0 at each UTC midnight.",
+            q(
+                f"sum by (target, project_id) (openai_cost_today_usd{_S})",
+                "{{target}} {{project_id}}",
+            ),
+            unit="currencyUSD",
+            width=12,
+        ),
+        series(
+            "Spend per day by line item",
+            "Spend over the trailing 24 hours per line item (increase of the exact cost counter).",
+            q(
+                f"sum by (line_item) (increase(openai_cost_usd_total{_S}[1d]))",
+                "{{line_item}}",
+            ),
+            unit="currencyUSD",
+            width=12,
+        ),
+        table(
+            "Month to date by project and line item",
+            "Where this month's money went.",
+            f"sum by (target, project_id, line_item) (openai_cost_month_to_date_usd{_S})",
+            "currencyUSD",
+        ),
+    ),
+)
+
+# --- OpenAI usage ---------------------------------------------------------------------------
+
+OPENAI_VARS = (
+    Variable("target", "openai_input_tokens_total", "Organization"),
+    Variable("project_id", 'openai_input_tokens_total{target=~"$target"}', "Project"),
+    Variable("model", 'openai_input_tokens_total{target=~"$target"}', "Model"),
+)
+_O = selector(OPENAI_VARS)
+_OP = selector(OPENAI_VARS, "target", "project_id")
+
+
+def legend_of(by: str) -> str:
+    return " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+
+
+def per_hour(metric: str, by: str, sel: str = _O) -> Query:
+    """Increase over the trailing hour: usage buckets are hourly or daily."""
+    return q(f"sum by ({by}) (increase({metric}{sel}[1h]))", legend_of(by))
+
+
+def per_second(metric: str, by: str, sel: str, suffix: str = "") -> Query:
+    return q(f"sum by ({by}) (rate({metric}{sel}[$__rate_interval]))", legend_of(by) + suffix)
+
+
+OPENAI = Dashboard(
+    uid="usage-exporter-openai",
+    title="OpenAI usage",
+    description="OpenAI organization usage: tokens, requests, images, audio, tool calls and "
+    "vector stores, by model, project and endpoint. Counts per trailing hour.",
+    tags=("usage-exporter", "openai"),
+    variables=OPENAI_VARS,
+    panels=(
+        series(
+            "Input tokens per hour by model",
+            "Input tokens (cached included) over the trailing hour.",
+            per_hour("openai_input_tokens_total", "model"),
+        ),
+        series(
+            "Output tokens per hour by model",
+            "Output tokens over the trailing hour.",
+            per_hour("openai_output_tokens_total", "model"),
+        ),
+        series(
+            "Tokens per hour by project",
+            "Input plus output tokens over the trailing hour.",
+            q(
+                f"sum by (project_id) (increase(openai_input_tokens_total{_O}[1h]))"
+                " + on (project_id)"
+                f" sum by (project_id) (increase(openai_output_tokens_total{_O}[1h]))",
+                "{{project_id}}",
+            ),
+        ),
+        series(
+            "Input tokens per hour by endpoint",
+            "Completions, embeddings and moderations.",
+            per_hour("openai_input_tokens_total", "endpoint"),
+        ),
+        Panel(
+            "gauge",
+            "Prompt cache hit ratio",
+            "Share of input tokens served from the prompt cache over the trailing hour.",
+            (
+                q(
+                    f"sum(increase(openai_input_cached_tokens_total{_O}[1h]))"
+                    f" / sum(increase(openai_input_tokens_total{_O}[1h]))"
+                ),
+            ),
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+        ),
+        series(
+            "Model requests per hour by endpoint",
+            "num_model_requests of every usage endpoint.",
+            per_hour("openai_model_requests_total", "endpoint"),
+        ),
+        series(
+            "Images per hour",
+            "Images generated, edited or varied, by size and source.",
+            per_hour("openai_images_total", "size, source", _OP),
+        ),
+        series(
+            "Speech characters per hour",
+            "Characters synthesised to speech.",
+            per_hour("openai_audio_characters_total", "model"),
+        ),
+        series(
+            "Transcribed audio per hour",
+            "Seconds of audio transcribed.",
+            per_hour("openai_audio_transcription_seconds_total", "model"),
+            unit="s",
+        ),
+        series(
+            "Tool calls per hour",
+            "Built-in tool calls (file search, web search) and code interpreter sessions.",
+            per_hour("openai_tool_calls_total", "tool"),
+            q(
+                f"sum(increase(openai_code_interpreter_sessions_total{_OP}[1h]))",
+                "code interpreter sessions",
+            ),
+        ),
+        series(
+            "Vector store bytes",
+            "Bytes stored in vector stores, per project (newest daily bucket).",
+            q(f"sum by (project_id) (openai_vector_store_bytes{_OP})", "{{project_id}}"),
+            unit="bytes",
+        ),
+    ),
+)
+
+# --- Telnyx storage -------------------------------------------------------------------------
+
+TELNYX_VARS = (
+    Variable("target", "telnyx_storage_operations_total", "Account"),
+    Variable("bucket", 'telnyx_storage_operations_total{target=~"$target"}', "Bucket"),
+    Variable("category", 'telnyx_storage_operations_total{target=~"$target"}', "Category"),
+)
+_T = selector(TELNYX_VARS)
+_TB = selector(TELNYX_VARS, "target", "bucket")
+TELNYX = Dashboard(
+    uid="usage-exporter-telnyx",
+    title="Telnyx storage",
+    description="Telnyx Cloud Storage: S3 operations and bytes by bucket and category, success "
+    "ratio, bucket size and objects.",
+    tags=("usage-exporter", "telnyx"),
+    variables=TELNYX_VARS,
+    panels=(
+        series(
+            "Operations by bucket",
+            "S3 API operations per second.",
+            per_second("telnyx_storage_operations_total", "bucket", _T),
+            unit="ops",
+        ),
+        series(
+            "Operations by category",
+            "S3 API operations per second by operation category.",
+            per_second("telnyx_storage_operations_total", "category", _T),
+            unit="ops",
+        ),
+        series(
+            "Success ratio by bucket",
+            "Successful operations over all operations in the trailing hour.",
+            q(
+                f"sum by (bucket) (increase(telnyx_storage_successful_operations_total{_T}[1h]))"
+                f" / (sum by (bucket) (increase(telnyx_storage_operations_total{_T}[1h])) > 0)",
+                "{{bucket}}",
+            ),
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+        ),
+        series(
+            "Bytes sent and received",
+            "Bytes per second sent (egress) and received (ingress) by the storage service.",
+            per_second("telnyx_storage_sent_bytes_total", "bucket", _T, " sent"),
+            per_second("telnyx_storage_received_bytes_total", "bucket", _T, " received"),
+            unit="Bps",
+            width=12,
+        ),
+        series(
+            "Bucket size",
+            "Bytes stored per bucket (newest usage snapshot).",
+            q(f"sum by (bucket) (telnyx_storage_bucket_size_bytes{_TB})", "{{bucket}}"),
+            unit="bytes",
+            width=6,
+        ),
+        series(
+            "Objects",
+            "Objects per bucket (newest usage snapshot).",
+            q(f"sum by (bucket) (telnyx_storage_bucket_objects{_TB})", "{{bucket}}"),
+            width=6,
+        ),
+    ),
+)
+
+# --- Arthur guardrails ----------------------------------------------------------------------
+
+ARTHUR_VARS = (
+    Variable("target", "arthur_inference_tokens_total", "Engine"),
+    Variable("rule_type", 'arthur_inference_tokens_total{target=~"$target"}', "Rule type"),
+    Variable("task_id", 'arthur_inference_tokens_total{target=~"$target"}', "Task"),
+)
+_A = selector(ARTHUR_VARS)
+ARTHUR = Dashboard(
+    uid="usage-exporter-arthur",
+    title="Arthur guardrails",
+    description="Arthur GenAI Engine token usage by rule type and task: inference tokens "
+    "checked by guardrails and the tokens LLM-judged rules spend evaluating.",
+    tags=("usage-exporter", "arthur"),
+    variables=ARTHUR_VARS,
+    panels=(
+        series(
+            "Inference tokens per hour by rule type",
+            "Prompt and response tokens evaluated, counted once per rule that evaluated them.",
+            per_hour("arthur_inference_tokens_total", "rule_type", _A),
+            width=12,
+        ),
+        series(
+            "Inference tokens per hour by task",
+            "Prompt and response tokens evaluated per task.",
+            per_hour("arthur_inference_tokens_total", "task_id", _A),
+            width=12,
+        ),
+        series(
+            "Evaluation tokens per hour by rule type",
+            "Tokens the engine's LLM-judged rules spent: prompt and completion.",
+            q(
+                f"sum by (rule_type) (increase(arthur_eval_prompt_tokens_total{_A}[1h]))",
+                "{{rule_type}} prompt",
+            ),
+            q(
+                f"sum by (rule_type) (increase(arthur_eval_completion_tokens_total{_A}[1h]))",
+                "{{rule_type}} completion",
+            ),
+            width=12,
+        ),
+        table(
+            "Tokens over the range by rule type and task",
+            "Inference tokens over the dashboard's time range.",
+            f"sum by (rule_type, task_id) (increase(arthur_inference_tokens_total{_A}[$__range]))",
+            "short",
+        ),
+    ),
+)
+
+# --- Anylayer API keys ----------------------------------------------------------------------
+
+ANYLAYER_VARS = (
+    Variable("target", "anylayer_requests_total", "Account"),
+    Variable("key_id", 'anylayer_requests_total{target=~"$target"}', "API key"),
+)
+_K = selector(ANYLAYER_VARS)
+ANYLAYER = Dashboard(
+    uid="usage-exporter-anylayer",
+    title="Anylayer API keys",
+    description="Anylayer (ZKScore) API-key usage: requests, errors, latency, rate-limit "
+    "headroom and the alerts the API raises.",
+    tags=("usage-exporter", "anylayer"),
+    variables=ANYLAYER_VARS,
+    panels=(
+        series(
+            "Requests per hour by key",
+            "API requests over the trailing hour.",
+            per_hour("anylayer_requests_total", "key_id", _K),
+        ),
+        series(
+            "Error rate by key",
+            "Failed requests over all requests in the trailing hour.",
+            q(
+                f"sum by (key_id) (increase(anylayer_failed_requests_total{_K}[1h]))"
+                f" / (sum by (key_id) (increase(anylayer_requests_total{_K}[1h])) > 0)",
+                "{{key_id}}",
+            ),
+            unit="percentunit",
+        ),
+        series(
+            "Latency",
+            "Average and peak latency over the API's timeframe.",
+            q(f"max by (key_id, stat) (anylayer_latency_seconds{_K})", "{{key_id}} {{stat}}"),
+            unit="s",
+        ),
+        Panel(
+            "bargauge",
+            "Rate-limit headroom",
+            "Share of each key's rate limit still unused, per period. Alert below 10%.",
+            (
+                q(
+                    f"1 - max by (key_id, period) (anylayer_rate_limit_utilisation_ratio{_K})",
+                    "{{key_id}} {{period}}",
+                ),
+            ),
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+            thresholds=((None, "red"), (0.1, "orange"), (0.25, "green")),
+            options={"displayMode": "gradient", "orientation": "horizontal"},
+        ),
+        series(
+            "Bytes transferred",
+            "Bytes per second transferred for the key's requests.",
+            per_second("anylayer_transferred_bytes_total", "key_id", _K),
+            unit="Bps",
+        ),
+        series(
+            "Errors by type",
+            "Errors over the API's timeframe, by type.",
+            q(f"sum by (key_id, type) (anylayer_errors{_K})", "{{key_id}} {{type}}"),
+        ),
+        table(
+            "Requests by endpoint",
+            "Requests per API endpoint over the API's timeframe.",
+            f"sum by (key_id, endpoint) (anylayer_endpoint_requests{_K})",
+            "short",
+        ),
+        table(
+            "Active alerts",
+            "Alerts the Anylayer API reports as active, by type and priority.",
+            f"sum by (key_id, type, priority) (anylayer_alerts{_K}) > 0",
+            "short",
+        ),
+    ),
+)
+
+# --- exporter health ------------------------------------------------------------------------
+
+HEALTH_VARS = (
+    Variable("source", "usage_exporter_up", "Source"),
+    Variable("target", 'usage_exporter_up{source=~"$source"}', "Target"),
+)
+_H = selector(HEALTH_VARS)
+HEALTH = Dashboard(
+    uid="usage-exporter-health",
+    title="usage-exporter health",
+    description="Is the exporter reading every upstream, how fresh is the data, and what do "
+    "the upstreams answer: polls, freshness, response codes, rate limits, revisions, series.",
+    tags=("usage-exporter",),
+    variables=HEALTH_VARS,
+    time_from="now-6h",
+    panels=(
+        Panel(
+            "state-timeline",
+            "Up",
+            "1 when the target's last poll read every stream and saved it.",
+            (q(f"usage_exporter_up{_H}", "{{target}}"),),
+            width=12,
+            thresholds=((None, "red"), (1, "green")),
+        ),
+        series(
+            "Data freshness",
+            "Age of the newest settled bucket (watermark): how far behind the exact data is.",
+            q(
+                f"time() - max by (target) (usage_exporter_data_watermark_timestamp_seconds{_H})",
+                "{{target}}",
+            ),
+            unit="s",
+            width=12,
+        ),
+        series(
+            "Time since last successful poll",
+            "Seconds since the target was last read completely.",
+            q(
+                f"time() - max by (target) (usage_exporter_last_success_timestamp_seconds{_H})",
+                "{{target}}",
+            ),
+            unit="s",
+        ),
+        series(
+            "Poll duration p90",
+            "90th percentile of poll wall time (every stream read and the ledger commit).",
+            q(
+                "histogram_quantile(0.9, sum by (target, le) "
+                f"(rate(usage_exporter_poll_duration_seconds_bucket{_H}[$__rate_interval])))",
+                "{{target}}",
+            ),
+            unit="s",
+        ),
+        series(
+            "Polls by result",
+            "Polls per second, successful or failed.",
+            per_second("usage_exporter_polls_total", "target, result", _H),
+            unit="reqps",
+        ),
+        series(
+            "Upstream responses by code",
+            "HTTP calls to the upstreams per second, retries included, by status code.",
+            per_second("usage_exporter_upstream_requests_total", "target, code", _H),
+            unit="reqps",
+            width=12,
+        ),
+        series(
+            "Rate limited (429) per hour",
+            "Answers with 429: retried after Retry-After, nothing is lost, data arrives later.",
+            q(
+                "sum by (target) (increase(usage_exporter_upstream_requests_total"
+                + selector(HEALTH_VARS, extra='code="429"')
+                + "[1h]))",
+                "{{target}}",
+            ),
+            width=12,
+        ),
+        series(
+            "Upstream rate-limit remaining",
+            "Requests left in the upstream's rate-limit window, from its headers.",
+            q(f"usage_exporter_upstream_rate_limit_remaining{_H}", "{{target}}"),
+        ),
+        series(
+            "Bucket revisions per hour",
+            "Re-read buckets whose value changed: up is late data, down a downward revision.",
+            per_hour("usage_exporter_bucket_revisions_total", "target, direction", _H),
+        ),
+        series(
+            "Series and overflow",
+            "Series held per target, and observations folded into __overflow__ in the last hour.",
+            q(f"usage_exporter_series{_H}", "{{target}} series"),
+            q(f"increase(usage_exporter_series_overflow_total{_H}[1h])", "{{target}} overflow"),
+        ),
+        series(
+            "Upstream schema drift",
+            "Unknown fields and self-contradicting answers seen in the last hour.",
+            q(
+                f"increase(usage_exporter_upstream_unknown_fields_total{_H}[1h])",
+                "{{target}} unknown fields",
+            ),
+            q(
+                f"increase(usage_exporter_upstream_inconsistencies_total{_H}[1h])",
+                "{{target}} inconsistencies",
+            ),
+            width=12,
+        ),
+        table(
+            "Build",
+            "Exporter version and Python version.",
+            'usage_exporter_build_info{target=~"$target"}',
+            "short",
+        ),
+    ),
+)
+
+ALL = (SPEND, OPENAI, TELNYX, ARTHUR, ANYLAYER, HEALTH)
+
+
+def render_panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "unit": panel.unit,
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [{"color": color, "value": value} for value, color in panel.thresholds],
+        },
+    }
+    if panel.minimum is not None:
+        defaults["min"] = panel.minimum
+    if panel.maximum is not None:
+        defaults["max"] = panel.maximum
+    instant = panel.kind in {"table", "bargauge", "stat", "gauge"}
+    targets = []
+    for ref, query in zip("ABCDEFGH", panel.queries, strict=False):
+        target: dict[str, Any] = {
+            "refId": ref,
+            "datasource": DATASOURCE,
+            "expr": query.expr,
+            "legendFormat": query.legend or "__auto",
+            "range": not instant,
+            "instant": instant,
+        }
+        if panel.kind == "table":
+            target["format"] = "table"
+        targets.append(target)
+    options: dict[str, Any] = dict(panel.options)
+    if panel.kind == "table":
+        options.setdefault("showHeader", True)
+    if panel.kind in {"stat", "gauge", "bargauge"}:
+        options.setdefault(
+            "reduceOptions", {"calcs": ["lastNotNull"], "fields": "", "values": False}
+        )
+    rendered: dict[str, Any] = {
+        "id": pid,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options,
+        "targets": targets,
+    }
+    if panel.kind == "table":
+        rendered["transformations"] = [
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}}
+        ]
+    return rendered
+
+
+def render_variable(variable: Variable) -> dict[str, Any]:
+    return {
+        "name": variable.label,
+        "label": variable.title,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {
+            "qryType": 1,
+            "query": f"label_values({variable.metric}, {variable.label})",
+            "refId": "PrometheusVariableQueryEditor-VariableQuery",
+        },
+        "description": f"Filter by {variable.label}.",
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"text": ["All"], "value": ["$__all"]},
+        "refresh": 2,
+        "sort": 1,
+        "hide": 0,
+    }
+
+
+def render(dashboard: Dashboard) -> dict[str, Any]:
+    panels = []
+    x = y = row_height = 0
+    for pid, panel in enumerate(dashboard.panels, start=1):
+        if x + panel.width > WIDTH:
+            x, y, row_height = 0, y + row_height, 0
+        panels.append(render_panel(panel, pid, x, y))
+        x += panel.width
+        row_height = max(row_height, panel.height)
+    datasource_variable = {
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "description": "The Prometheus that scrapes usage-exporter.",
+        "current": {"text": "Prometheus", "value": "prometheus"},
+        "hide": 0,
+        "refresh": 1,
+    }
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "description": dashboard.description,
+        "tags": list(dashboard.tags),
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "1m",
+        "time": {"from": dashboard.time_from, "to": "now"},
+        "timezone": "utc",
+        "annotations": {"list": []},
+        "links": [
+            {
+                "title": "usage-exporter dashboards",
+                "type": "dashboards",
+                "tags": ["usage-exporter"],
+                "asDropdown": True,
+                "icon": "external link",
+                "includeVars": True,
+                "keepTime": True,
+                "targetBlank": False,
+                "tooltip": "",
+                "url": "",
+            }
+        ],
+        "templating": {
+            "list": [datasource_variable, *(render_variable(v) for v in dashboard.variables)]
+        },
+        "panels": panels,
+    }
+
+
+def files() -> dict[Path, str]:
+    return {
+        DASHBOARDS / f"{d.uid.removeprefix('usage-exporter-')}.json": json.dumps(
+            render(d), indent=2
+        )
+        + "\n"
+        for d in ALL
+    }
+
+
+def main(argv: list[str]) -> int:
+    wanted = files()
+    if "--check" in argv:
+        stale = [str(p) for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+        extra = sorted(set(DASHBOARDS.glob("*.json")) - set(wanted))
+        if stale or extra:
+            print("out of date (run python grafana/generate.py):", *stale, *map(str, extra))
+            return 1
+        return 0
+    DASHBOARDS.mkdir(exist_ok=True)
+    for path, text in wanted.items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
