@@ -24,7 +24,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter import __version__
-from exporter.exposition import render
+from exporter.exposition import Exposition, render
 from exporter.ledger import Ledger, LedgerError
 from exporter.model import Source, Stream, StreamRead
 from exporter.selfmetrics import SelfMetrics
@@ -79,6 +79,7 @@ class Daemon:
         self.ledger = Ledger(state_dir / LEDGER_FILE, max_series_per_family=limit)
         self.metrics = SelfMetrics(__version__)
         self.state = ServerState()
+        self._render_lock = asyncio.Lock()
         self.targets: list[Target] = []
         for source_config in config.sources:
             kind = KINDS[source_config.kind]
@@ -121,8 +122,18 @@ class Daemon:
 
     def render(self) -> None:
         """Re-render the exposition from the ledger and self-metrics, and swap it in."""
+        self.state.exposition = self._render()
+
+    def _render(self) -> Exposition:
         families = [fs for target in self.targets for fs in self.ledger.samples(target.name)]
-        self.state.exposition = render(families, self.metrics.registry)
+        return render(families, self.metrics.registry)
+
+    async def refresh(self) -> None:
+        """`render` in a worker thread, one at a time: at 100k series rendering takes about a
+        second, and scrapes keep being answered from the previous bytes meanwhile. The ledger's
+        published series are never changed in place, so reading them off the loop is safe."""
+        async with self._render_lock:
+            self.state.exposition = await asyncio.to_thread(self._render)
 
     async def poll(self, target: Target) -> bool:
         """Read every stream of `target`, commit, update self-metrics, re-render."""
@@ -195,7 +206,7 @@ class Daemon:
         else:
             for error in errors:
                 log.warning("poll failed", extra={"target": target.name, "error": error})
-        self.render()
+        await self.refresh()
         return ok
 
     async def _read(self, target: Target, stream: Stream, now: int) -> StreamRead:

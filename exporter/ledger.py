@@ -15,7 +15,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -140,6 +140,12 @@ def _fold(series: _Series, key: BucketKey) -> None:
         series.periods[(kind, period_start)] = math.fsum(
             [series.periods.get((kind, period_start), 0.0), value]
         )
+
+
+def _prune_periods(series: _Series, oldest: int) -> None:
+    """Drop day and month sums that start before `oldest` (the previous month's start)."""
+    for key in [k for k in series.periods if k[1] < oldest]:
+        del series.periods[key]
 
 
 def _period_start(period: Period, t: int) -> int:
@@ -271,10 +277,13 @@ class Ledger:
         return min(cursors) if cursors else None
 
     def samples(self, target: str) -> list[FamilySamples]:
+        """The target's samples. Safe from another thread while the loop commits: a commit
+        publishes new `_Series` objects and never changes a published one, and each dict is
+        copied (atomically, under the GIL) before it is read."""
         state = self._target(target)
         now = int(self._clock())
         out: list[FamilySamples] = []
-        for family in state.families.values():
+        for family in list(state.families.values()):
             out.append(FamilySamples(family, target, self._family_samples(state, family, now)))
         return out
 
@@ -294,8 +303,8 @@ class Ledger:
                 samples.append(Sample(labels, math.fsum([settled, *open_values])))
             return samples
         values: dict[Labels, float] = {}
-        for levels in state.levels.values():
-            for (name, labels), value in levels.items():
+        for levels in list(state.levels.values()):
+            for (name, labels), value in list(levels.items()):
                 if name == family.name:
                     values[labels] = values.get(labels, 0.0) + value
         return [Sample(labels, v) for labels, v in sorted(values.items())]
@@ -346,12 +355,14 @@ class Ledger:
                 new = max(old, min(settle, read.end))
                 work.cursors[stream.name] = _Cursor(new, origin, stream.width)
                 work.settle(stream.name, new)
+        oldest_period = _previous_month_start(now)
         for series in work.touched.values():
             series.emitted = max(series.emitted, series.true_sum())
-            self._prune_periods(series, now)
+            if series.periods:
+                _prune_periods(series, oldest_period)
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._write_series(target, list(work.touched.values()))
+            self._write_series(target, list(work.touched.values()), work.created)
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -381,23 +392,28 @@ class Ledger:
         count += sum(len(levels) for levels in state.levels.values())
         return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
 
-    @staticmethod
-    def _prune_periods(series: _Series, now: int) -> None:
-        oldest = _previous_month_start(now)
-        for key in [k for k in series.periods if k[1] < oldest]:
-            del series.periods[key]
-
-    def _write_series(self, target: str, touched: Iterable[_Series]) -> None:
-        touched = list(touched)
+    def _write_series(
+        self,
+        target: str,
+        touched: Sequence[_Series],
+        created: frozenset[int] | set[int] = frozenset(),
+    ) -> None:
+        """Save `touched` series; those in `created` (ids) are new: no old rows to replace."""
         self._db.executemany(
-            "INSERT OR REPLACE INTO series (id, target, family, labels, origin, base, emitted) "
+            "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (s.id, target, s.family, json.dumps(s.labels), s.origin, s.base, s.emitted)
                 for s in touched
+                if s.id in created
             ],
         )
-        ids = [(s.id,) for s in touched]
+        existing = [s for s in touched if s.id not in created]
+        self._db.executemany(
+            "UPDATE series SET base=?, emitted=? WHERE id=?",
+            [(s.base, s.emitted, s.id) for s in existing],
+        )
+        ids = [(s.id,) for s in existing]
         self._db.executemany("DELETE FROM buckets WHERE series_id=?", ids)
         self._db.executemany("DELETE FROM periods WHERE series_id=?", ids)
         self._db.executemany(
@@ -430,6 +446,7 @@ class _Work:
         self.limit = limit
         self.next_id = next_id
         self.touched: dict[tuple[str, Labels], _Series] = {}
+        self.created: set[int] = set()  # ids of the touched series that are new
         self.cursors: dict[str, _Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
@@ -458,6 +475,7 @@ class _Work:
             series = existing.copy()
         else:
             series = _Series(self.next_id, family.name, labels, origin, 0.0, 0.0)
+            self.created.add(series.id)
             self.next_id += 1
         self.touched[key] = series
         return series
@@ -478,8 +496,11 @@ class _Work:
                 continue
             labels = self._bounded(family, flow.labels)
             key = (family.name, labels, flow.start)
-            end, value = new.get(key, (flow.end, 0.0))
-            new[key] = (max(end, flow.end), math.fsum([value, flow.value]))
+            seen = new.get(key)
+            if seen is None:
+                new[key] = (flow.end, flow.value)
+            else:
+                new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
         # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
         for family_name, labels in self.state.by_stream.get(stream.name, ()):
             stored = self.state.series[family_name][labels]

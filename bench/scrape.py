@@ -1,0 +1,307 @@
+"""Scrape cost and memory vs series count, side by side with the usual way.
+
+Usage: python -m bench.scrape [--series N ...] [--seconds S] [--smoke]
+
+For each N it starts two servers on 127.0.0.1, each in its own process:
+- ours: N counter series folded into a real `Ledger` by one commit, rendered once, served by the
+  exporter's own listener (`exporter.server`) from the pre-rendered bytes;
+- baseline: the same N series served the usual way, a `prometheus_client` custom collector that
+  builds and renders every series on every scrape (`start_http_server`).
+and loads each with wrk (16 connections, one wrk thread: the machine has 2 cores) for the text
+and OpenMetrics formats, plain and gzip. It prints two Markdown tables: throughput and latency
+per variant, and per N the memory (RSS) and the bytes of ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+FAMILY_NAME = "bench_tokens_total"
+LABELS = ("project_id", "model", "user_id")
+NOW = 1_763_900_000
+CONNECTIONS = 16
+VARIANTS = {
+    "text": {},
+    "text+gzip": {"Accept-Encoding": "gzip"},
+    "openmetrics": {"Accept": "application/openmetrics-text; version=1.0.0"},
+    "openmetrics+gzip": {
+        "Accept": "application/openmetrics-text; version=1.0.0",
+        "Accept-Encoding": "gzip",
+    },
+}
+
+
+def label_values(i: int) -> tuple[str, str, str]:
+    return (f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}")
+
+
+def rss_kib(pid: int | str = "self") -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+# --- the servers (run in their own process) ---------------------------------------------------
+
+
+def serve_ours(n: int, port: int, rerender: str = "") -> None:
+    """`rerender`: "" serves one rendering; "thread" or "loop" re-render without pause (as
+    back-to-back polls would) in a worker thread, as the daemon does, or on the event loop."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from exporter.exposition import Exposition, render
+    from exporter.ledger import Ledger
+    from exporter.model import Family, Flow, Kind, Stream, StreamRead
+    from exporter.server import ServerState, create_app, serve
+
+    family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)
+    stream = Stream("usage", 3600, 3 * 3600, 86400)
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp) / "state.sqlite", max_series_per_family=n + 1)
+        ledger.declare("bench", [family])
+        window = ledger.window("bench", stream, NOW)
+        start = NOW - NOW % 3600
+        flows = [
+            Flow(family.name, label_values(i), start, start + 3600, float(i % 1000 + 1))
+            for i in range(n)
+        ]
+        began = time.perf_counter()
+        ledger.commit(
+            "bench", NOW, [(stream, StreamRead("usage", window.start, window.end, flows))]
+        )
+        commit = time.perf_counter() - began
+        del flows
+        began = time.perf_counter()
+        state = ServerState(exposition=render(ledger.samples("bench"), CollectorRegistry()))
+        rendered = time.perf_counter() - began
+        exposition = state.exposition
+        assert exposition is not None
+        rss, _ = rss_kib()
+        print(
+            f"ready commit={commit:.2f} render={rendered:.2f} rss_kib={rss}"
+            f" text={len(exposition.text)} text_gzip={len(exposition.text_gzip)}"
+            f" openmetrics={len(exposition.openmetrics)}"
+            f" openmetrics_gzip={len(exposition.openmetrics_gzip)}",
+            flush=True,
+        )
+
+        def again() -> Exposition:
+            return render(ledger.samples("bench"), CollectorRegistry())
+
+        async def forever() -> None:
+            await serve(create_app(state), "127.0.0.1", port)
+            while rerender:
+                if rerender == "thread":
+                    state.exposition = await asyncio.to_thread(again)
+                else:
+                    state.exposition = again()
+                await asyncio.sleep(0.01)
+            await asyncio.Event().wait()
+
+        asyncio.run(forever())
+
+
+def serve_baseline(n: int, port: int) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.core import CounterMetricFamily
+    from prometheus_client.registry import Collector
+
+    class Usage(Collector):
+        """The usual exporter: every scrape builds and renders every series."""
+
+        def collect(self):  # type: ignore[no-untyped-def]
+            family = CounterMetricFamily(
+                FAMILY_NAME.removesuffix("_total"), "Tokens.", labels=("target", *LABELS)
+            )
+            for i in range(n):
+                family.add_metric(("bench", *label_values(i)), float(i % 1000 + 1))
+            yield family
+
+    registry = CollectorRegistry()
+    registry.register(Usage())
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    print(f"ready rss_kib={rss_kib()[0]}", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    kind: str, n: int, rerender: str = ""
+) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.scrape", "serve", kind, str(n), str(port), rerender],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # blocks until the server has built its data
+    if not line.startswith("ready"):
+        process.kill()
+        raise RuntimeError(f"{kind} server for {n} series did not start: {line!r}")
+    info = dict(part.split("=", 1) for part in line.split()[1:])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port, info
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{kind} server is not listening on {port}")
+
+
+def one_request(port: int, headers: dict[str, str]) -> tuple[float, int]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        size = len(response.read())
+    return time.perf_counter() - began, size
+
+
+def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit("wrk not found: install the Debian package 'wrk'")
+    argv = [binary, "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency"]
+    argv += ["--timeout", "60s"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*argv, f"http://127.0.0.1:{port}/metrics"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    errors = re.search(r"Socket errors: (.*)|Non-2xx.*", out)
+    return {
+        "rps": rps.group(1) if rps else "0",
+        "p50": p50.group(1) if p50 else "-",
+        "p99": p99.group(1) if p99 else "-",
+        "errors": errors.group(0) if errors else "",
+    }
+
+
+def machine() -> str:
+    mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
+    return f"{os.cpu_count()} cores, {int(mem) / 2**20:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
+    print(f"`python -m bench.scrape --series {' '.join(map(str, sizes))} --seconds {seconds:g}`")
+    print(f"on {machine()}; wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per variant\n")
+    throughput = [
+        "| series | variant | ours req/s | ours p50 | ours p99 | baseline req/s | baseline p50 "
+        "| baseline p99 | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    memory = [
+        "| series | ours RSS MB | baseline peak RSS MB | commit s | render s | text MB "
+        "| text gzip MB | OpenMetrics MB | OpenMetrics gzip MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    during: dict[tuple[int, str], dict[str, str]] = {}
+    for n in sizes:
+        ours, ours_port, info = start_server("ours", n)
+        ours_results = {}
+        try:
+            for variant, headers in VARIANTS.items():
+                ours_results[variant] = wrk(ours_port, headers, seconds)
+            ours_rss = rss_kib(ours.pid)[0]
+        finally:
+            ours.kill()
+            ours.wait()
+        for mode in ("thread", "loop"):
+            busy, busy_port, _ = start_server("ours", n, mode)
+            try:
+                during[(n, mode)] = wrk(busy_port, VARIANTS["text+gzip"], seconds)
+            finally:
+                busy.kill()
+                busy.wait()
+        base, base_port, _ = start_server("baseline", n)
+        try:
+            for variant, headers in VARIANTS.items():
+                mine = ours_results[variant]
+                if n <= baseline_max_wrk:
+                    theirs = wrk(base_port, headers, 2 * seconds)
+                else:
+                    took, _ = one_request(base_port, headers)
+                    theirs = {"rps": f"{1 / took:.3f}", "p50": f"{took:.1f}s", "p99": "-"}
+                ratio = float(mine["rps"]) / max(float(theirs["rps"]), 1e-9)
+                throughput.append(
+                    f"| {n:,} | {variant} | {float(mine['rps']):,.0f} | {mine['p50']} "
+                    f"| {mine['p99']} | {float(theirs['rps']):,.2f} | {theirs['p50']} "
+                    f"| {theirs['p99']} | {ratio:,.0f}x |"
+                )
+                print(throughput[-1], file=sys.stderr, flush=True)
+            base_rss = rss_kib(base.pid)[1]
+        finally:
+            base.kill()
+            base.wait()
+        memory.append(
+            f"| {n:,} | {ours_rss / 1024:.0f} | {base_rss / 1024:.0f} | {info['commit']} "
+            f"| {info['render']} | {int(info['text']) / 1e6:.2f} | "
+            f"{int(info['text_gzip']) / 1e6:.2f} | {int(info['openmetrics']) / 1e6:.2f} | "
+            f"{int(info['openmetrics_gzip']) / 1e6:.2f} |"
+        )
+    print("\n".join(throughput))
+    print()
+    print("\n".join(memory))
+    print()
+    print("| series | text+gzip while re-rendering | req/s | p50 | p99 |")
+    print("|---|---|---|---|---|")
+    for (n, mode), result in during.items():
+        where = "in a worker thread (the daemon)" if mode == "thread" else "on the event loop"
+        print(
+            f"| {n:,} | {where} | {float(result['rps']):,.0f} | {result['p50']} | {result['p99']} |"
+        )
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["serve"]:
+        kind, n, port = argv[1], int(argv[2]), int(argv[3])
+        if kind == "ours":
+            serve_ours(n, port, argv[4] if len(argv) > 4 else "")
+        else:
+            serve_baseline(n, port)
+        return
+    parser = argparse.ArgumentParser(prog="python -m bench.scrape")
+    parser.add_argument("--series", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--baseline-max-wrk", type=int, default=100_000)
+    parser.add_argument("--smoke", action="store_true", help="1,000 series, 1 s per variant")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.series, args.seconds = [1000], 1.0
+    run(args.series, args.seconds, args.baseline_max_wrk)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
