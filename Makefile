@@ -19,15 +19,16 @@ demo: $(STAMP)
 	$(BIN)/usage-exporter demo
 
 # promtool and the prometheus server come from the Debian package `prometheus`, amtool from
-# `prometheus-alertmanager`; npm (for the dashboards' schema check) from `nodejs` and `npm`.
+# `prometheus-alertmanager`, wrk (the scrape benchmark) from `wrk`; npm (for the dashboards'
+# schema check) from `nodejs` and `npm`.
 system-deps:
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null \
-	    || ! command -v npm >/dev/null; then \
+	    || ! command -v wrk >/dev/null || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager wrk >/dev/null; \
 	    command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
 	  else \
-	    echo "promtool/prometheus/amtool/npm missing: sudo apt-get install prometheus prometheus-alertmanager nodejs npm"; \
+	    echo "promtool/prometheus/amtool/wrk/npm missing: sudo apt-get install prometheus prometheus-alertmanager wrk nodejs npm"; \
 	    exit 1; \
 	  fi; \
 	fi

@@ -5,4 +5,4 @@ from bench.ledger_render import measure
 
 def test_ledger_render_benchmark_runs() -> None:
     row = measure(50)
-    assert row.startswith("| 50 |") and row.count("|") == 9
+    assert row.startswith("| 50 |") and row.count("|") == 10

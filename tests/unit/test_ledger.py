@@ -4,13 +4,16 @@ periods, cardinality, atomicity and refusal of foreign state."""
 from __future__ import annotations
 
 import calendar
+import json
 import random
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from exporter.ledger import OVERFLOW, Ledger, LedgerError
+from exporter.ledger import OVERFLOW, Ledger, LedgerError, _labels_json
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead
 
 H = 3600
@@ -339,3 +342,9 @@ def test_several_streams_feeding_one_family_stay_exact(tmp_path: Path) -> None:
     ledger.commit("t", now, [(s, upstreams[s.name].read(ledger, now, s)) for s in streams])
     for labels in [("a",), ("b",)]:
         assert counter(ledger)[labels] == sum(up.total(labels, origin) for up in upstreams.values())
+
+
+@given(st.lists(st.text(), max_size=6).map(tuple))
+def test_labels_are_stored_as_json_dumps_would_write_them(labels: tuple[str, ...]) -> None:
+    assert _labels_json(labels) == json.dumps(labels)
+    assert tuple(json.loads(_labels_json(labels))) == labels
