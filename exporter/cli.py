@@ -12,6 +12,7 @@ from pathlib import Path
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config, secrets
+from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
 from exporter.server import parse_listen_address
 
@@ -154,5 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         sys.stderr.write(f"usage-exporter: error: {err}\n")
         return 2
+    except (LedgerError, OSError) as err:  # state file refused, state dir not creatable
+        sys.stderr.write(f"usage-exporter: error: {err}\n")
+        return 1
     except KeyboardInterrupt:
         return 130

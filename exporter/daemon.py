@@ -75,8 +75,7 @@ class Daemon:
         self._clock = clock
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        limit = max((s.max_series_per_family for s in config.sources), default=10_000)
-        self.ledger = Ledger(state_dir / LEDGER_FILE, max_series_per_family=limit)
+        self.ledger = Ledger(state_dir / LEDGER_FILE)
         self.metrics = SelfMetrics(__version__)
         self.state = ServerState()
         self._render_lock = asyncio.Lock()
@@ -108,7 +107,9 @@ class Daemon:
                 upstream=upstream,
             )
             self.targets.append(target)
-            self.ledger.declare(target.name, kind.families)
+            self.ledger.declare(
+                target.name, kind.families, int(source_config.max_series_per_family)
+            )
             self.metrics.register_target(target.name, target.kind)
             self.state.targets[target.name] = TargetStatus(
                 name=target.name,
@@ -162,7 +163,10 @@ class Daemon:
             else:
                 errors.append(_describe(stream.name, result))
         if streams and not errors:
-            self._forget_vanished(target, {s.name for s in streams})
+            try:
+                self._forget_vanished(target, {s.name for s in streams})
+            except LedgerError as err:
+                errors.append(f"state not saved: {err}")
         try:
             stats = self.ledger.commit(target.name, now, reads)
         except LedgerError as err:

@@ -16,11 +16,10 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
-from exporter.model import Family, FamilySamples, Kind
+from exporter.model import Family, FamilySamples, Kind, bound_label
 
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-MAX_LABEL_LENGTH = 256
 
 disable_created_metrics()  # self-metrics: no `_created` series in the text format either
 
@@ -36,9 +35,7 @@ class Exposition:
 
 def escape_label(value: str) -> str:
     """A label value made safe: bounded, valid UTF-8, with `\\`, `"` and newline escaped."""
-    if len(value) > MAX_LABEL_LENGTH:
-        value = value[:MAX_LABEL_LENGTH]
-    value = value.encode("utf-8", "replace").decode("utf-8")
+    value = bound_label(value)
     return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 

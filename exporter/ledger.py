@@ -32,6 +32,7 @@ from exporter.model import (
     Window,
     align_down,
     align_up,
+    bound_labels,
 )
 
 APPLICATION_ID = 0x55534558  # "USEX"
@@ -117,6 +118,7 @@ class _Target:
     levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
     # stream -> the series with open buckets of that stream: commits touch only those
     by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
+    limit: int = 0  # series per family; 0: the ledger's default
 
     def index(self, series: _Series, before: _Series | None) -> None:
         """Keep `by_stream` right after `series` replaced `before`."""
@@ -268,9 +270,13 @@ class Ledger:
 
     # -- public API ----------------------------------------------------------------------------
 
-    def declare(self, target: str, families: Sequence[Family]) -> None:
+    def declare(
+        self, target: str, families: Sequence[Family], max_series_per_family: int | None = None
+    ) -> None:
+        """The target's families, and its own series limit (default: the ledger's)."""
         state = self._target(target)
         state.families = {f.name: f for f in families}
+        state.limit = max_series_per_family or self.max_series_per_family
         for family in families:
             state.series.setdefault(family.name, {})
 
@@ -278,8 +284,14 @@ class Ledger:
         if stream.width <= 0:
             return Window(now, now)
         cursor = self._target(target).cursors.get(stream.name)
-        start = cursor.cursor if cursor is not None else self._origin(stream, now)
-        return Window(start, align_up(now + 1, stream.width))
+        origin = self._origin(stream, now)
+        start = cursor.cursor if cursor is not None else origin
+        # A poll never reads more than a first poll does: after a long outage the cursor
+        # catches up over several polls instead of timing out on the whole gap every time.
+        span = max(now - origin, stream.lookback) + stream.width
+        return Window(
+            start, min(align_up(now + 1, stream.width), align_up(start + span, stream.width))
+        )
 
     @staticmethod
     def _origin(stream: Stream, now: int) -> int:
@@ -358,7 +370,7 @@ class Ledger:
     ) -> CommitStats:
         """Apply every read in one transaction; memory changes only once it is durable."""
         state = self._target(target)
-        work = _Work(state, self.max_series_per_family, self._next_id)
+        work = _Work(state, state.limit or self.max_series_per_family, self._next_id)
         for stream, read in reads:
             if stream.width <= 0 or read.levels:
                 work.levels(stream, read)
@@ -510,7 +522,7 @@ class _Work:
             ):
                 self.ignored += 1
                 continue
-            labels = self._bounded(family, flow.labels)
+            labels = self._bounded(family, bound_labels(flow.labels))
             key = (family.name, labels, flow.start)
             seen = new.get(key)
             if seen is None:
@@ -556,7 +568,12 @@ class _Work:
     def levels(self, stream: Stream, read: StreamRead) -> None:
         """The read's levels replace the stream's; label sets beyond the limit overflow."""
         levels: dict[tuple[str, Labels], float] = {}
-        distinct: dict[str, int] = {}
+        # Label sets the other level streams of the target hold: the limit is per family.
+        others: dict[str, set[Labels]] = {}
+        for name, stored in {**self.state.levels, **self.new_levels}.items():
+            if name != stream.name:
+                for family_name, labels in stored:
+                    others.setdefault(family_name, set()).add(labels)
         for level in read.levels:
             family = self.state.families.get(level.family)
             if (
@@ -567,12 +584,13 @@ class _Work:
             ):
                 self.ignored += 1
                 continue
-            labels = level.labels
-            if (family.name, labels) not in levels:
-                distinct[family.name] = distinct.get(family.name, 0) + 1
-                if distinct[family.name] > self.limit:
+            labels = bound_labels(level.labels)
+            held = others.setdefault(family.name, set())
+            if labels not in held:
+                if len(held) >= self.limit:
                     self.overflowed += 1
                     labels = (OVERFLOW,) * len(family.labels)
+                held.add(labels)
             key = (family.name, labels)
             levels[key] = math.fsum([levels.get(key, 0.0), level.value])
         self.new_levels[stream.name] = levels

@@ -15,6 +15,24 @@ from typing import Protocol
 Labels = tuple[str, ...]
 """Label values, in the order of `Family.labels` (the `target` label is not included)."""
 
+MAX_LABEL_LENGTH = 256
+"""Upstream label values are untrusted text: longer ones are cut to this many characters."""
+
+
+def bound_label(value: str) -> str:
+    """A label value as it is stored and exported: at most MAX_LABEL_LENGTH characters, valid
+    UTF-8 (lone surrogates become `?`). Done before a series is keyed, so two values that look
+    the same once bounded are one series, not two series with equal labels."""
+    if len(value) > MAX_LABEL_LENGTH:
+        value = value[:MAX_LABEL_LENGTH]
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def bound_labels(labels: Labels) -> Labels:
+    return tuple(map(bound_label, labels))
+
 
 class Kind(StrEnum):
     COUNTER = "counter"

@@ -15,6 +15,7 @@ import pytest
 
 from tests.harness import (
     exporter,
+    exporter_argv,
     free_port,
     http,
     http_json,
@@ -234,3 +235,26 @@ def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> Non
     leaks = [i for i, text in enumerate(outputs) if KEY in text]
     assert not leaks, f"the key leaked into outputs {leaks}"
     assert any("poll" in text for text in outputs)
+
+
+def test_a_state_file_that_is_not_ours_is_refused_with_a_message(tmp_path: Path) -> None:
+    """Never a silent reset and never a traceback: exit 1 naming the file."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "ledger.sqlite").write_bytes(b"not a database, " * 64)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"state_dir: {state}\nsources:\n"
+        "  - {kind: anylayer, name: a, api_key: k, key_ids: [x], base_url: 'http://127.0.0.1:9'}\n"
+    )
+    done = subprocess.run(
+        exporter_argv("once", "--config", str(config)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ledger.sqlite: not a usage-exporter state file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (state / "ledger.sqlite").read_bytes() == b"not a database, " * 64
