@@ -170,3 +170,17 @@ def exporter_counters(exporter_url: str, target: str) -> Expected:
         for (name, labels), value in samples.items()
         if name in families and ("target", target) in labels
     }
+
+
+def assert_exact(sim_url: str, exp_url: str, org: str, target: str) -> None:
+    """Every counter of `target` equals the simulator's truth for `org`; none is extra."""
+    expected = expected_series(sim_url, exp_url, org, target)
+    got = exporter_counters(exp_url, target)
+    mismatches = [
+        f"{name}{dict(labels)}: exporter {got.get((name, labels))}, truth {value}"
+        for (name, labels), value in expected.items()
+        if abs(got.get((name, labels), -1.0) - value) > 1e-9 * max(1.0, abs(value))
+    ]
+    extra = [k for k, v in got.items() if k not in expected and v != 0]
+    assert not mismatches and not extra, (len(mismatches), mismatches[:20], extra[:20])
+    assert len(expected) > 50
