@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from exporter.exposition import (
     CONTENT_TYPE_OPENMETRICS,
@@ -131,6 +132,39 @@ class Listener(uvicorn.Server):
         yield
 
 
+class SlowClientGuard(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for a whole request: a client that connects (or
+    gets its response on a kept-alive connection) and has not sent a complete request within
+    the keep-alive timeout is disconnected. uvicorn alone only times out idle kept-alive
+    connections, so clients trickling a request in could hold every connection slot."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.timeout_keep_alive, self._expire)
+
+    def _expire(self) -> None:
+        self._deadline = None
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and not self.transport.is_closing():
+            self.transport.close()
+
+
 async def serve(
     app: Starlette,
     host: str,
@@ -147,6 +181,7 @@ async def serve(
         access_log=False,
         server_header=False,
         date_header=False,
+        http=SlowClientGuard,
         timeout_keep_alive=5,
         limit_concurrency=256,
         lifespan="off",
