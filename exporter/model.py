@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 Labels = tuple[str, ...]
 """Label values, in the order of `Family.labels` (the `target` label is not included)."""
@@ -136,9 +136,9 @@ class StreamRead:
     inconsistencies: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One series as rendered: label values (without `target`), value, and creation time."""
+class Sample(NamedTuple):
+    """One series as rendered: label values (without `target`), value, and creation time.
+    A named tuple: a render builds one per series, and a frozen dataclass is slower to make."""
 
     labels: Labels
     value: float
