@@ -122,6 +122,8 @@ class _Target:
 
     def index(self, series: _Series, before: _Series | None) -> None:
         """Keep `by_stream` right after `series` replaced `before`."""
+        if before is not None and before.buckets.keys() == series.buckets.keys():
+            return  # same buckets, so the same streams
         key = (series.family, series.labels)
         old = {k[0] for k in before.buckets} if before is not None else set()
         new = {k[0] for k in series.buckets}

@@ -31,6 +31,8 @@ def bound_label(value: str) -> str:
 
 
 def bound_labels(labels: Labels) -> Labels:
+    if max(map(len, labels), default=0) <= MAX_LABEL_LENGTH and "".join(labels).isascii():
+        return labels  # the common case, checked without a Python call per value
     return tuple(map(bound_label, labels))
 
 
