@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps docs dashboards bench clean
+.PHONY: demo test lint typecheck unit system-deps docs dashboards bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,15 @@ unit: $(STAMP)
 test: system-deps lint typecheck
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# Every benchmark, full size (about half an hour); each prints Markdown for bench/RESULTS.md.
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ledger_render
+	$(BIN)/python -m bench.scrape
+	$(BIN)/python -m bench.upstream_calls
+	$(BIN)/python -m bench.startup
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds 600
 
 docs: $(STAMP)
 	$(BIN)/python -m exporter.reference > docs/metrics.md

@@ -36,8 +36,6 @@ CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-# Checked against when the user is unknown, so that a wrong name costs what a wrong password does.
-_DUMMY_HASH = bcrypt.hashpw(b"usage-exporter", bcrypt.gensalt(rounds=10))
 
 
 class TLSServerConfig(BaseModel):
@@ -107,6 +105,12 @@ def load_web_config(path: Path) -> WebConfigFile:
     return config
 
 
+def _cost(hashed: bytes) -> int:
+    """The cost of a `$2b$12$...` bcrypt hash (10 if it cannot be read)."""
+    parts = hashed.split(b"$")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 10
+
+
 class BasicAuth:
     """ASGI middleware: HTTP basic auth against bcrypt hashes (verified results are cached)."""
 
@@ -114,6 +118,10 @@ class BasicAuth:
         self.app = app
         self.users = {u: h.encode() for u, h in users.items()}
         self._verified: set[tuple[str, bytes]] = set()
+        # Checked against when the user is unknown, at the configured hashes' highest cost,
+        # so that a wrong name costs what a wrong password does.
+        cost = max((_cost(h) for h in self.users.values()), default=10)
+        self.dummy_hash = bcrypt.hashpw(b"usage-exporter", bcrypt.gensalt(rounds=cost))
 
     async def _allowed(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")
@@ -130,7 +138,8 @@ class BasicAuth:
             return True
         hashed = self.users.get(user)
         # bcrypt is slow on purpose: check off the event loop so scrapes keep being served
-        matched = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed or _DUMMY_HASH)
+        against = hashed or self.dummy_hash
+        matched = await asyncio.to_thread(bcrypt.checkpw, password.encode(), against)
         ok = matched and hashed is not None
         if ok:
             self._verified.add((user, digest))
