@@ -26,7 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exporter import __version__
 from exporter.exposition import Exposition, render
 from exporter.ledger import Ledger, LedgerError
-from exporter.model import Source, Stream, StreamRead
+from exporter.model import Source, Stream, StreamRead, align_down, align_up
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.sources import KINDS
@@ -79,6 +79,8 @@ class Daemon:
         self.metrics = SelfMetrics(__version__)
         self.state = ServerState()
         self._render_lock = asyncio.Lock()
+        # (target, stream) -> the longest window to ask for, after a read ran out of time
+        self._spans: dict[tuple[str, str], int] = {}
         self.targets: list[Target] = []
         for source_config in config.sources:
             kind = KINDS[source_config.kind]
@@ -142,19 +144,21 @@ class Daemon:
         now = int(self._clock())
         errors: list[str] = []
         reads: list[tuple[Stream, StreamRead]] = []
+        deadline = asyncio.get_running_loop().time() + target.timeout
+        streams: list[Stream] = []
         try:
-            async with asyncio.timeout(target.timeout):
+            async with asyncio.timeout_at(deadline):
                 streams = list(await target.source.streams())
-                results = await asyncio.gather(
-                    *(self._read(target, stream, now) for stream in streams),
-                    return_exceptions=True,
-                )
         except TimeoutError:
             errors.append(f"poll timed out after {target.timeout:g}s")
-            streams, results = [], []
         except UpstreamError as err:  # stream discovery failed
             errors.append(str(err))
-            streams, results = [], []
+        # Each stream under the poll's deadline: the ones read in time are committed even when
+        # another one runs out of time.
+        results = await asyncio.gather(
+            *(self._read(target, stream, now, deadline) for stream in streams),
+            return_exceptions=True,
+        )
         for stream, result in zip(streams, results, strict=True):
             if isinstance(result, StreamRead):
                 reads.append((stream, result))
@@ -193,6 +197,8 @@ class Daemon:
             self._clock(),
             float(watermark) if watermark is not None else None,
         )
+        # Render first: /readyz must not say ready before /metrics shows this poll.
+        await self.refresh()
         status = self.state.targets[target.name]
         status.polled = True
         status.up = ok
@@ -210,12 +216,31 @@ class Daemon:
         else:
             for error in errors:
                 log.warning("poll failed", extra={"target": target.name, "error": error})
-        await self.refresh()
         return ok
 
-    async def _read(self, target: Target, stream: Stream, now: int) -> StreamRead:
-        window = self.ledger.window(target.name, stream, now)
-        return await target.source.read(stream, window)
+    async def _read(self, target: Target, stream: Stream, now: int, deadline: float) -> StreamRead:
+        """Read one stream by the deadline. A window too long to read in one poll (a long
+        first backfill, a long outage) is halved for the next poll, and grows back after each
+        success, so the cursor always moves forward."""
+        key = (target.name, stream.name)
+        window = self.ledger.window(target.name, stream, now, self._spans.get(key))
+        try:
+            async with asyncio.timeout_at(deadline):
+                read = await target.source.read(stream, window)
+        except TimeoutError:
+            if stream.width > 0:
+                half = align_down((window.end - window.start) // 2, stream.width)
+                self._spans[key] = max(stream.width, half)
+            raise TimeoutError(
+                f"timed out after {target.timeout:g}s reading {window.end - window.start}s;"
+                " the next poll reads half of that"
+            ) from None
+        if key in self._spans:
+            if window.end >= align_up(now + 1, stream.width):
+                del self._spans[key]  # caught up
+            else:
+                self._spans[key] *= 2
+        return read
 
     def _forget_vanished(self, target: Target, current: set[str]) -> None:
         for name in target.streams - current:

@@ -282,7 +282,9 @@ class Ledger:
         for family in families:
             state.series.setdefault(family.name, {})
 
-    def window(self, target: str, stream: Stream, now: int) -> Window:
+    def window(self, target: str, stream: Stream, now: int, max_span: int | None = None) -> Window:
+        """What to read next: from the cursor (or the origin) to the open bucket, but at most
+        `max_span` seconds (the daemon's limit after a read ran out of time)."""
         if stream.width <= 0:
             return Window(now, now)
         cursor = self._target(target).cursors.get(stream.name)
@@ -291,6 +293,8 @@ class Ledger:
         # A poll never reads more than a first poll does: after a long outage the cursor
         # catches up over several polls instead of timing out on the whole gap every time.
         span = max(now - origin, stream.lookback) + stream.width
+        if max_span is not None:
+            span = min(span, max(max_span, stream.width))
         return Window(
             start, min(align_up(now + 1, stream.width), align_up(start + span, stream.width))
         )

@@ -646,3 +646,40 @@ async def test_a_long_gap_is_caught_up_even_when_one_poll_cannot_read_it_all(
         assert after is not None and after > before, daemon.state.targets["ar"].last_error
     finally:
         await daemon.aclose()
+
+
+async def test_a_first_backfill_too_long_for_one_poll_is_read_over_several(
+    tmp_path: Path,
+) -> None:
+    """A read that runs out of time halves its window for the next poll: a 30-day backfill
+    that one poll cannot read still gets read, and the cursor reaches the present."""
+    clock = {"now": int(time.time()) // 3600 * 3600}
+    calls = {"n": 0}
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        await asyncio.sleep(0.02)  # 720 one-hour windows, at most 4 at a time: 3.6 s
+        return httpx.Response(200, json=[])
+
+    source = {**hostile_sources(BASE)[1], "interval": 2, "timeout": 1, "backfill": "30d"}
+    config = Config.model_validate({"state_dir": str(tmp_path / "state"), "sources": [source]})
+    daemon = Daemon(config, clock=lambda: float(clock["now"]), transport=httpx.MockTransport(slow))
+    try:
+        assert not await daemon.poll_all()  # the whole backfill does not fit in a second
+        assert "the next poll reads half" in daemon.state.targets["ar"].last_error
+        marks = []
+        for _ in range(30):
+            clock["now"] += 2
+            await daemon.poll_all()
+            marks.append(daemon.ledger.watermark("ar"))
+            if daemon.state.targets["ar"].up and not daemon._spans:
+                break
+        assert daemon.state.targets["ar"].up, daemon.state.targets["ar"].last_error
+        assert not daemon._spans, "caught up: back to whole windows"
+        watermark = daemon.ledger.watermark("ar")
+        assert watermark is not None and watermark >= clock["now"] - 4 * 3600  # lookback 3 h
+        known = [m for m in marks if m is not None]
+        assert known == sorted(known), "the cursor only moves forward"
+        assert calls["n"] < 5 * 720, "bounded re-reading"
+    finally:
+        await daemon.aclose()
