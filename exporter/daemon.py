@@ -245,7 +245,7 @@ class Daemon:
     def _forget_vanished(self, target: Target, current: set[str]) -> None:
         for name in target.streams - current:
             log.info("stream vanished", extra={"target": target.name, "stream": name})
-            self.ledger.forget_stream(target.name, name)
+            self.ledger.forget_levels(target.name, name)
         target.streams = current
 
     async def poll_all(self) -> bool:

@@ -344,28 +344,16 @@ class Ledger:
                     values[labels] = values.get(labels, 0.0) + value
         return [Sample(labels, v) for labels, v in sorted(values.items())]
 
-    def forget_stream(self, target: str, stream: str) -> None:
+    def forget_levels(self, target: str, stream: str) -> None:
+        """A stream the source no longer lists (a deleted bucket): its gauges go. Its counter
+        buckets and its cursor stay: should it come back, reading on from the cursor counts
+        nothing twice (forgetting the cursor would re-read it from the backfill origin)."""
         state = self._target(target)
-        touched: list[_Series] = []
-        for family, labels in state.by_stream.get(stream, ()):
-            copy = state.series[family][labels].copy()
-            for key in [k for k in copy.buckets if k[0] == stream]:
-                _fold(copy, key)
-            touched.append(copy)
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._write_series(target, touched)
             self._db.execute("DELETE FROM levels WHERE target=? AND stream=?", (target, stream))
-            self._db.execute("DELETE FROM cursors WHERE target=? AND stream=?", (target, stream))
-            self._db.execute("COMMIT")
         except sqlite3.Error as err:
-            self._rollback()
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        for series in touched:
-            state.series[series.family][series.labels] = series
         state.levels.pop(stream, None)
-        state.cursors.pop(stream, None)
-        state.by_stream.pop(stream, None)
 
     def close(self) -> None:
         self._db.close()

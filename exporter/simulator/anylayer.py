@@ -10,12 +10,14 @@ import calendar
 import datetime as dt
 import time
 from collections.abc import Mapping
+from random import Random
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from exporter.simulator.usage import HOUR, digest, rate, visible
+from exporter.simulator.faults import Shape
+from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
 
 TIMEFRAMES = {
     "1h": 3600,
@@ -30,6 +32,8 @@ GRANULARITIES = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "m
 KEYS = ("key_8f3a", "key_c21b")
 ENDPOINTS = ("/v1/scores/{address}", "/v1/achievements", "/v1/identity/{address}")
 FIELDS = (("requests", 300), ("dataTransferred", 9000))
+COUNTED = ("requests", "failedRequests", "dataTransferred")
+SHAPE = Shape(quantities=frozenset(COUNTED), required=("success", "timestamp"))
 
 
 def envelope(status: int, error: str, message: str) -> JSONResponse:
@@ -65,6 +69,7 @@ class AnylayerUsage:
         self.seed = seed
         self.usage_start = usage_start - usage_start % HOUR
         self.late = late
+        self.revisions = Revisions(late)
 
     def _rate(self, account: str, key: str, field: str, hour: int) -> int:
         if hour < self.usage_start:
@@ -84,13 +89,23 @@ class AnylayerUsage:
         )
 
     def value(self, account: str, key: str, field: str, start: int, end: int, now: int) -> int:
-        return visible(
-            lambda h: self._rate(account, key, field, h),
-            max(start, self.usage_start),
-            end,
-            now,
-            self.late,
+        start = max(start, self.usage_start)
+        generated = visible(
+            lambda h: self._rate(account, key, field, h), start, end, now, self.late
         )
+        return generated + self.revisions.shift((account, key, field), start, end, now)
+
+    def revise(self, account: str, key: str | None, up: bool, now: int, rng: Random) -> bool:
+        """A late revision of one closed minute of one field of the key (any key if None)."""
+        keys: list[Key] = [
+            (account, k, field) for k in ((key,) if key in KEYS else KEYS) for field in COUNTED
+        ]
+
+        def minute_value(series: Key, minute: int) -> int:
+            _, k, field = series
+            return self.value(account, str(k), str(field), minute, minute + MINUTE, now)
+
+        return self.revisions.revise(up, keys, minute_value, now, rng)
 
     def point(
         self, account: str, keys: tuple[str, ...], start: int, end: int, now: int

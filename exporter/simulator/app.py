@@ -2,7 +2,10 @@
 
 Control endpoints live under `/_sim/` (no auth: the simulator listens on loopback only):
 `/_sim/clock` (GET, POST freeze/unfreeze), `/_sim/faults` (POST to queue, DELETE to clear),
-`/_sim/stats`, and `/_sim/<upstream>/truth`.
+`/_sim/chaos` (GET; POST `{"rate", "seed", ...}` to draw random faults on every call, DELETE to
+stop), `/_sim/revisions/restore` (POST: give back what down revisions took, as late usage),
+`/_sim/stats` (calls, faults injected by kind, variant and upstream, revisions), and
+`/_sim/<upstream>/truth`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from exporter.server import Listener
 from exporter.server import serve as serve_app
 from exporter.simulator import anylayer, arthur, openai, telnyx
 from exporter.simulator.clock import Clock
-from exporter.simulator.faults import FaultQueue, apply
+from exporter.simulator.faults import FaultQueue
 
 
 @dataclass
@@ -38,21 +41,44 @@ class SimulatorConfig:
     anylayer_keys: dict[str, str] = field(default_factory=lambda: {"zk_prod_demo1234": "acct-demo"})
     max_page_buckets: int | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
+    chaos: dict[str, Any] | None = None  # as POSTed to /_sim/chaos
 
 
 def create_app(config: SimulatorConfig) -> Starlette:
     clock = Clock()
     faults = FaultQueue()
     faults.add(config.faults, "openai")
+    if config.chaos is not None:
+        faults.start_chaos(config.chaos)
     start = int(config.start if config.start is not None else time.time() - 60 * 86400)
     usage = openai.OpenAIUsage(config.seed, start, config.late_seconds)
     arthur_usage = arthur.ArthurUsage(config.seed, start, config.late_seconds)
     telnyx_usage = telnyx.TelnyxUsage(config.seed, start, config.late_seconds)
     anylayer_usage = anylayer.AnylayerUsage(config.seed, start, config.late_seconds)
     minute_calls: dict[int, int] = {}
+    endpoint_of = {path: name for name, path in openai.iter_paths()}
+    upstreams = {
+        "openai": usage.revisions,
+        "arthur": arthur_usage.revisions,
+        "telnyx": telnyx_usage.revisions,
+        "anylayer": anylayer_usage.revisions,
+    }
 
     def now() -> int:
         return int(clock.now())
+
+    faults.revisers = {
+        "openai": lambda who, request, up, rng: usage.revise(
+            who, endpoint_of.get(request.url.path, ""), up, now(), rng
+        ),
+        "arthur": lambda who, request, up, rng: arthur_usage.revise(who, up, now(), rng),
+        "telnyx": lambda who, request, up, rng: telnyx_usage.revise(
+            who, request.path_params["bucket"], up, now(), rng
+        ),
+        "anylayer": lambda who, request, up, rng: anylayer_usage.revise(
+            who, request.query_params.get("keyId"), up, now(), rng
+        ),
+    }
 
     def openai_route(spec: openai.EndpointSpec) -> Any:
         async def handler(request: Request) -> Response:
@@ -81,7 +107,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
             }
             if fault is not None and fault.status == 429:
                 body["error"]["message"] = "Rate limit reached for requests"
-            return await apply(fault, body, answer)
+            return await faults.respond(fault, body, answer, shape=openai.SHAPE, now=t)
 
         return handler
 
@@ -105,8 +131,25 @@ def create_app(config: SimulatorConfig) -> Starlette:
             return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse({"pending": len(faults.faults)})
 
+    async def chaos_route(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                faults.start_chaos(dict(await request.json()))
+            except (ValueError, TypeError) as err:
+                return JSONResponse({"error": str(err)}, status_code=400)
+        elif request.method == "DELETE":
+            faults.chaos = None
+        chaos = faults.chaos
+        return JSONResponse({"chaos": chaos.describe() if chaos is not None else None})
+
+    async def restore_route(request: Request) -> Response:
+        t = now()
+        restored = {name: revisions.restore(t) for name, revisions in upstreams.items()}
+        return JSONResponse({"now": t, "restored": restored})
+
     async def stats_route(request: Request) -> Response:
-        return JSONResponse(faults.stats())
+        revisions = {name: r.stats() for name, r in upstreams.items()}
+        return JSONResponse({**faults.stats(), "revisions": revisions})
 
     async def openai_truth(request: Request) -> Response:
         q = request.query_params
@@ -145,7 +188,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
         async def answer() -> Any:
             return arthur.answer(arthur_usage, engine, begin, end, t, group_by)
 
-        return await apply(fault, {"detail": "simulated failure"}, answer)
+        error = {"detail": "simulated failure"}
+        return await faults.respond(fault, error, answer, shape=arthur.SHAPE, now=t, when=begin)
 
     async def arthur_truth(request: Request) -> Response:
         q = request.query_params
@@ -186,7 +230,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
                 telnyx_usage, account, request.path_params["bucket"], bounds[0], bounds[1], t
             )
 
-        return _with(await apply(fault, _TELNYX_ERROR, answer), telnyx.rate_limit_headers())
+        response = await faults.respond(fault, _TELNYX_ERROR, answer, shape=telnyx.SHAPE, now=t)
+        return _with(response, telnyx.rate_limit_headers())
 
     async def telnyx_storage(request: Request) -> Response:
         admitted = faults.admit("telnyx", request, telnyx_account(request))
@@ -198,18 +243,28 @@ def create_app(config: SimulatorConfig) -> Starlette:
         async def answer() -> Any:
             return telnyx.storage_usage(telnyx_usage, account, request.path_params["bucket"], t)
 
-        return _with(await apply(fault, _TELNYX_ERROR, answer), telnyx.rate_limit_headers())
+        response = await faults.respond(fault, _TELNYX_ERROR, answer, shape=telnyx.SHAPE, now=t)
+        return _with(response, telnyx.rate_limit_headers())
 
     async def telnyx_list_buckets(request: Request) -> Response:
-        faults.requests[request.url.path] += 1
-        if telnyx.s3_account(request, config.telnyx_keys) is None:
-            return Response(
-                "<Error><Code>AccessDenied</Code></Error>",
-                status_code=403,
-                media_type="application/xml",
-            )
-        xml = telnyx.list_buckets_xml(request.path_params["region"])
-        return Response(xml, media_type="application/xml")
+        account = telnyx.s3_account(request, config.telnyx_keys)
+        denied = Response(
+            "<Error><Code>AccessDenied</Code></Error>",
+            status_code=403,
+            media_type="application/xml",
+        )
+        admitted = faults.admit(
+            "telnyx-s3", request, denied if account is None else account, json_answer=False
+        )
+        if isinstance(admitted, Response):
+            return admitted
+        _, fault = admitted
+
+        async def answer() -> Response:
+            xml = telnyx.list_buckets_xml(request.path_params["region"])
+            return Response(xml, media_type="application/xml")
+
+        return await faults.respond(fault, "<Error><Code>SlowDown</Code></Error>", answer)
 
     async def telnyx_truth(request: Request) -> Response:
         q = request.query_params
@@ -237,7 +292,9 @@ def create_app(config: SimulatorConfig) -> Starlette:
             return result
 
         error = {"success": False, "error": "RATE_LIMIT_EXCEEDED", "message": "Too many requests"}
-        response = await apply(fault, error, answer)
+        if fault is not None and fault.status != 429:
+            error = {"success": False, "error": "INTERNAL_ERROR", "message": "simulated failure"}
+        response = await faults.respond(fault, error, answer, shape=anylayer.SHAPE, now=t)
         return _with(response, anylayer.rate_limit_headers(t, minute_calls[minute]))
 
     async def anylayer_truth(request: Request) -> Response:
@@ -254,6 +311,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
     routes += [
         Route("/_sim/clock", clock_route, methods=["GET", "POST"]),
         Route("/_sim/faults", faults_route, methods=["POST", "DELETE"]),
+        Route("/_sim/chaos", chaos_route, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/revisions/restore", restore_route, methods=["POST"]),
         Route("/_sim/stats", stats_route),
         Route("/_sim/openai/truth", openai_truth),
         Route("/api/v2/usage/tokens", arthur_tokens),

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from random import Random
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.usage import MINUTE, digest, rate, visible
+from exporter.simulator.faults import Shape
+from exporter.simulator.usage import MINUTE, Key, Revisions, digest, rate, visible
 
 RULE_TYPES = (
     "ModelHallucinationRuleV2",
@@ -32,6 +34,7 @@ TASKS = (
 USAGE_READ_ROLES = frozenset({"ORG-ADMIN", "ORG-AUDITOR", "TENANT-USER"})
 FIELDS = (("inference", 400), ("eval_prompt", 900), ("eval_completion", 120))
 DEPRECATED = {"inference": "user_input", "eval_prompt": "prompt", "eval_completion": "completion"}
+SHAPE = Shape(quantities=frozenset({*DEPRECATED, *DEPRECATED.values()}), required=("count",))
 
 
 class ArthurUsage:
@@ -39,6 +42,7 @@ class ArthurUsage:
         self.seed = seed
         self.usage_start = usage_start - usage_start % 3600
         self.late = late
+        self.revisions = Revisions(late)
 
     def value(
         self,
@@ -61,7 +65,30 @@ class ArthurUsage:
 
         start = max(start + (-start) % MINUTE, self.usage_start)
         end = end - end % MINUTE
-        return visible(per_minute, start, end, now, self.late) if start < end else 0
+        if start >= end:
+            return 0
+        generated = visible(per_minute, start, end, now, self.late)
+        return generated + self.revisions.shift((engine, rule, task, field), start, end, now)
+
+    def runs(self, engine: str, rule: str, task: str | None) -> bool:
+        """Not every rule runs on every task."""
+        return digest(self.seed, "arthur-pair", engine, rule, task)[0] % 5 != 0
+
+    def revise(self, engine: str, up: bool, now: int, rng: Random) -> bool:
+        """A late revision of one closed minute of one rule, task and field of the engine."""
+        series: dict[Key, tuple[str, str | None, str, int]] = {
+            (engine, rule, task, field): (rule, task, field, maximum)
+            for rule in RULE_TYPES
+            for task in TASKS
+            for field, maximum in FIELDS
+            if self.runs(engine, rule, task) and (field == "inference" or rule in LLM_RULES)
+        }
+
+        def minute_value(key: Key, minute: int) -> int:
+            rule, task, field, maximum = series[key]
+            return self.value(engine, rule, task, field, maximum, minute, minute + MINUTE, now)
+
+        return self.revisions.revise(up, list(series), minute_value, now, rng)
 
     def grouped(
         self, engine: str, start: int, end: int, now: int, group_by: Sequence[str]
@@ -69,8 +96,8 @@ class ArthurUsage:
         groups: dict[tuple[str | None, str | None], dict[str, int]] = {}
         for rule in RULE_TYPES:
             for task in TASKS:
-                if digest(self.seed, "arthur-pair", engine, rule, task)[0] % 5 == 0:
-                    continue  # not every rule runs on every task
+                if not self.runs(engine, rule, task):
+                    continue
                 key = (
                     rule if "rule_type" in group_by else None,
                     task if "task" in group_by else None,

@@ -13,12 +13,14 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from random import Random
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.usage import HOUR, digest, rate, visible
+from exporter.simulator.faults import Shape
+from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
 LIMITS = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}
@@ -195,6 +197,15 @@ ENDPOINTS: dict[str, EndpointSpec] = {
 }
 
 
+SHAPE = Shape(
+    quantities=frozenset(
+        {f.name for spec in ENDPOINTS.values() for f in spec.fields if f.name != "micro_usd"}
+        | {"amount", "value"}
+    ),
+    required=("data", "start_time", "end_time"),
+)
+
+
 class BadRequest(Exception):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
@@ -239,6 +250,7 @@ class OpenAIUsage:
         self.seed = seed
         self.usage_start = usage_start - usage_start % HOUR
         self.late = late
+        self.revisions = Revisions(late)
 
     def _rate(self, org: str, spec: EndpointSpec, row: Row, field: FieldSpec, hour: int) -> int:
         if hour < self.usage_start:
@@ -274,13 +286,30 @@ class OpenAIUsage:
     ) -> int:
         if spec.level:
             return self.stored_bytes(org, row, min(end, now))
-        return visible(
-            lambda h: self._rate(org, spec, row, field, h),
-            max(start, self.usage_start),
-            end,
-            now,
-            self.late,
+        start = max(start, self.usage_start)
+        generated = visible(
+            lambda h: self._rate(org, spec, row, field, h), start, end, now, self.late
         )
+        return generated + self.revisions.shift(
+            (org, spec.name, row.index, field.name), start, end, now
+        )
+
+    def revise(self, org: str, endpoint: str, up: bool, now: int, rng: Random) -> bool:
+        """A late revision of one closed minute of the endpoint (any counted endpoint when it
+        is a level), for one raw row and field."""
+        spec = ENDPOINTS.get(endpoint) or ENDPOINTS["vector_stores"]
+        if spec.level:
+            counted = sorted(n for n, s in ENDPOINTS.items() if not s.level)
+            spec = ENDPOINTS[counted[rng.randrange(len(counted))]]
+        series: dict[Key, tuple[Row, FieldSpec]] = {
+            (org, spec.name, r.index, f.name): (r, f) for r in _ROWS[spec.name] for f in spec.fields
+        }
+
+        def minute_value(key: Key, minute: int) -> int:
+            row, field = series[key]
+            return self.value(org, spec, row, field, minute, minute + MINUTE, now)
+
+        return self.revisions.revise(up, list(series), minute_value, now, rng)
 
     def stored_bytes(self, org: str, row: Row, at: int) -> int:
         if at <= self.usage_start:

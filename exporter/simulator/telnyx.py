@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Mapping
+from random import Random
 from typing import Any
 from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.usage import HOUR, digest, rate, visible
+from exporter.simulator.faults import Shape
+from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
 
 CATEGORIES = (
     "list_bucket",
@@ -33,6 +35,10 @@ CATEGORIES = (
     "copy_obj",  # not in the documented enum: exporters must keep it anyway
 )
 FIELDS = (("ops", 40), ("bytes_sent", 400_000), ("bytes_received", 300_000))
+COUNTED = ("ops", "successful_ops", "bytes_sent", "bytes_received")
+SHAPE = Shape(
+    quantities=frozenset({*COUNTED, "size", "size_kb", "num_objects"}), required=("timestamp",)
+)
 # bucket name -> home region; every account gets the same names, with its own usage
 BUCKETS = {
     "app-logs": "us-central-1",
@@ -53,6 +59,7 @@ class TelnyxUsage:
         self.seed = seed
         self.usage_start = usage_start - usage_start % HOUR
         self.late = late
+        self.revisions = Revisions(late)
 
     def _rate(self, account: str, bucket: str, category: str, field: str, hour: int) -> int:
         if hour < self.usage_start:
@@ -79,13 +86,28 @@ class TelnyxUsage:
     def value(
         self, account: str, bucket: str, category: str, field: str, start: int, end: int, now: int
     ) -> int:
-        return visible(
-            lambda h: self._rate(account, bucket, category, field, h),
-            max(start, self.usage_start),
-            end,
-            now,
-            self.late,
+        start = max(start, self.usage_start)
+        generated = visible(
+            lambda h: self._rate(account, bucket, category, field, h), start, end, now, self.late
         )
+        return generated + self.revisions.shift((account, bucket, category, field), start, end, now)
+
+    def revise(self, account: str, bucket: str, up: bool, now: int, rng: Random) -> bool:
+        """A late revision of one closed minute of one category and field of the bucket."""
+        keys: list[Key] = [
+            (account, bucket, category, field)
+            for category in CATEGORIES
+            if category != "copy_obj" or bucket == "backups"
+            for field in COUNTED
+        ]
+
+        def minute_value(key: Key, minute: int) -> int:
+            _, _, category, field = key
+            return self.value(
+                account, bucket, str(category), str(field), minute, minute + MINUTE, now
+            )
+
+        return self.revisions.revise(up, keys, minute_value, now, rng)
 
     def point(self, account: str, bucket: str, hour: int, now: int) -> dict[str, Any] | None:
         categories = []

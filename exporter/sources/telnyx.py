@@ -140,6 +140,9 @@ class TelnyxSource:
             root = ET.fromstring(response.body)  # noqa: S314 - size-capped, no DTDs from S3
         except ET.ParseError:
             raise UpstreamError("ListBuckets", f"{region}: answer is not S3 XML") from None
+        if root.tag not in (f"{_S3}ListAllMyBucketsResult", "ListAllMyBucketsResult"):
+            # e.g. an HTML error page with status 200: not "no buckets in this region"
+            raise UpstreamError("ListBuckets", f"{region}: answer is not a bucket list")
         names = [
             (element.text or "").strip()
             for element in root.iter()

@@ -348,3 +348,19 @@ def test_several_streams_feeding_one_family_stay_exact(tmp_path: Path) -> None:
 def test_labels_are_stored_as_json_dumps_would_write_them(labels: tuple[str, ...]) -> None:
     assert _labels_json(labels) == json.dumps(labels)
     assert tuple(json.loads(_labels_json(labels))) == labels
+
+
+def test_a_stream_that_vanishes_and_returns_is_not_counted_twice(tmp_path: Path) -> None:
+    """Found by the fault soak: forgetting a vanished stream's cursor made its return re-read
+    everything from the backfill origin on top of what was already counted."""
+    ledger = open_ledger(tmp_path)
+    upstream = Upstream()
+    for b in range(T0 - 24 * H, T0, H):
+        upstream.set(b, ("m",), 1.0)
+    poll(ledger, upstream, T0 + 60)
+    assert counter(ledger) == {("m",): 24.0}
+    ledger.forget_levels("t", STREAM.name)  # the source did not list the stream in one poll
+    later = T0 + 2 * H
+    assert ledger.window("t", STREAM, later).start > T0 - 24 * H, "on from the cursor"
+    poll(ledger, upstream, later)
+    assert counter(ledger) == {("m",): 24.0}
