@@ -63,6 +63,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from prometheus_client import CollectorRegistry
 
+    from exporter.daemon import release_free_memory
     from exporter.exposition import Exposition, render
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
@@ -88,6 +89,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
         began = time.perf_counter()
         state = ServerState(exposition=render(ledger.samples("bench"), CollectorRegistry()))
         rendered = time.perf_counter() - began
+        release_free_memory()  # as the daemon does after each rendering
         exposition = state.exposition
         assert exposition is not None
         rss, _ = rss_kib()
@@ -100,7 +102,9 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
         )
 
         def again() -> Exposition:
-            return render(ledger.samples("bench"), CollectorRegistry())
+            exposition = render(ledger.samples("bench"), CollectorRegistry())
+            release_free_memory()
+            return exposition
 
         async def forever() -> None:
             await serve(create_app(state), "127.0.0.1", port)

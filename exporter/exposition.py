@@ -1,7 +1,7 @@
 """Renders the ledger's samples and the self-metrics to exposition bytes, once per change.
 
-Three variants are kept ready (text 0.0.4 plain and gzip, OpenMetrics gzip; plain OpenMetrics
-is decompressed on request) so a scrape is a memory copy whatever the number of series. Label
+Four variants are kept ready (text 0.0.4 and OpenMetrics, each plain and gzip) so a scrape is a
+memory copy whatever the number of series. Label
 values are untrusted upstream text: the ledger bounds them before a series is keyed
 (`model.bound_label`) and they are escaped here, and nowhere else. `_created` goes into
 OpenMetrics only; in the text format it would double the series count.
@@ -28,18 +28,15 @@ disable_created_metrics()  # self-metrics: no `_created` series in the text form
 
 @dataclass(frozen=True, slots=True)
 class Exposition:
-    """The rendered bytes. Plain OpenMetrics is not kept: it is the largest variant (twice the
-    text, with `_created`), Prometheus always asks for gzip, and the rare plain request is
-    served by decompressing (about 20 MB less memory at 100k series)."""
+    """The rendered bytes, every variant ready. (Keeping plain OpenMetrics only as gzip saved
+    21 MB at 100k series, but each plain request then allocated its own 21 MB copy: 16
+    concurrent ones cost more than was saved; see bench/RESULTS.md.)"""
 
     text: bytes
     text_gzip: bytes
+    openmetrics: bytes
     openmetrics_gzip: bytes
     series: int
-
-    @property
-    def openmetrics(self) -> bytes:
-        return gzip.decompress(self.openmetrics_gzip)
 
 
 def escape_label(value: str) -> str:
@@ -119,6 +116,7 @@ def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Ex
     return Exposition(
         text=text_bytes,
         text_gzip=gzip.compress(text_bytes, compresslevel=6, mtime=0),
+        openmetrics=om_bytes,
         openmetrics_gzip=gzip.compress(om_bytes, compresslevel=6, mtime=0),
         series=count,
     )

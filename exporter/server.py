@@ -68,10 +68,7 @@ def create_app(state: ServerState) -> Starlette:
             request.headers.get("accept"), request.headers.get("accept-encoding")
         )
         if openmetrics:
-            if use_gzip:
-                body = exposition.openmetrics_gzip
-            else:  # rare (Prometheus asks for gzip): decompressed off the event loop
-                body = await asyncio.to_thread(lambda: exposition.openmetrics)
+            body = exposition.openmetrics_gzip if use_gzip else exposition.openmetrics
             media = CONTENT_TYPE_OPENMETRICS
         else:
             body = exposition.text_gzip if use_gzip else exposition.text
