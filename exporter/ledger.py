@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -242,7 +243,9 @@ class Ledger:
                 "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
             ).fetchall()
             for sid, target, family, labels, origin, base, emitted in rows:
-                series = _Series(sid, family, tuple(json.loads(labels)), origin, base, emitted)
+                # Interned: values repeat across series (projects, models); JSON makes copies.
+                values = tuple(map(sys.intern, json.loads(labels)))
+                series = _Series(sid, family, values, origin, base, emitted)
                 by_id[sid] = series
                 self._target(target).series.setdefault(family, {})[series.labels] = series
                 self._next_id = max(self._next_id, sid + 1)
