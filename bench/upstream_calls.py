@@ -56,23 +56,13 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from exporter.config import OpenAIEndpoint
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
-ALL_ENDPOINTS = (
-    "completions",
-    "embeddings",
-    "moderations",
-    "images",
-    "audio_speeches",
-    "audio_transcriptions",
-    "vector_stores",
-    "code_interpreter_sessions",
-    "file_search_calls",
-    "web_search_calls",
-    "costs",
-)
+ALL_ENDPOINTS: tuple[str, ...] = get_args(OpenAIEndpoint)
 FEW_ENDPOINTS = ("completions", "costs")
 DAY = 86400
 COLUMNS = (

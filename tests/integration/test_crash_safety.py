@@ -44,6 +44,14 @@ def integrity(state: Path) -> str:
         db.close()
 
 
+def settled_and_exact(sim_url: str, exp: Process) -> None:
+    """Freeze the simulator, let the exporter poll twice more, compare with the truth."""
+    http_json(f"{sim_url}/_sim/clock", method="POST", body={"freeze": True})
+    start = success_polls(exp.url)
+    wait_for(lambda: success_polls(exp.url) >= start + 2, "two polls", timeout=60)
+    assert_exact(sim_url, exp.url, ORG, TARGET)
+
+
 def no_counter_went_back(before: dict[object, float], after: dict[object, float]) -> None:
     resets = [k for k, v in before.items() if after.get(k, 0.0) < v]
     assert not resets, f"counters went backwards: {resets[:10]}"
@@ -73,10 +81,7 @@ def test_sigkill_at_random_moments_across_many_polls(tmp_path: Path) -> None:
         exp = exporter(tmp_path, config, log_name="final.log")
         try:
             no_counter_went_back(seen, exporter_counters(exp.url, TARGET))
-            http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-            start = success_polls(exp.url)
-            wait_for(lambda: success_polls(exp.url) >= start + 2, "two polls", timeout=60)
-            assert_exact(sim.url, exp.url, ORG, TARGET)
+            settled_and_exact(sim.url, exp)
         finally:
             exp.stop()
 
@@ -186,9 +191,6 @@ def test_a_read_only_state_filesystem_is_refused_at_start_then_resumes(tmp_path:
         exp = exporter(tmp_path, config, log_name="after.log")
         try:
             no_counter_went_back(served, exporter_counters(exp.url, TARGET))
-            http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
-            start = success_polls(exp.url)
-            wait_for(lambda: success_polls(exp.url) >= start + 2, "two polls", timeout=60)
-            assert_exact(sim.url, exp.url, ORG, TARGET)
+            settled_and_exact(sim.url, exp)
         finally:
             exp.stop()
