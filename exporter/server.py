@@ -74,6 +74,8 @@ class SlicedResponse(Response):
         body = b"" if scope.get("method") == "HEAD" else self.body
         view = memoryview(body)
         for start in range(0, len(view), self.SLICE):
+            if start:
+                await asyncio.sleep(0)  # let a lost connection be noticed before writing on
             end = start + self.SLICE
             await send(
                 {
