@@ -234,8 +234,7 @@ class Daemon:
                 read = await target.source.read(stream, window)
         except TimeoutError:
             if stream.width > 0:
-                half = align_down((window.end - window.start) // 2, stream.width)
-                self._spans[key] = max(stream.width, half)
+                self._spans[key] = align_down((window.end - window.start) // 2, stream.width)
             raise TimeoutError(
                 f"timed out after {target.timeout:g}s reading {window.end - window.start}s;"
                 " the next poll reads half of that"

@@ -297,7 +297,9 @@ class Ledger:
         # catches up over several polls instead of timing out on the whole gap every time.
         span = max(now - origin, stream.lookback) + stream.width
         if max_span is not None:
-            span = min(span, max(max_span, stream.width))
+            # Never shorter than a steady poll's window (lookback, the open bucket and the one
+            # before it): the limit slows a catch-up, it must not stop a poll short of now.
+            span = min(span, max(max_span, stream.lookback + 2 * stream.width))
         return Window(
             start, min(align_up(now + 1, stream.width), align_up(start + span, stream.width))
         )
