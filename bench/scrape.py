@@ -15,7 +15,6 @@ per variant, and per N the memory (RSS) and the bytes of ours.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import socket
@@ -25,6 +24,9 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench.machine import machine_header, memory_kib
+from tests.harness import free_port
 
 FAMILY_NAME = "bench_tokens_total"
 LABELS = ("project_id", "model", "user_id")
@@ -43,14 +45,6 @@ VARIANTS = {
 
 def label_values(i: int) -> tuple[str, str, str]:
     return (f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}")
-
-
-def rss_kib(pid: int | str = "self") -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process in KiB."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 # --- the servers (run in their own process) ---------------------------------------------------
@@ -92,7 +86,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
         release_free_memory()  # as the daemon does after each rendering
         exposition = state.exposition
         assert exposition is not None
-        rss, _ = rss_kib()
+        rss = memory_kib()["VmRSS"]
         print(
             f"ready commit={commit:.2f} render={rendered:.2f} rss_kib={rss}"
             f" text={len(exposition.text)} text_gzip={len(exposition.text_gzip)}"
@@ -138,18 +132,12 @@ def serve_baseline(n: int, port: int) -> None:
     registry = CollectorRegistry()
     registry.register(Usage())
     start_http_server(port, addr="127.0.0.1", registry=registry)
-    print(f"ready rss_kib={rss_kib()[0]}", flush=True)
+    print(f"ready rss_kib={memory_kib()['VmRSS']}", flush=True)
     while True:
         time.sleep(3600)
 
 
 # --- the driver -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(
@@ -213,14 +201,9 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
     }
 
 
-def machine() -> str:
-    mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
-    return f"{os.cpu_count()} cores, {int(mem) / 2**20:.0f} GiB, Python {sys.version.split()[0]}"
-
-
 def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
-    print(f"`python -m bench.scrape --series {' '.join(map(str, sizes))} --seconds {seconds:g}`")
-    print(f"on {machine()}; wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per variant\n")
+    command = f"python -m bench.scrape --series {' '.join(map(str, sizes))} --seconds {seconds:g}"
+    print(machine_header(command), f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per variant.\n")
     throughput = [
         "| series | variant | ours req/s | ours p50 | ours p99 | baseline req/s | baseline p50 "
         "| baseline p99 | ratio |",
@@ -238,7 +221,7 @@ def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
         try:
             for variant, headers in VARIANTS.items():
                 ours_results[variant] = wrk(ours_port, headers, seconds)
-            ours_rss = rss_kib(ours.pid)[0]
+            ours_rss = memory_kib(ours.pid)["VmRSS"]
         finally:
             ours.kill()
             ours.wait()
@@ -267,7 +250,7 @@ def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
                     f"| {theirs['p99']} | {ratio:,.0f}x |"
                 )
                 print(throughput[-1], file=sys.stderr, flush=True)
-            base_rss = rss_kib(base.pid)[1]
+            base_rss = memory_kib(base.pid)["VmHWM"]
         finally:
             base.kill()
             base.wait()

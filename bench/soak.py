@@ -30,6 +30,7 @@ from typing import Any
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from bench.machine import memory_kib
 from exporter.model import Kind
 from exporter.sources import anylayer as anylayer_source
 from exporter.sources import arthur as arthur_source
@@ -37,7 +38,6 @@ from exporter.sources import openai as openai_source
 from exporter.sources import telnyx as telnyx_source
 from tests.harness import (
     HOST,
-    Process,
     exporter,
     http_json,
     parse_samples,
@@ -199,15 +199,6 @@ def self_metric(url: str, name: str, by: str) -> dict[str, float]:
         key = f"{named.get('target', '')}/{named.get(by, '')}"
         sums[key] = sums.get(key, 0.0) + value
     return sums
-
-
-def memory_kib(process: Process) -> dict[str, int]:
-    """Resident and peak resident memory of a process (Linux; empty elsewhere)."""
-    status = Path(f"/proc/{process.popen.pid}/status")
-    with contextlib.suppress(OSError):
-        fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM") if k in fields}
-    return {}
 
 
 # -- ground truth ---------------------------------------------------------------------------------
@@ -389,7 +380,7 @@ def run(
         config.write_text(config_text(tmp, sim.url))
         exp = exporter(tmp, config, log_name="exporter.log")
         try:
-            figures.memory_kib["exporter_start_rss"] = memory_kib(exp).get("VmRSS", 0)
+            figures.memory_kib["exporter_start_rss"] = memory_kib(exp.popen.pid).get("VmRSS", 0)
             deadline = time.monotonic() + seconds
             report = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -429,7 +420,7 @@ def run(
                 exp.url, "usage_exporter_bucket_revisions_total", "direction"
             )
             figures.simulator = http_json(f"{sim.url}/_sim/stats")
-            memory = memory_kib(exp)
+            memory = memory_kib(exp.popen.pid)
             figures.memory_kib["exporter_end_rss"] = memory.get("VmRSS", 0)
             figures.memory_kib["exporter_peak_rss"] = memory.get("VmHWM", 0)
             figures.exporter_alive = exp.popen.poll() is None

@@ -22,23 +22,15 @@ generates every bucket it serves), and per target its first poll's wall seconds
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.upstream_calls import (
-    HOST,
-    free_port,
-    http_get,
-    machine_header,
-    metrics_text,
-    running,
-    samples,
-    wait_until,
-)
+from bench.machine import cpu_seconds, machine_header, memory_kib
+from bench.upstream_calls import samples
+from tests.harness import HOST, free_port, http, running, scrape, wait_for
 
 TARGETS = ("openai", "arthur", "telnyx", "anylayer")
 COLUMNS = (
@@ -99,19 +91,6 @@ def config(sim_url: str, state_dir: Path, width: str, backfill: str) -> dict[str
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ValueError("no VmHWM in /proc/PID/status")
-
-
 def families() -> set[str]:
     from exporter.sources import KINDS
 
@@ -145,33 +124,37 @@ def measure(width: str, backfill: str) -> dict[str, Any]:
             f"--config={path}",
             f"--web.listen-address={HOST}:{port}",
         ]
-        with running("simulator", sim_argv, tmp / "simulator.log", sim_url, "/_sim/clock") as sim:
+        with running(
+            "simulator", sim_argv, tmp / "simulator.log", sim_url, ready_path="/_sim/clock"
+        ) as sim:
             sim_cpu = cpu_seconds(sim.popen.pid)
             started = time.monotonic()
             # `running` returns once /healthz answers: the exporter listens.
-            with running("exporter", argv, tmp / "exporter.log", url, "/healthz") as exporter:
+            with running(
+                "exporter", argv, tmp / "exporter.log", url, ready_path="/healthz"
+            ) as exporter:
                 listening = time.monotonic() - started
 
                 def ready() -> bool:
                     exporter.check()
-                    return http_get(url + "/readyz", timeout=5)[0] == 200
+                    return http(url + "/readyz", timeout=5)[0] == 200
 
-                wait_until(ready, "/readyz", WAIT, every=0.02)
+                wait_for(ready, "/readyz", WAIT, every=0.02)
                 ready_s = time.monotonic() - started
                 text = ""
 
                 def complete() -> bool:
                     nonlocal text
-                    text = metrics_text(url)
+                    text = scrape(url)
                     return expected <= {name for name, _, _ in samples(text)}
 
                 try:
-                    wait_until(complete, "every family in /metrics", 60, every=0.02)
-                except TimeoutError:
+                    wait_for(complete, "every family in /metrics", 60, every=0.02)
+                except AssertionError:
                     missing = expected - {name for name, _, _ in samples(text)}
                     raise TimeoutError(f"families never exported: {sorted(missing)}") from None
                 complete_s = time.monotonic() - started
-                rss = peak_rss_mib(exporter.popen.pid)
+                rss = memory_kib(exporter.popen.pid)["VmHWM"] / 1024
                 exporter_cpu = cpu_seconds(exporter.popen.pid)
                 sim_cpu = cpu_seconds(sim.popen.pid) - sim_cpu
     calls = dict.fromkeys(TARGETS, 0.0)

@@ -41,26 +41,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
-import platform
-import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
+from bench.machine import machine_header
 from exporter.config import OpenAIEndpoint
+from tests.harness import HOST, Process, free_port, parse_samples, running, scrape
 
-HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
 ALL_ENDPOINTS: tuple[str, ...] = get_args(OpenAIEndpoint)
 FEW_ENDPOINTS = ("completions", "costs")
@@ -115,120 +108,12 @@ def set_offset(path: Path, seconds: float) -> None:
     os.replace(tmp, path)
 
 
-# -- processes and HTTP on loopback (shared with bench.startup) ------------------------------
+# -- reading the exporter (shared with bench.startup) ------------------------------------------
 
 
-def machine_header(command: str) -> str:
-    mem = "unknown memory"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return (
-        f"Command: `{command}`. Machine: {os.cpu_count()} cores, {mem} (MemTotal), "
-        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-        f"load average {os.getloadavg()[0]:.1f} at the start. "
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC."
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as err:
-        return int(err.code), err.read()
-
-
-def wait_until(
-    condition: Callable[[], bool], what: str, timeout: float, every: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            if condition():
-                return
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    url: str
-
-    def check(self) -> None:
-        if self.popen.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{tail}")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
-
-
-def start(name: str, argv: list[str], log: Path, url: str, ready_path: str) -> Process:
-    with log.open("wb") as handle:
-        popen = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-    process = Process(name, popen, log, url)
-
-    def up() -> bool:
-        process.check()
-        return http_get(url + ready_path, timeout=2)[0] < 500
-
-    try:
-        wait_until(up, f"{name} at {url}", timeout=30)
-    except BaseException:
-        process.stop()
-        raise
-    return process
-
-
-@contextlib.contextmanager
-def running(name: str, argv: list[str], log: Path, url: str, ready: str) -> Iterator[Process]:
-    process = start(name, argv, log, url, ready)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def samples(text: str, prefix: str = "") -> list[tuple[str, dict[str, str], float]]:
-    """(name, labels, value) of every sample line whose name starts with `prefix`."""
-    out = []
-    for line in text.splitlines():
-        if not line or line[0] == "#" or not line.startswith(prefix):
-            continue
-        match = _SAMPLE.match(line)
-        if match:
-            labels = dict(_LABEL.findall(match.group(2) or ""))
-            out.append((match.group(1), labels, float(match.group(3))))
-    return out
-
-
-def metrics_text(url: str) -> str:
-    status, body = http_get(url + "/metrics")
-    if status != 200:
-        raise ValueError(f"/metrics answered {status}")
-    return body.decode()
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample of an exposition."""
+    return [(name, dict(labels), value) for (name, labels), value in parse_samples(text).items()]
 
 
 # -- one row -----------------------------------------------------------------------------------
@@ -276,7 +161,7 @@ class Sampler:
         calls: dict[str, float] = {}
         failed: dict[str, float] = {}
         not_ok: dict[str, float] = {}
-        for name, labels, value in samples(metrics_text(self.url), "usage_exporter_"):
+        for name, labels, value in samples(scrape(self.url)):
             target = labels.get("target", "")
             if target not in self.tracks:
                 continue
@@ -301,7 +186,7 @@ class Sampler:
         """Sample until every target has finished `polls` polls."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, AssertionError):
                 self.sample()
                 if all(t.polls >= polls for t in self.tracks.values()):
                     return
@@ -382,7 +267,7 @@ class Bench:
             f"--web.listen-address={HOST}:{port}",
         )
         log = self.tmp / f"exporter-{self.runs}.log"
-        with running("exporter", argv, log, url, "/healthz") as process:
+        with running("exporter", argv, log, url, ready_path="/healthz") as process:
             sampler = Sampler(url, self.targets, process)
             sampler.until_polls(polls, timeout=30 + polls * (interval + timeout))
         self.not_ok += sum(track.not_ok for track in sampler.tracks.values())
@@ -422,7 +307,9 @@ def measure(case: Case) -> dict[str, Any]:
             clock, "simulate", f"--web.listen-address={HOST}:{port}", "--seed=8", *keys, *cap
         )
         sim_url = f"http://{HOST}:{port}"
-        with running("simulator", sim_argv, tmp / "simulator.log", sim_url, "/_sim/clock"):
+        with running(
+            "simulator", sim_argv, tmp / "simulator.log", sim_url, ready_path="/_sim/clock"
+        ):
             bench = Bench(case, tmp, sim_url, clock)
             first = bench.one_poll()
             steady, interval_early = bench.steady()

@@ -106,6 +106,11 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def check(self) -> None:
+        """Raise, with its log, if the process has exited."""
+        if self.popen.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()}")
+
     def kill(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGKILL)
@@ -137,8 +142,7 @@ def start(
     process = Process(name, popen, log, url)
 
     def up() -> bool:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.output()}")
+        process.check()
         return http(url + ready_path, timeout=2)[0] < 500
 
     try:

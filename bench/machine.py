@@ -1,0 +1,40 @@
+"""What the benchmarks read of the machine and of their processes (Linux `/proc`): the header
+line every results table starts with, and a process's memory and CPU."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+
+
+def machine_header(command: str) -> str:
+    mem = "unknown memory"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    return (
+        f"Command: `{command}`. Machine: {os.cpu_count()} cores, {mem} (MemTotal), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start. "
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC."
+    )
+
+
+def memory_kib(pid: int | str = "self") -> dict[str, int]:
+    """Resident (`VmRSS`) and peak resident (`VmHWM`) memory of a process; empty off Linux."""
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM") if k in fields}
+    return {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
