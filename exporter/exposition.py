@@ -1,10 +1,10 @@
 """Renders the ledger's samples and the self-metrics to exposition bytes, once per change.
 
 Four variants are kept ready (text 0.0.4 and OpenMetrics, each plain and gzip) so a scrape is a
-memory copy whatever the number of series. Label
-values are untrusted upstream text: the ledger bounds them before a series is keyed
-(`model.bound_label`) and they are escaped here, and nowhere else. `_created` goes into
-OpenMetrics only; in the text format it would double the series count.
+memory copy whatever the number of series. Label values are untrusted upstream text: the ledger
+bounds them before a series is keyed (`model.bound_label`) and they are escaped here, and
+nowhere else. `_created` goes into OpenMetrics only; in the text format it would double the
+series count.
 """
 
 from __future__ import annotations
@@ -56,10 +56,8 @@ def _value(value: float) -> str:
     return str(floatToGoString(value))
 
 
-@functools.lru_cache(maxsize=4096)
-def _created(value: float) -> str:
-    """Creation times repeat: every series that began in one poll shares its origin."""
-    return str(floatToGoString(value))
+# Creation times repeat: every series that began in one poll shares its origin.
+_created = functools.lru_cache(maxsize=4096)(_value)
 
 
 class _Escaped(dict[str, str]):

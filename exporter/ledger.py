@@ -420,12 +420,7 @@ class Ledger:
         count += sum(len(levels) for levels in state.levels.values())
         return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
 
-    def _write_series(
-        self,
-        target: str,
-        touched: Sequence[_Series],
-        created: frozenset[int] | set[int] = frozenset(),
-    ) -> None:
+    def _write_series(self, target: str, touched: Sequence[_Series], created: set[int]) -> None:
         """Save `touched` series; those in `created` (ids) are new: no old rows to replace."""
         self._db.executemany(
             "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
