@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps docs dashboards bench soak clean
+.PHONY: demo test lint typecheck unit system-deps docs dashboards bench soak clean spec-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench grafana
+	$(BIN)/ruff check exporter tests bench grafana tools
 	$(BIN)/ruff format --check exporter grafana
 
 typecheck: $(STAMP)
@@ -61,6 +61,13 @@ docs: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python grafana/generate.py
+
+# The conformance data the tests use (tests/spec_data/*.json), derived from the vendors' spec
+# files and the pinned `openai` package; then the generated part of docs/upstreams.md.
+SPECS ?= ../shared/specs
+spec-data: $(STAMP)
+	$(BIN)/python -m tools.derive_spec_data $(SPECS)
+	$(BIN)/python -m tools.upstreams_doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache grafana/schema-check/node_modules grafana/schema-check/generated

@@ -36,12 +36,14 @@ COUNTED = ("requests", "failedRequests", "dataTransferred")
 SHAPE = Shape(quantities=frozenset(COUNTED), required=("success", "timestamp"))
 
 
-def envelope(status: int, error: str, message: str) -> JSONResponse:
+def error_body(error: str, message: str) -> dict[str, Any]:
+    """The documented error envelope: `success`, `error`, `message`, `timestamp`."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return JSONResponse(
-        {"success": False, "error": error, "message": message, "timestamp": stamp},
-        status_code=status,
-    )
+    return {"success": False, "error": error, "message": message, "timestamp": stamp}
+
+
+def envelope(status: int, error: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(error, message), status_code=status)
 
 
 def _iso(t: int) -> str:
@@ -176,7 +178,12 @@ def answer(usage: AnylayerUsage, account: str, request: Request, now: int) -> An
             "averageLatency": 120 + d[1] % 40,
             "peakLatency": 1500 + d[2] * 3,
             "requestsPerMinute": per_minute,
+            "requestsPerHour": per_minute * 40,
+            "requestsPerDay": per_minute * 300,
+            "peakRequestsPerMinute": per_minute + d[3] % 20,
+            "peakRequestsPerHour": per_minute * 40 + d[4] % 200,
             "dataTransferred": summary["dataTransferred"],
+            "averageDataPerRequest": summary["dataTransferred"] // total if total else 0,
         },
         "timeSeries": page,
         "breakdown": {

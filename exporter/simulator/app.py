@@ -4,28 +4,54 @@ Control endpoints live under `/_sim/` (no auth: the simulator listens on loopbac
 `/_sim/clock` (GET, POST freeze/unfreeze), `/_sim/faults` (POST to queue, DELETE to clear),
 `/_sim/chaos` (GET; POST `{"rate", "seed", ...}` to draw random faults on every call, DELETE to
 stop), `/_sim/revisions/restore` (POST: give back what down revisions took, as late usage),
-`/_sim/stats` (calls, faults injected by kind, variant and upstream, revisions), and
-`/_sim/<upstream>/truth`.
+`/_sim/stats` (calls, faults injected by kind, variant and upstream, revisions),
+`/_sim/requests` (GET: the last requests to the upstreams' routes, method, path and raw query,
+oldest first, at most `REQUEST_LOG_SIZE`; DELETE to clear), and `/_sim/<upstream>/truth`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter.server import Listener
 from exporter.server import serve as serve_app
 from exporter.simulator import anylayer, arthur, openai, telnyx
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue
+
+REQUEST_LOG_SIZE = 20_000
+
+
+class RequestLog:
+    """ASGI middleware that records every request to an upstream route (not `/_sim/`), so tests
+    can check what a client asked against the vendors' specs. Bounded: the oldest are dropped."""
+
+    def __init__(self, app: ASGIApp, log: collections.deque[dict[str, str]]) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope["path"]).startswith("/_sim/"):
+            self.log.append(
+                {
+                    "method": str(scope["method"]),
+                    "path": str(scope.get("raw_path", b"").decode("latin-1") or scope["path"]),
+                    "query": bytes(scope.get("query_string", b"")).decode("latin-1"),
+                }
+            )
+        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -56,6 +82,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
     telnyx_usage = telnyx.TelnyxUsage(config.seed, start, config.late_seconds)
     anylayer_usage = anylayer.AnylayerUsage(config.seed, start, config.late_seconds)
     minute_calls: dict[int, int] = {}
+    requests: collections.deque[dict[str, str]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
     endpoint_of = {path: name for name, path in openai.iter_paths()}
     upstreams = {
         "openai": usage.revisions,
@@ -150,6 +177,11 @@ def create_app(config: SimulatorConfig) -> Starlette:
     async def stats_route(request: Request) -> Response:
         revisions = {name: r.stats() for name, r in upstreams.items()}
         return JSONResponse({**faults.stats(), "revisions": revisions})
+
+    async def requests_route(request: Request) -> Response:
+        if request.method == "DELETE":
+            requests.clear()
+        return JSONResponse({"requests": list(requests), "capacity": REQUEST_LOG_SIZE})
 
     async def openai_truth(request: Request) -> Response:
         q = request.query_params
@@ -291,9 +323,9 @@ def create_app(config: SimulatorConfig) -> Starlette:
         async def answer() -> Any:
             return result
 
-        error = {"success": False, "error": "RATE_LIMIT_EXCEEDED", "message": "Too many requests"}
+        error = anylayer.error_body("RATE_LIMIT_EXCEEDED", "Too many requests")
         if fault is not None and fault.status != 429:
-            error = {"success": False, "error": "INTERNAL_ERROR", "message": "simulated failure"}
+            error = anylayer.error_body("INTERNAL_ERROR", "simulated failure")
         response = await faults.respond(fault, error, answer, shape=anylayer.SHAPE, now=t)
         return _with(response, anylayer.rate_limit_headers(t, minute_calls[minute]))
 
@@ -314,6 +346,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/_sim/chaos", chaos_route, methods=["GET", "POST", "DELETE"]),
         Route("/_sim/revisions/restore", restore_route, methods=["POST"]),
         Route("/_sim/stats", stats_route),
+        Route("/_sim/requests", requests_route, methods=["GET", "DELETE"]),
         Route("/_sim/openai/truth", openai_truth),
         Route("/api/v2/usage/tokens", arthur_tokens),
         Route("/_sim/arthur/truth", arthur_truth),
@@ -325,7 +358,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/api/v1/developer/usage", anylayer_usage_route),
         Route("/_sim/anylayer/truth", anylayer_truth),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(RequestLog, log=requests)])
 
 
 _TELNYX_ERROR = {
