@@ -268,7 +268,26 @@ def test_the_request_checker_rejects_what_the_spec_does_not_allow(
     assert problems("anylayer", path, [p for p in params if p[0] != "limit"] + [("limit", "1001")])
 
 
-def test_the_request_log_is_bounded() -> None:
-    from exporter.simulator.app import REQUEST_LOG_SIZE
+def test_the_request_log_is_bounded_and_skips_control_calls() -> None:
+    import asyncio
+    import collections
 
+    from exporter.simulator.app import REQUEST_LOG_SIZE, RequestLog
+
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+
+    log: collections.deque[dict[str, str]] = collections.deque(maxlen=3)
+    middleware = RequestLog(app, log)
+    for i, path in enumerate(["/v1/a", "/_sim/requests", "/v1/b", "/v1/c", "/v1/d"]):
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": f"n={i}".encode()}
+        asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    assert seen == ["/v1/a", "/_sim/requests", "/v1/b", "/v1/c", "/v1/d"]  # all passed on
+    assert [(r["path"], r["query"]) for r in log] == [
+        ("/v1/b", "n=2"),
+        ("/v1/c", "n=3"),
+        ("/v1/d", "n=4"),
+    ]
     assert 1000 <= REQUEST_LOG_SIZE <= 100_000
