@@ -15,6 +15,7 @@ from exporter.config import Config, ConfigError, load_config, secrets
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
 from exporter.server import parse_listen_address
+from exporter.sharding import Shard, ShardError, resolve, shard_of
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +47,24 @@ SIMULATED_KEYS = {
 }
 
 
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value[:20]!r} is not a whole number")
+    return int(value)
+
+
+def _shard_flags(command: argparse.ArgumentParser) -> None:
+    """kube-state-metrics' sharding flags (docs/kubernetes.md)."""
+    command.add_argument("--shard", dest="shard", type=_count, default=None)
+    command.add_argument("--total-shards", dest="total_shards", type=_count, default=None)
+    command.add_argument(
+        "--shard.from-hostname",
+        dest="shard_from_hostname",
+        action="store_true",
+        help="take --shard from the StatefulSet pod name's ordinal ($HOSTNAME: name-2 -> 2)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     # The logging flags are accepted before or after the subcommand.
     logging_flags = _Parser(add_help=False)
@@ -69,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--web.listen-address", dest="listen", type=_listen, default=None)
     run.add_argument("--web.config.file", dest="web_config", type=Path, default=None)
+    _shard_flags(run)
 
     demo = commands.add_parser(
         "demo", help="the built-in simulator and the exporter against it", parents=[logging_flags]
@@ -80,11 +100,19 @@ def parser() -> argparse.ArgumentParser:
         "once", help="poll every target once and print the exposition", parents=[logging_flags]
     )
     once.add_argument("--config", required=True, type=Path)
+    _shard_flags(once)
 
     check = commands.add_parser(
         "check-config", help="validate a config file", parents=[logging_flags]
     )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--total-shards",
+        dest="total_shards",
+        type=_count,
+        default=None,
+        help="also print which shard owns each target",
+    )
 
     simulate = commands.add_parser(
         "simulate", help="run the upstream simulator alone", parents=[logging_flags]
@@ -106,6 +134,13 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _shard(args: argparse.Namespace) -> Shard:
+    try:
+        return resolve(args.shard, args.total_shards, args.shard_from_hostname)
+    except ShardError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _load(path: Path) -> Config:
     config = load_config(path)
     for secret in secrets(config):
@@ -121,17 +156,23 @@ def main(argv: list[str] | None = None) -> int:
             config = _load(args.file)
             names = ", ".join(s.name for s in config.sources)
             print(f"config OK: {len(config.sources)} sources ({names})")
+            if args.total_shards is not None:
+                for source in config.sources:
+                    print(f"{source.name}: shard {shard_of(source.name, args.total_shards)}")
             return 0
         if args.command == "run":
+            shard = _shard(args)
             config = _load(args.config)
             from exporter import daemon
 
-            return daemon.run(config, args.listen or config.web.listen_address, args.web_config)
+            listen = args.listen or config.web.listen_address
+            return daemon.run(config, listen, args.web_config, shard)
         if args.command == "once":
+            shard = _shard(args)
             config = _load(args.config)
             from exporter import daemon
 
-            return daemon.once(config)
+            return daemon.once(config, shard)
         if args.command == "demo":
             from exporter import daemon
 

@@ -6,8 +6,10 @@ secret. `${VAR}` in any string is replaced from the environment; `api_key_file` 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -54,6 +56,33 @@ def parse_duration(value: Any) -> int:
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def parse_instant(value: Any) -> int:
+    """Unix seconds from a YAML date (`2026-01-01`, midnight UTC), a date-time
+    (`2026-01-01T06:00:00Z`; one without a zone is UTC) or either as a string. Not in the
+    future."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"invalid date {text[:40]!r} (expected e.g. 2026-01-01 or 2026-01-01T06:00:00Z)"
+            ) from None
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    else:
+        raise ValueError(f"invalid date {str(value)[:40]!r} (expected e.g. 2026-01-01)")
+    seconds = int(moment.timestamp())
+    if seconds > time.time():
+        raise ValueError(f"{moment.isoformat()} is in the future: counting starts in the past")
+    return seconds
+
+
+Instant = Annotated[int, BeforeValidator(parse_instant)]
 
 OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
     "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
@@ -108,6 +137,7 @@ class BaseSource(_Strict):
     timeout: Duration | None = None
     lookback: Duration | None = None
     backfill: Duration = 7 * 86400
+    count_from: Instant | None = None
     max_concurrency: Annotated[int, Field(ge=1, le=16)] = 2
     max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     retries: Annotated[int, Field(ge=0, le=10)] = 3
@@ -317,6 +347,7 @@ class Config(BaseSettings):
 
     state_dir: Path = Path("./usage-exporter-state")
     web: WebConfig = Field(default_factory=WebConfig)
+    count_from: Instant | None = None
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -325,6 +356,10 @@ class Config(BaseSettings):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"source name {name!r} is used twice: names become `target`")
+        if self.count_from is not None:  # the global origin, for sources without their own
+            for source in self.sources:
+                if source.count_from is None:
+                    object.__setattr__(source, "count_from", self.count_from)
         return self
 
     @classmethod

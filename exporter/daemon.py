@@ -27,10 +27,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter import __version__
 from exporter.exposition import Exposition, render
-from exporter.ledger import Ledger, LedgerError
+from exporter.ledger import Ledger, LedgerError, fixed_origin
 from exporter.model import Source, Stream, StreamRead, align_down, align_up
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+from exporter.sharding import Shard
 from exporter.sources import KINDS
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
 from exporter.webconfig import BasicAuth, WebConfigFile, load_web_config
@@ -73,18 +74,31 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         transport: Any = None,
+        shard: Shard | None = None,
     ) -> None:
         self._clock = clock
+        self.shard = shard or Shard()
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(state_dir / LEDGER_FILE)
         self.metrics = SelfMetrics(__version__)
-        self.state = ServerState()
+        self.metrics.shard(self.shard.index, self.shard.total)
+        self.state = ServerState(shard=(self.shard.index, self.shard.total))
         self._render_lock = asyncio.Lock()
         # (target, stream) -> the longest window to ask for, after a read ran out of time
         self._spans: dict[tuple[str, str], int] = {}
         self.targets: list[Target] = []
-        for source_config in config.sources:
+        owned = [s for s in config.sources if self.shard.owns(s.name)]
+        if self.shard.total > 1:
+            log.info(
+                "sharded",
+                extra={
+                    "shard": self.shard.index,
+                    "total_shards": self.shard.total,
+                    "targets": ",".join(s.name for s in owned) or "(none)",
+                },
+            )
+        for source_config in owned:
             kind = KINDS[source_config.kind]
             secret = secret_of(source_config)
             base_url = str(source_config.base_url or kind.default_base_url)
@@ -111,9 +125,12 @@ class Daemon:
                 upstream=upstream,
             )
             self.targets.append(target)
+            count_from = getattr(source_config, "count_from", None)
             self.ledger.declare(
-                target.name, kind.families, int(source_config.max_series_per_family)
+                target.name, kind.families, int(source_config.max_series_per_family), count_from
             )
+            if count_from is not None:
+                self._check_origins(target.name, int(count_from))
             self.metrics.register_target(target.name, target.kind)
             self.state.targets[target.name] = TargetStatus(
                 name=target.name,
@@ -124,6 +141,22 @@ class Daemon:
                 last_error="",
             )
         self.render()
+
+    def _check_origins(self, target: str, count_from: int) -> None:
+        """State written before `count_from` was set (or with another one) keeps its origin:
+        moving it would count buckets twice or drop them. Said once, at start."""
+        kept = sorted(
+            name
+            for name, (origin, width) in self.ledger.origins(target).items()
+            if origin
+            not in {fixed_origin(Stream(name, width, 0, 0, m), count_from) for m in (False, True)}
+        )
+        if kept:
+            log.warning(
+                "count_from differs from the state's origin: the state's origin is kept (no"
+                " bucket counted twice); delete the state to count from count_from",
+                extra={"target": target, "streams": ",".join(kept)[:500]},
+            )
 
     def render(self) -> None:
         """Re-render the exposition from the ledger and self-metrics, and swap it in."""
@@ -334,23 +367,26 @@ def _describe(stream: str, error: BaseException) -> str:
     return f"{stream}: {type(error).__name__}: {str(error)[:200]}"
 
 
-def run(config: Any, listen: str, web_config: Path | None) -> int:
+def run(config: Any, listen: str, web_config: Path | None, shard: Shard | None = None) -> int:
     """`usage-exporter run`: poll and serve until a signal."""
     web = load_web_config(web_config) if web_config is not None else None
-    return asyncio.run(_run(config, listen, web))
+    return asyncio.run(_run(config, listen, web, shard))
 
 
-async def _run(config: Any, listen: str, web: WebConfigFile | None) -> int:
-    daemon = Daemon(config)
+async def _run(
+    config: Any, listen: str, web: WebConfigFile | None, shard: Shard | None = None
+) -> int:
+    daemon = Daemon(config, shard=shard)
     await daemon.serve_forever(listen, web)
     return 0
 
 
-def once(config: Any) -> int:
-    """`usage-exporter once`: poll every target once, print the exposition, 1 if any failed."""
+def once(config: Any, shard: Shard | None = None) -> int:
+    """`usage-exporter once`: poll every target (of the shard) once, print the exposition, 1 if
+    any failed."""
 
     async def main() -> int:
-        daemon = Daemon(config)
+        daemon = Daemon(config, shard=shard)
         try:
             ok = await daemon.poll_all()
             exposition = daemon.state.exposition

@@ -120,6 +120,7 @@ class _Target:
     # stream -> the series with open buckets of that stream: commits touch only those
     by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
+    count_from: int | None = None  # a fixed origin (unix s) for streams without a cursor
 
     def index(self, series: _Series, before: _Series | None) -> None:
         """Keep `by_stream` right after `series` replaced `before`."""
@@ -167,6 +168,15 @@ def _prune_periods(series: _Series, oldest: int) -> None:
     """Drop day and month sums that start before `oldest` (the previous month's start)."""
     for key in [k for k in series.periods if k[1] < oldest]:
         del series.periods[key]
+
+
+def fixed_origin(stream: Stream, count_from: int) -> int:
+    """Where a stream's counters begin with a fixed `count_from`: the bucket containing it, or
+    for a stream with month gauges the start of its UTC month (so month-to-date is whole). A
+    function of `count_from` alone: every replica and every new owner of a target agrees."""
+    if stream.month_origin:
+        return align_down(_month_start(count_from), stream.width)
+    return align_down(count_from, stream.width)
 
 
 def _period_start(period: Period, t: int) -> int:
@@ -276,12 +286,18 @@ class Ledger:
     # -- public API ----------------------------------------------------------------------------
 
     def declare(
-        self, target: str, families: Sequence[Family], max_series_per_family: int | None = None
+        self,
+        target: str,
+        families: Sequence[Family],
+        max_series_per_family: int | None = None,
+        count_from: int | None = None,
     ) -> None:
-        """The target's families, and its own series limit (default: the ledger's)."""
+        """The target's families, its own series limit (default: the ledger's) and its fixed
+        origin (`count_from`, unix s; None: `backfill` before the first poll)."""
         state = self._target(target)
         state.families = {f.name: f for f in families}
         state.limit = max_series_per_family or self.max_series_per_family
+        state.count_from = count_from
         for family in families:
             state.series.setdefault(family.name, {})
 
@@ -290,8 +306,9 @@ class Ledger:
         `max_span` seconds (the daemon's limit after a read ran out of time)."""
         if stream.width <= 0:
             return Window(now, now)
-        cursor = self._target(target).cursors.get(stream.name)
-        origin = self._origin(stream, now)
+        state = self._target(target)
+        cursor = state.cursors.get(stream.name)
+        origin = self._origin(stream, now, state.count_from)
         start = cursor.cursor if cursor is not None else origin
         # A poll never reads more than a first poll does: after a long outage the cursor
         # catches up over several polls instead of timing out on the whole gap every time.
@@ -305,11 +322,18 @@ class Ledger:
         )
 
     @staticmethod
-    def _origin(stream: Stream, now: int) -> int:
+    def _origin(stream: Stream, now: int, count_from: int | None = None) -> int:
+        if count_from is not None:
+            return fixed_origin(stream, count_from)
         origin = align_down(now - stream.backfill, stream.width)
         if stream.month_origin:
             origin = min(origin, align_down(_month_start(now), stream.width))
         return origin
+
+    def origins(self, target: str) -> dict[str, tuple[int, int]]:
+        """Each stream's stored origin (where its counters began) and bucket width."""
+        cursors = self._target(target).cursors
+        return {name: (c.origin, c.width) for name, c in cursors.items() if c.width > 0}
 
     def watermark(self, target: str) -> int | None:
         cursors = [c.cursor for c in self._target(target).cursors.values() if c.width > 0]

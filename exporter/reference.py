@@ -29,8 +29,9 @@ In the OpenMetrics format counters also carry `_created` (the origin); the text 
 """
 
 
-def _row(family: Family) -> str:
-    labels = ", ".join(f"`{name}`" for name in ("target", *family.labels))
+def _row(family: Family, target: bool = True) -> str:
+    names = ("target", *family.labels) if target else family.labels
+    labels = ", ".join(f"`{name}`" for name in names) or "(none)"
     kind = family.kind.value
     if family.sums:
         kind += f" (sum of `{family.sums}` over the current UTC {family.period})"
@@ -38,9 +39,9 @@ def _row(family: Family) -> str:
     return f"| `{family.name}` | {kind} | {labels} | {help_text} |"
 
 
-def _table(families: Iterable[Family]) -> list[str]:
+def _table(families: Iterable[Family], target: bool = True) -> list[str]:
     lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
-    lines += [_row(f) for f in families]
+    lines += [_row(f, target) for f in families]
     return lines
 
 
@@ -52,12 +53,13 @@ def reference() -> str:
         lines.append("")
     lines += ["## Self-metrics (`usage_exporter_*`)", ""]
     lines.append(
-        "Labelled by `target` and `source` (the kind). Pre-initialised at 0 for every target, so "
-        'dashboards and alerts see 0, not "no data".'
+        "Per target ones are labelled by `target` and `source` (the kind) and pre-initialised at "
+        '0 for every target, so dashboards and alerts see 0, not "no data". A sharded process '
+        "(docs/kubernetes.md) has self-metrics for its own targets only."
     )
     lines.append("")
     self_families = SelfMetrics(__version__).families()
-    lines += _table(f for f in self_families if f.kind in (Kind.COUNTER, Kind.GAUGE))
+    lines += _table((f for f in self_families if f.kind in (Kind.COUNTER, Kind.GAUGE)), False)
     lines.append("")
     return "\n".join(lines)
 

