@@ -34,8 +34,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench grafana tools
-	$(BIN)/ruff format --check exporter grafana
+	$(BIN)/ruff check exporter tests bench grafana tools deploy
+	$(BIN)/ruff format --check exporter grafana deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict exporter
@@ -61,6 +61,7 @@ docs: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python grafana/generate.py
+	$(BIN)/python deploy/kubernetes/generate.py
 
 # The conformance data the tests use (tests/spec_data/*.json), derived from the vendors' spec
 # files and the pinned `openai` package; then the generated part of docs/upstreams.md.
