@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from exporter import cli
@@ -19,6 +20,7 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.daemon import Daemon
 from exporter.ledger import Ledger, fixed_origin
 from exporter.model import Flow, Stream, StreamRead, Window
+from exporter.server import ServerState, TargetStatus, create_app
 from exporter.sharding import Shard, ShardError, ordinal_from_hostname, resolve, shard_of
 from tests.harness import parse_samples
 
@@ -269,3 +271,17 @@ async def test_count_from_on_an_existing_state_keeps_its_origin(
     assert counter(again) == before
     assert source.reads[-1].start > NOW - DAY  # went on from the cursor
     await again.aclose()
+
+
+async def test_readyz_and_the_index_page_show_the_shard() -> None:
+    state = ServerState(shard=(2, 3))
+    state.targets["a"] = TargetStatus("a", "openai", False, False, None, "")
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        waiting = await client.get("/readyz")
+        assert waiting.status_code == 503
+        assert waiting.text == "not polled yet (shard 2 of 3, 1 targets): a\n"
+        state.targets["a"].polled = True
+        ready = await client.get("/readyz")
+        assert (ready.status_code, ready.text) == (200, "ready (shard 2 of 3, 1 targets)\n")
+        assert "<p>shard 2 of 3: 1 targets</p>" in (await client.get("/")).text
