@@ -10,7 +10,9 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -30,6 +32,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (86400, 3600, 60, 1)
+
+
+# --syntax-only: files named by the config (api_key_file, tls_config) are not read
+_SYNTAX_ONLY: ContextVar[bool] = ContextVar("syntax_only", default=False)
 
 
 class ConfigError(Exception):
@@ -154,8 +160,32 @@ class BaseSource(_Strict):
     def _secret_and_timeout(self) -> BaseSource:
         if (self.api_key is None) == (self.api_key_file is None):
             raise ValueError("give exactly one of api_key or api_key_file")
-        if self.api_key_file is not None:
+        if self.proxy_url is not None and self.proxy_from_environment:
+            raise ValueError("give proxy_url or proxy_from_environment, not both")
+        if self.api_key_file is not None and not _SYNTAX_ONLY.get():
             try:
+class TLSConfig(_Strict):
+    """Prometheus-style `tls_config` for the calls to the upstream."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _files(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together")
+        if _SYNTAX_ONLY.get():
+            return self
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: {path} is not a readable file")
+        return self
+
+
                 text = self.api_key_file.read_text(encoding="utf-8").strip()
             except OSError as err:
                 raise ValueError(
@@ -172,6 +202,16 @@ class BaseSource(_Strict):
             )
         return self
 
+    proxy_url: HttpUrl | None = None
+    proxy_from_environment: bool = False
+    tls_config: TLSConfig | None = None
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_scheme(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// proxy URL")
+        return value
     def secret(self) -> str:
         return self.api_key.get_secret_value() if self.api_key is not None else ""
 
@@ -377,7 +417,9 @@ class Config(BaseSettings):
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand(value: Any, env: Mapping[str, str], path: str) -> Any:
+def _expand(value: Any, env: Mapping[str, str], path: str, keep_unset: bool = False) -> Any:
+    """`${VAR}` replaced from `env`; with `keep_unset` (--syntax-only) an unset one stays as
+    written, which is fine for `api_key` but not for a field that must be a URL or a number."""
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -388,9 +430,12 @@ def _expand(value: Any, env: Mapping[str, str], path: str) -> Any:
 
         return _VAR.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _expand(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            k: _expand(v, env, f"{path}.{k}" if path else str(k), keep_unset)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_expand(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_expand(v, env, f"{path}[{i}]", keep_unset) for i, v in enumerate(value)]
     return value
 
 
@@ -413,6 +458,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
+                if keep_unset:
+                    return match.group(0)
         elif part in KIND_NAMES and text.endswith("]"):
             continue  # the discriminator's tag adds nothing for a reader
         else:
@@ -424,6 +471,58 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
     if kind == "extra_forbidden":
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """A key renamed in `since`: the old name is still accepted, with a deprecation note.
+
+    `scope` is where the key lives: "" (top level), "web", "source" (every entry of
+    `sources`) or "source.<key>" (a mapping inside every source, e.g. "source.tls_config")."""
+
+    scope: str
+    old: str
+    new: str
+    since: str
+
+
+# Every key renamed since 0.1.0. Nothing is renamed yet; a rename is added here (never by
+# dropping the old name), tested in tests/unit/test_config_compat.py.
+RENAMED_KEYS: tuple[Rename, ...] = ()
+
+
+def _rename(
+    mapping: Any, scope: str, where: str, renames: Sequence[Rename], notes: list[str]
+) -> None:
+    if not isinstance(mapping, dict):
+        return
+    for rename in renames:
+        if rename.scope != scope or rename.old not in mapping:
+            continue
+        if rename.new in mapping:
+            raise ConfigError(
+                f"{where}{rename.old}: renamed to {rename.new!r} in {rename.since}; "
+                f"both are given: keep only {rename.new!r}"
+            )
+        mapping[rename.new] = mapping.pop(rename.old)
+        notes.append(
+            f"{where}{rename.old}: deprecated since {rename.since}, read as {rename.new!r}: "
+            "rename it (the old name will be removed in a future major version)"
+        )
+
+
+def apply_renames(data: dict[str, Any], renames: Sequence[Rename], notes: list[str]) -> None:
+    """Move every renamed key to its new name in the raw document (before validation)."""
+    _rename(data, "", "", renames, notes)
+    _rename(data.get("web"), "web", "web.", renames, notes)
+    sources = data.get("sources")
+    if isinstance(sources, list):
+        for index, source in enumerate(sources):
+            where = f"sources[{index}]."
+            _rename(source, "source", where, renames, notes)
+            if isinstance(source, dict):
+                for key, value in source.items():
+                    _rename(value, f"source.{key}", f"{where}{key}.", renames, notes)
+
+
         return f"{_location(loc)}: unknown key"
     if kind == "missing":
         return f"{_location(loc[:-1]) or 'config'}: missing key '{loc[-1]}'"
@@ -435,8 +534,19 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{_location(loc) or 'config'}: {message}"
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read, expand and validate the file; ConfigError names the field on any problem."""
+def load_config(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    syntax_only: bool = False,
+    notes: list[str] | None = None,
+    renames: Sequence[Rename] = RENAMED_KEYS,
+) -> Config:
+    """Read, expand and validate the file; ConfigError names the field on any problem.
+
+    `syntax_only` checks the structure without the secrets: an unset `${VAR}` stays as written
+    and `api_key_file`/`tls_config` files are not read. Deprecation notes (renamed keys) are
+    appended to `notes`: the caller logs or prints them."""
     env = os.environ if env is None else env
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -452,7 +562,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with a `sources` list")
-    data = _expand(raw, env, "")
+    apply_renames(raw, renames, notes)
+    data = _expand(raw, env, "", keep_unset=syntax_only)
     for key, value in _env_overrides(env).items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
@@ -468,3 +579,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 def secrets(config: Config) -> list[str]:
     """Every credential in the config, for the log redactor."""
     return [s.secret() for s in config.sources if s.secret()]
+    notes = [] if notes is None else notes
+    token = _SYNTAX_ONLY.set(syntax_only)
+    finally:
+        _SYNTAX_ONLY.reset(token)

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import json
 import logging
 import random
 import signal
@@ -32,8 +33,8 @@ from exporter.model import Source, Stream, StreamRead, align_down, align_up
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.sharding import Shard
-from exporter.sources import KINDS
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.sources import KINDS, base_url
+from exporter.upstream import TLSSettings, Upstream, UpstreamError, UpstreamSettings
 from exporter.webconfig import BasicAuth, WebConfigFile, load_web_config
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,25 @@ class Target:
     source: Source
     upstream: Upstream
     streams: set[str] = field(default_factory=set)
+    settings: str = ""  # the settings that decide its series (series_settings)
+    hand_over: bool = False  # they differ from the ones the ledger counted with: first poll
+
+
+def series_settings(config: Any) -> str:
+    """The values of the source's `series_keys` as JSON: what its series and bucket layout
+    depend on. Kept in the ledger per target, so a change is seen at a reload or a restart."""
+
+    def plain(value: Any) -> Any:
+        if hasattr(value, "model_dump"):
+            return value.model_dump(mode="json", exclude_defaults=True)
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    keys = KINDS[config.kind].series_keys
+    return json.dumps({k: plain(getattr(config, k, None)) for k in keys}, sort_keys=True)
 
 
 def secret_of(config: Any) -> str:
@@ -98,49 +118,91 @@ class Daemon:
                     "targets": ",".join(s.name for s in owned) or "(none)",
                 },
             )
+        self.config = config
+        self._transport = transport
+        self._configs: dict[str, Any] = {}  # target name -> its source config
+        self._polling: dict[str, asyncio.Task[Any]] = {}  # target name -> its poll in flight
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reload_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
         for source_config in owned:
-            kind = KINDS[source_config.kind]
-            secret = secret_of(source_config)
-            base_url = str(source_config.base_url or kind.default_base_url)
-            settings = UpstreamSettings(
-                target=source_config.name,
-                source=kind.kind,
-                base_url=base_url,
-                headers={"Authorization": f"Bearer {secret}", **kind.extra_headers(source_config)},
-                secret=secret,
-                timeout=float(source_config.timeout),
-                retries=int(source_config.retries),
-                max_concurrency=int(source_config.max_concurrency),
-                max_body_bytes=int(source_config.max_body_bytes),
-                max_retry_after=float(source_config.timeout) / 2,
-                rate_limit_header=kind.rate_limit_header,
-            )
-            upstream = Upstream(settings, self.metrics, transport=transport)
-            target = Target(
-                name=source_config.name,
-                kind=kind.kind,
-                interval=float(source_config.interval),
-                timeout=float(source_config.timeout),
-                source=kind.build(source_config, upstream),
-                upstream=upstream,
-            )
-            self.targets.append(target)
-            count_from = getattr(source_config, "count_from", None)
-            self.ledger.declare(
-                target.name, kind.families, int(source_config.max_series_per_family), count_from
-            )
-            if count_from is not None:
-                self._check_origins(target.name, int(count_from))
-            self.metrics.register_target(target.name, target.kind)
-            self.state.targets[target.name] = TargetStatus(
-                name=target.name,
-                source=target.kind,
-                up=False,
-                polled=False,
-                last_success=None,
-                last_error="",
-            )
+            self._add_target(self._build_target(source_config), source_config)
+        self.metrics.config_loaded(True, self._clock())
         self.render()
+
+    def _build_target(self, source_config: Any) -> Target:
+        """The target's upstream client and source; OSError (a TLS file) on failure."""
+        kind = KINDS[source_config.kind]
+        secret = secret_of(source_config)
+        url, note = base_url(kind, source_config)
+        if note:
+            log.info("base_url adjusted", extra={"target": source_config.name, "note": note})
+        tls_config = getattr(source_config, "tls_config", None)
+        tls = None
+        if tls_config is not None:
+            tls = TLSSettings(
+                ca_file=str(tls_config.ca_file) if tls_config.ca_file else None,
+                cert_file=str(tls_config.cert_file) if tls_config.cert_file else None,
+                key_file=str(tls_config.key_file) if tls_config.key_file else None,
+                server_name=tls_config.server_name,
+                insecure_skip_verify=bool(tls_config.insecure_skip_verify),
+            )
+            if tls.insecure_skip_verify:
+                log.warning(
+                    "TLS CERTIFICATE VERIFICATION IS OFF (insecure_skip_verify): anyone on the"
+                    " path can read the API key",
+                    extra={"target": source_config.name},
+                )
+        proxy = getattr(source_config, "proxy_url", None)
+        settings = UpstreamSettings(
+            target=source_config.name,
+            source=kind.kind,
+            base_url=url,
+            headers={"Authorization": f"Bearer {secret}", **kind.extra_headers(source_config)},
+            secret=secret,
+            timeout=float(source_config.timeout),
+            retries=int(source_config.retries),
+            max_concurrency=int(source_config.max_concurrency),
+            max_body_bytes=int(source_config.max_body_bytes),
+            max_retry_after=float(source_config.timeout) / 2,
+            rate_limit_header=kind.rate_limit_header,
+            hints=kind.error_hints,
+            proxy=str(proxy) if proxy is not None else None,
+            trust_env=bool(getattr(source_config, "proxy_from_environment", False)),
+            tls=tls,
+        )
+        upstream = Upstream(settings, self.metrics, transport=self._transport)
+        return Target(
+            name=source_config.name,
+            kind=kind.kind,
+            interval=float(source_config.interval),
+            timeout=float(source_config.timeout),
+            source=kind.build(source_config, upstream),
+            upstream=upstream,
+            settings=series_settings(source_config),
+        )
+
+    def _add_target(self, target: Target, source_config: Any) -> None:
+        """Declare a built target to the ledger, the self-metrics and the server state."""
+        kind = KINDS[target.kind]
+        self.targets.append(target)
+        self._configs[target.name] = source_config
+        count_from = getattr(source_config, "count_from", None)
+        self.ledger.declare(
+            target.name, kind.families, int(source_config.max_series_per_family), count_from
+        )
+        if count_from is not None:
+            self._check_origins(target.name, int(count_from))
+        self._note_settings(target)
+        self.metrics.register_target(target.name, target.kind)
+        self.state.targets[target.name] = TargetStatus(
+            name=target.name,
+            source=target.kind,
+            up=False,
+            polled=False,
+            last_success=None,
+            last_error="",
+        )
 
     def _check_origins(self, target: str, count_from: int) -> None:
         """State written before `count_from` was set (or with another one) keeps its origin:
@@ -157,6 +219,174 @@ class Daemon:
                 " bucket counted twice); delete the state to count from count_from",
                 extra={"target": target, "streams": ",".join(kept)[:500]},
             )
+
+    def _note_settings(self, target: Target) -> None:
+        """Compare the target's series settings with the ones its ledger rows were counted
+        with: changed (while the exporter was stopped, or the target removed), the first poll
+        hands its streams over; unknown (a 0.1.0 state file) or new, they are recorded."""
+        stored = self.ledger.settings(target.name)
+        if stored is not None and stored != target.settings and self.ledger.origins(target.name):
+            target.hand_over = True
+            log.info(
+                "series settings differ from the state's: handing over at the first poll",
+                extra={"target": target.name},
+            )
+        elif stored != target.settings:
+            self.ledger.save_settings(target.name, target.settings)
+
+    # -- reload ----------------------------------------------------------------------------------
+
+    async def reload(self, path: Path) -> tuple[bool, str]:
+        """Load `path` and apply it without a restart; (ok, message). A file that does not
+        validate, or whose targets cannot be built (a TLS file), is refused whole and the
+        running config stays. Applied: unchanged targets keep polling untouched, removed ones
+        stop (their series leave /metrics, their ledger rows stay), added ones start, changed
+        ones restart on their cursors; a change of a key that changes the series
+        (`SourceKind.series_keys`) first hands the target's streams over at the next bucket
+        boundary (docs/operations.md)."""
+        from exporter.checks import warnings as check_warnings
+        from exporter.config import ConfigError, load_config, secrets
+        from exporter.logs import register_secret
+
+        async with self._reload_lock:
+            built: dict[str, Target] = {}
+            notes: list[str] = []
+            try:
+                config = load_config(path, notes=notes)
+                for secret in secrets(config):
+                    register_secret(secret)
+                if Path(config.state_dir) != Path(self.config.state_dir):
+                    raise ConfigError(
+                        f"state_dir: changed from {self.config.state_dir} to {config.state_dir};"
+                        " the ledger is open: restart to move it"
+                    )
+                wanted = [s for s in config.sources if self.shard.owns(s.name)]
+                for index, source_config in enumerate(config.sources):
+                    old = self._configs.get(source_config.name)
+                    if old is not None and old.kind != source_config.kind:
+                        raise ConfigError(
+                            f"sources[{index}].kind: target {source_config.name!r} was"
+                            f" {old.kind}; a target cannot change kind: give it a new name"
+                        )
+                for source_config in wanted:
+                    if self._configs.get(source_config.name) != source_config:
+                        built[source_config.name] = self._build_target(source_config)
+            except (ConfigError, OSError, ValueError) as err:
+                for target in built.values():
+                    await target.upstream.aclose()
+                message = str(err)
+                log.error("config reload failed", extra={"file": str(path), "error": message})
+                self.metrics.config_loaded(False, self._clock())
+                await self.refresh()
+                return False, message
+            for note in notes + check_warnings(config):
+                log.warning("config warning: " + note)
+            names = [s.name for s in wanted]
+            removed = [t for t in self.targets if t.name not in names]
+            changed = [t for t in self.targets if t.name in built]
+            for target in removed + changed:
+                await self._stop(target)
+            for target in removed:
+                self.metrics.unregister_target(target.name)
+                self.state.targets.pop(target.name, None)
+                self._configs.pop(target.name, None)
+            handed_over: list[str] = []
+            kept = {t.name: t for t in self.targets if t.name not in built and t.name in names}
+            self.targets = []
+            for source_config in wanted:
+                name = source_config.name
+                if name in kept:
+                    self.targets.append(kept[name])
+                    continue
+                before = self._configs.get(name)
+                target = built[name]
+                if before is not None:
+                    if series_settings(before) != target.settings:
+                        try:
+                            await self._hand_over(target)
+                        except LedgerError as err:  # not started: it would count twice
+                            log.error(
+                                "target not restarted",
+                                extra={"target": name, "error": str(err)},
+                            )
+                            await target.upstream.aclose()
+                            continue
+                        handed_over.append(name)
+                    self.targets.append(target)
+                    self._configs[name] = source_config
+                    self.ledger.declare(
+                        name,
+                        KINDS[target.kind].families,
+                        int(source_config.max_series_per_family),
+                        getattr(source_config, "count_from", None),
+                    )
+                else:
+                    self._add_target(target, source_config)
+                self._schedule(target)
+            self.config = config
+            self.metrics.config_loaded(True, self._clock())
+            restarted = {t.name for t in changed}
+            summary = {
+                "added": ",".join(n for n in names if n in built and n not in restarted),
+                "removed": ",".join(t.name for t in removed),
+                "restarted": ",".join(t.name for t in changed),
+                "handed_over": ",".join(handed_over),
+                "unchanged": ",".join(kept),
+            }
+            log.info("config reloaded", extra={k: v or "-" for k, v in summary.items()})
+            await self.refresh()
+            return True, "config reloaded"
+
+    async def _hand_over(self, target: Target) -> None:
+        """The target's series change (group_by, bucket width, ...): every open bucket of its
+        counter streams is settled at the value last read and each cursor moves to the next
+        boundary of the new width, so the new series start there and nothing is counted twice."""
+        try:
+            async with asyncio.timeout(10):
+                streams = await target.source.streams()
+        except (TimeoutError, UpstreamError):
+            streams = []
+        widths = {s.name: s.width for s in streams if s.width > 0}
+        self.ledger.hand_over(target.name, widths)
+        self.ledger.save_settings(target.name, target.settings)
+        target.hand_over = False
+        log.info(
+            "series settings changed: streams handed over at the next bucket boundary",
+            extra={"target": target.name},
+        )
+
+    async def _stop(self, target: Target) -> None:
+        """Unschedule the target, cancel its poll in flight (which commits nothing) and close
+        its client."""
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.remove_job(target.name)
+        task = self._polling.get(target.name)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for key in [k for k in self._spans if k[0] == target.name]:
+            del self._spans[key]
+        await target.upstream.aclose()
+
+    def _schedule(self, target: Target, first: dt.datetime | None = None) -> None:
+        if self._scheduler is None:
+            return
+        first = first or dt.datetime.now(dt.UTC)
+        self._scheduler.add_job(
+            self.poll,
+            "interval",
+            args=[target],
+            id=target.name,
+            replace_existing=True,
+            seconds=target.interval,
+            jitter=min(target.interval * 0.1, 30.0),
+            next_run_time=first + dt.timedelta(seconds=random.uniform(0, 0.5)),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(target.interval)),
+        )
 
     def render(self) -> None:
         """Re-render the exposition from the ledger and self-metrics, and swap it in."""
@@ -178,6 +408,22 @@ class Daemon:
 
     async def poll(self, target: Target) -> bool:
         """Read every stream of `target`, commit, update self-metrics, re-render."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._polling[target.name] = task
+        try:
+            return await self._poll(target)
+        finally:
+            if self._polling.get(target.name) is task:
+                del self._polling[target.name]
+
+    async def _poll(self, target: Target) -> bool:
+        if target.hand_over:  # settings changed while stopped: before anything is read
+            try:
+                await self._hand_over(target)
+            except LedgerError as err:  # nothing read: counting now would count twice
+                log.warning("poll failed", extra={"target": target.name, "error": str(err)})
+                return False
         started = time.monotonic()
         now = int(self._clock())
         errors: list[str] = []
@@ -262,6 +508,9 @@ class Daemon:
         success, so the cursor always moves forward."""
         key = (target.name, stream.name)
         window = self.ledger.window(target.name, stream, now, self._spans.get(key))
+        if stream.width > 0 and window.end <= window.start:
+            # handed over (a reload changed the series): nothing to read before the boundary
+            return StreamRead(stream.name, window.start, window.start)
         try:
             async with asyncio.timeout_at(deadline):
                 read = await target.source.read(stream, window)
@@ -298,9 +547,15 @@ class Daemon:
         self,
         listen: str,
         web: WebConfigFile | None = None,
+        *,
+        config_path: Path | None = None,
+        enable_lifecycle: bool = False,
     ) -> None:
-        """Listen, schedule one job per target, and run until SIGTERM or SIGINT."""
+        """Listen, schedule one job per target, and run until SIGTERM or SIGINT; SIGHUP (and
+        POST /-/reload with `enable_lifecycle`) reloads `config_path`."""
         host, port = parse_listen_address(listen)
+        if config_path is not None and enable_lifecycle:
+            self.state.reload = lambda: self.reload(config_path)
         app: Any = create_app(self.state)
         if web is not None and web.basic_auth_users:
             app = BasicAuth(app, web.basic_auth_users)
@@ -314,21 +569,20 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        if config_path is not None:
+
+            def hangup() -> None:
+                task = asyncio.ensure_future(self.reload(config_path))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+            with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+                loop.add_signal_handler(signal.SIGHUP, hangup)
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+        self._scheduler = scheduler
         first = dt.datetime.now(dt.UTC)
         for target in self.targets:
-            scheduler.add_job(
-                self.poll,
-                "interval",
-                args=[target],
-                id=target.name,
-                seconds=target.interval,
-                jitter=min(target.interval * 0.1, 30.0),
-                next_run_time=first + dt.timedelta(seconds=random.uniform(0, 0.5)),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(1, int(target.interval)),
-            )
+            self._schedule(target, first)
         scheduler.start()
         try:
             await stop.wait()
@@ -367,17 +621,32 @@ def _describe(stream: str, error: BaseException) -> str:
     return f"{stream}: {type(error).__name__}: {str(error)[:200]}"
 
 
-def run(config: Any, listen: str, web_config: Path | None, shard: Shard | None = None) -> int:
-    """`usage-exporter run`: poll and serve until a signal."""
+def run(
+    config: Any,
+    listen: str,
+    web_config: Path | None,
+    shard: Shard | None = None,
+    *,
+    config_path: Path | None = None,
+    enable_lifecycle: bool = False,
+) -> int:
+    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`."""
     web = load_web_config(web_config) if web_config is not None else None
-    return asyncio.run(_run(config, listen, web, shard))
+    return asyncio.run(_run(config, listen, web, shard, config_path, enable_lifecycle))
 
 
 async def _run(
-    config: Any, listen: str, web: WebConfigFile | None, shard: Shard | None = None
+    config: Any,
+    listen: str,
+    web: WebConfigFile | None,
+    shard: Shard | None = None,
+    config_path: Path | None = None,
+    enable_lifecycle: bool = False,
 ) -> int:
     daemon = Daemon(config, shard=shard)
-    await daemon.serve_forever(listen, web)
+    await daemon.serve_forever(
+        listen, web, config_path=config_path, enable_lifecycle=enable_lifecycle
+    )
     return 0
 
 

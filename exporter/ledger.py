@@ -12,7 +12,9 @@ from __future__ import annotations
 import calendar
 import contextlib
 import json
+import logging
 import math
+import os
 import sqlite3
 import sys
 import time
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
+from exporter import __version__
 from exporter.model import (
     Family,
     FamilySamples,
@@ -36,8 +39,26 @@ from exporter.model import (
     bound_labels,
 )
 
+log = logging.getLogger(__name__)
+
 APPLICATION_ID = 0x55534558  # "USEX"
-SCHEMA_VERSION = 1
+_WRITER = f"usage-exporter {__version__}"
+
+
+def _add_meta(db: sqlite3.Connection) -> None:
+    """2 (0.2.0): a `meta` table saying which exporter version created and last wrote the
+    file, so a newer file can be refused with the version that wrote it."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('created_by', 'schema 1 (0.1.x)')")
+
+
+# Schema migrations: MIGRATIONS[n] turns schema n - 1 into n. Each runs in one transaction
+# with `PRAGMA user_version = n`, after a backup copy of the file is written next to it.
+# A released migration is never edited; a change to the schema is a new number.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _add_meta,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 OVERFLOW = "__overflow__"
 
 _SCHEMA = """
@@ -217,10 +238,16 @@ class Ledger:
         if app_id == 0 and tables == 0:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA application_id={APPLICATION_ID};"
-                    f" PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                )
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                for number in range(2, SCHEMA_VERSION + 1):
+                    MIGRATIONS[number](db)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("REPLACE INTO meta (key, value) VALUES ('created_by', ?)", (_WRITER,))
+                db.execute("COMMIT")
             except sqlite3.Error as err:
                 raise LedgerError(f"{self.path}: cannot create the state file: {err}") from None
         elif app_id != APPLICATION_ID:
@@ -228,9 +255,9 @@ class Ledger:
                 f"{self.path}: this SQLite file does not belong to usage-exporter "
                 "(application_id differs); refusing to touch it"
             )
-        elif version != SCHEMA_VERSION:
+        elif version < 1 or version > SCHEMA_VERSION:  # (newer: refused above, unless in WAL)
             raise LedgerError(
-                f"{self.path}: state schema version {version}, this version reads "
+                f"{self.path}: state schema version {version}, this version reads 1 to "
                 f"{SCHEMA_VERSION}; refusing to guess"
             )
         try:
@@ -250,7 +277,92 @@ class Ledger:
         by_id: dict[int, _Series] = {}
         try:
             rows = self._db.execute(
+    def backup_path(self, version: int) -> Path:
+        """Where the copy of a schema-`version` file is kept before it is migrated."""
+        return self.path.with_name(f"{self.path.name}.schema-{version}.backup")
+
+    def _refuse_newer(self) -> None:
+        """A file of a newer schema is refused before SQLite opens it for writing (which could
+        change it): read the header, then the writer's version through an immutable handle."""
+        try:
+            with self.path.open("rb") as handle:
+                header = handle.read(100)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise LedgerError(f"{self.path}: cannot read the state file: {err.strerror}") from None
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+            return  # not SQLite (or empty): the checks below say so
+        version = int.from_bytes(header[60:64], "big")
+        app_id = int.from_bytes(header[68:72], "big")
+        if app_id != APPLICATION_ID or version <= SCHEMA_VERSION:
+            return
+        writer = "a newer usage-exporter"
+        with contextlib.suppress(sqlite3.Error):
+            uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+            ro = sqlite3.connect(uri, uri=True)
+            try:
+                row = ro.execute("SELECT value FROM meta WHERE key='written_by'").fetchone()
+                if row:
+                    writer = str(row[0])
+            finally:
+                ro.close()
+        raise LedgerError(
+            f"{self.path}: state schema version {version}, written by {writer}; this is "
+            f"usage-exporter {__version__}, which reads schema {SCHEMA_VERSION} and older. "
+            "The file is left untouched: run that version (or newer), or restore the backup "
+            f"it wrote before migrating ({self.path.name}.schema-<N>.backup)"
+        )
+
+    def _migrate(self, db: sqlite3.Connection, version: int) -> None:
+        """Back the file up, then apply each migration after `version` in its own transaction.
+        Interrupted (SIGKILL, power loss), the file is at the last committed version and the
+        next start goes on from there."""
+        backup = self.backup_path(version)
+        partial = backup.with_name(backup.name + ".partial")
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                db.backup(copy)
+            finally:
+                copy.close()
+            with partial.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(partial, backup)
+        except (sqlite3.Error, OSError) as err:
+            raise LedgerError(
+                f"{self.path}: cannot write the backup {backup.name} before migrating the "
+                f"state from schema {version} to {SCHEMA_VERSION}: {err}; nothing was changed"
+            ) from None
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                MIGRATIONS[number](db)
+                db.execute(f"PRAGMA user_version={number}")
+                db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback_on(db)
+                raise LedgerError(
+                    f"{self.path}: migrating the state to schema {number} failed: {err}; the "
+                    f"file is at schema {number - 1} (backup: {backup.name})"
+                ) from None
+        log.info(
+            "state file migrated",
+            extra={
+                "file": str(self.path),
+                "from_schema": version,
+                "to_schema": SCHEMA_VERSION,
+                "backup": str(backup),
+            },
+        )
+
+    @staticmethod
+    def _rollback_on(db: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
                 "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
+        self._refuse_newer()
             ).fetchall()
             for sid, target, family, labels, origin, base, emitted in rows:
                 # Interned: values repeat across series (projects, models); JSON makes copies.
@@ -266,6 +378,7 @@ class Ledger:
             for sid, kind, start, value in self._db.execute(
                 "SELECT series_id, kind, start, value FROM periods"
             ):
+                self._rollback_on(db)
                 by_id[sid].periods[(kind, start)] = value
             for state in self._targets.values():
                 for series_map in state.series.values():
@@ -285,6 +398,14 @@ class Ledger:
 
     # -- public API ----------------------------------------------------------------------------
 
+        if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
+            self._migrate(db, version)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='written_by'").fetchone()
+            if row is None or row[0] != _WRITER:
+                db.execute("REPLACE INTO meta (key, value) VALUES ('written_by', ?)", (_WRITER,))
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
     def declare(
         self,
         target: str,
@@ -429,6 +550,69 @@ class Ledger:
                     "VALUES (?, ?, ?, ?, ?)",
                     [(target, stream_name, f, json.dumps(lb), v) for (f, lb), v in levels.items()],
                 )
+    def settings(self, target: str) -> str | None:
+        """What the caller recorded as the settings the target's series were counted with."""
+        try:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key=?", (f"series_settings:{target}",)
+            ).fetchone()
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot read state: {err}") from None
+        return str(row[0]) if row else None
+
+    def save_settings(self, target: str, value: str) -> None:
+        try:
+            self._db.execute(
+                "REPLACE INTO meta (key, value) VALUES (?, ?)", (f"series_settings:{target}", value)
+            )
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+
+    def hand_over(self, target: str, widths: dict[str, int]) -> None:
+        """The target's series change (a reload changed its grouping or bucket width): settle
+        every open bucket of each counter stream at the value last read, and move the stream's
+        cursor to the next boundary of its new width (`widths`; a stream not in it keeps its
+        own). The old series keep their values; what the new series count starts at the
+        boundary, so no bucket is counted twice (late data for buckets before it is not
+        counted). One transaction; memory changes once it is durable."""
+        state = self._target(target)
+        work = _Work(state, state.limit or self.max_series_per_family, self._next_id)
+        cursors: dict[str, _Cursor] = {}
+        for name, cursor in state.cursors.items():
+            if cursor.width <= 0:
+                continue
+            width = widths.get(name) or cursor.width
+            newest = cursor.cursor
+            for family_name, labels in state.by_stream.get(name, set()):
+                if family_name not in state.families:
+                    continue
+                series = state.series[family_name][labels]
+                keys = [k for k in series.buckets if k[0] == name]
+                if not keys:
+                    continue
+                newest = max([newest, *(series.buckets[k][0] for k in keys)])
+                copy = work._series(state.families[family_name], labels, series.origin)
+                for key in keys:
+                    _fold(copy, key)
+            cursors[name] = _Cursor(align_up(newest, width), cursor.origin, width)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._write_series(target, list(work.touched.values()), work.created)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(target, s, c.cursor, c.origin, c.width) for s, c in cursors.items()],
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        for series in work.touched.values():
+            family = state.series.setdefault(series.family, {})
+            state.index(series, family.get(series.labels))
+            family[series.labels] = series
+        state.cursors.update(cursors)
+
             self._db.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()

@@ -123,8 +123,21 @@ class SelfMetrics:
             t,
             registry=r,
         )
+        self._reload_ok = Gauge(
+            "usage_exporter_config_last_reload_successful",
+            "1 if the last configuration reload (SIGHUP or POST /-/reload) succeeded, 0 if the "
+            "file was refused and the running configuration kept; 1 at start.",
+            registry=r,
+        )
+        self._reload_time = Gauge(
+            "usage_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (start or reload).",
+            registry=r,
+        )
         for metric in (
             self._build,
+            self._reload_ok,
+            self._reload_time,
             self._shard_info,
             self._total_shards,
             self._up,
@@ -169,6 +182,31 @@ class SelfMetrics:
         self._unknown.labels(target, source)
         self._inconsistent.labels(target, source)
         self._duration.labels(target, source)
+
+    def unregister_target(self, target: str) -> None:
+        """A target removed by a reload: its self-metric series leave /metrics."""
+        for metric in (
+            self._up,
+            self._last_success,
+            self._watermark,
+            self._duration,
+            self._polls,
+            self._requests,
+            self._rate_limit,
+            self._revisions,
+            self._series,
+            self._overflow,
+            self._unknown,
+            self._inconsistent,
+        ):
+            for labels in list(metric._metrics):  # prometheus_client's children, by labels
+                if labels and labels[0] == target:
+                    metric.remove(*labels)
+
+    def config_loaded(self, ok: bool, now: float) -> None:
+        self._reload_ok.set(1 if ok else 0)
+        if ok:
+            self._reload_time.set(now)
 
     def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
         self._requests.labels(target, source, endpoint, code).inc()

@@ -12,7 +12,7 @@ import contextlib
 import html
 import ssl
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -46,6 +46,8 @@ class ServerState:
     exposition: Exposition | None = None
     targets: dict[str, TargetStatus] = field(default_factory=dict)
     shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
+    # POST /-/reload (--web.enable-lifecycle): reload the config; (ok, message)
+    reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
 
     def shard_text(self) -> str:
         return f"shard {self.shard[0]} of {self.shard[1]}"
@@ -146,14 +148,22 @@ def create_app(state: ServerState) -> Starlette:
         )
         return HTMLResponse(page)
 
-    return Starlette(
-        routes=[
-            Route("/metrics", metrics, methods=["GET", "HEAD"]),
-            Route("/healthz", healthz, methods=["GET", "HEAD"]),
-            Route("/readyz", readyz, methods=["GET", "HEAD"]),
-            Route("/", index, methods=["GET", "HEAD"]),
-        ]
-    )
+    async def reload(request: Request) -> Response:
+        assert state.reload is not None
+        ok, message = await state.reload()
+        if ok:
+            return PlainTextResponse(f"{message}\n")
+        return PlainTextResponse(f"failed to reload config: {message}\n", status_code=500)
+
+    routes = [
+        Route("/metrics", metrics, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/", index, methods=["GET", "HEAD"]),
+    ]
+    if state.reload is not None:  # --web.enable-lifecycle; without it /-/reload is a 404
+        routes.append(Route("/-/reload", reload, methods=["POST", "PUT"]))
+    return Starlette(routes=routes)
 
 
 class Listener(uvicorn.Server):

@@ -13,9 +13,10 @@ import email.utils
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -50,6 +51,28 @@ class Response:
     headers: httpx.Headers
     body: bytes
     data: Any = None  # the decoded JSON, when asked for
+    url: str = ""  # scheme, host and path only: no query, no user info
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    """Prometheus-style `tls_config` of a source: files are read when the client is built."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+
+    def context(self) -> ssl.SSLContext:
+        """The SSL context for the upstream; OSError/ssl.SSLError name the file on failure."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        if self.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,11 @@ class UpstreamSettings:
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
     rate_limit_header: str = ""
+    # what a refused call most likely means for this vendor, by status (from the source module)
+    hints: Mapping[int, str] = field(default_factory=dict)
+    proxy: str | None = None  # proxy URL; None: no proxy (unless trust_env)
+    trust_env: bool = False  # honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY (and SSL_CERT_FILE)
+    tls: TLSSettings | None = None
 
     def __repr__(self) -> str:
         return f"UpstreamSettings(target={self.target!r}, base_url={self.base_url!r})"
@@ -89,13 +117,21 @@ class Upstream:
         self._recorder = recorder
         self._sleep = sleep
         self._slots = asyncio.Semaphore(settings.max_concurrency)
+        tls = settings.tls
+        verify: ssl.SSLContext | bool = True
+        if tls is not None or not settings.trust_env:
+            # An explicit context: with trust_env httpx would also read SSL_CERT_FILE/DIR.
+            verify = (tls or TLSSettings()).context()
+        self._extensions = {"sni_hostname": tls.server_name} if tls and tls.server_name else {}
         self._client = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             headers=dict(settings.headers),
             timeout=httpx.Timeout(settings.timeout),
             transport=transport,
             follow_redirects=False,
-            trust_env=False,
+            verify=verify,
+            proxy=settings.proxy,
+            trust_env=settings.trust_env,
         )
 
     def __repr__(self) -> str:
@@ -163,9 +199,11 @@ class Upstream:
                         status=response.status,
                     )
                 else:  # 4xx other than 429: retrying will not help
+                    hint = self.settings.hints.get(response.status)
                     raise UpstreamError(
                         endpoint,
-                        f"HTTP {response.status}{self._detail(response)}",
+                        f"HTTP {response.status} from GET {response.url}"
+                        f"{': ' + hint if hint else ''}{self._detail(response)}",
                         status=response.status,
                     )
             if attempt + 1 < attempts:
@@ -192,12 +230,19 @@ class Upstream:
         try:
             async with (
                 self._slots,
-                self._client.stream("GET", path, params=list(params), headers=headers) as response,
+                self._client.stream(
+                    "GET",
+                    path,
+                    params=list(params),
+                    headers=headers,
+                    extensions=self._extensions or None,
+                ) as response,
             ):
                 code = str(response.status_code)
                 body = await self._read_capped(endpoint, response)
                 self._note_rate_limit(response.headers)
-                return Response(response.status_code, response.headers, body)
+                url = response.url.copy_with(query=None, fragment=None, userinfo=b"")
+                return Response(response.status_code, response.headers, body, url=str(url))
         except httpx.TimeoutException:
             raise UpstreamError(endpoint, "timed out") from None
         except httpx.HTTPError as err:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -377,16 +378,20 @@ def _with(response: Response, headers: dict[str, str]) -> Response:
     return response
 
 
-async def serve(config: SimulatorConfig, host: str, port: int) -> Listener:
-    return await serve_app(create_app(config), host, port)
+async def serve(
+    config: SimulatorConfig, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> Listener:
+    return await serve_app(create_app(config), host, port, ssl_context=ssl_context)
 
 
-def run_forever(config: SimulatorConfig, host: str, port: int) -> int:
-    """Serve until SIGTERM/SIGINT."""
+def run_forever(
+    config: SimulatorConfig, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> int:
+    """Serve until SIGTERM/SIGINT (over TLS with `ssl_context`: the proxy and TLS tests)."""
     import signal
 
     async def main() -> None:
-        server = await serve(config, host, port)
+        server = await serve(config, host, port, ssl_context)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -26,6 +26,29 @@ class SourceKind:
     build: Callable[[Any, Upstream], Source]
     rate_limit_header: str = ""
     extra_headers: Callable[[Any], Mapping[str, str]] = field(default=lambda _config: {})
+    # the API version every path starts with: a base_url ending in it is cut (not 404 forever)
+    api_version: str = ""
+    # what a refused call (4xx) most likely means with this vendor, by HTTP status
+    error_hints: Mapping[int, str] = field(default_factory=dict)
+    # config keys that change which series a stream writes or its bucket layout: a reload that
+    # changes one hands the target's streams over at the next bucket boundary (docs/operations.md)
+    series_keys: tuple[str, ...] = ()
+    # the vendor's documented lateness (seconds) and where it is documented: a shorter
+    # `lookback` misses revisions (check-config warns)
+    lateness: int = 0
+    lateness_source: str = ""
+
+
+def base_url(kind: SourceKind, config: Any) -> tuple[str, str]:
+    """The base URL to call, and a note when a trailing API version was cut off it."""
+    url = str(config.base_url or kind.default_base_url).rstrip("/")
+    if kind.api_version and url.endswith(kind.api_version):
+        cut = url.removesuffix(kind.api_version)
+        return cut, (
+            f"base_url ends in {kind.api_version}, which the exporter adds to every path itself:"
+            f" using {cut}"
+        )
+    return url, ""
 
 
 def _openai_headers(config: Any) -> Mapping[str, str]:
@@ -43,6 +66,12 @@ KINDS: dict[str, SourceKind] = {
             openai.DEFAULT_BASE_URL,
             openai.OpenAISource,
             extra_headers=_openai_headers,
+            api_version=openai.API_VERSION,
+            error_hints=openai.ERROR_HINTS,
+            series_keys=("endpoints", "bucket_width", "group_by", "overrides"),
+            lateness=2 * 3600,
+            lateness_source="OpenAI: closed buckets change as late data arrives; re-read the "
+            "last 2-3 hourly buckets",
         ),
         SourceKind(
             "arthur",
@@ -50,6 +79,8 @@ KINDS: dict[str, SourceKind] = {
             arthur.FAMILIES,
             arthur.DEFAULT_BASE_URL,
             arthur.ArthurSource,
+            error_hints=arthur.ERROR_HINTS,
+            series_keys=("window", "group_by"),
         ),
         SourceKind(
             "telnyx",
@@ -58,6 +89,8 @@ KINDS: dict[str, SourceKind] = {
             telnyx.DEFAULT_BASE_URL,
             telnyx.TelnyxSource,
             rate_limit_header=telnyx.RATE_LIMIT_HEADER,
+            api_version=telnyx.API_VERSION,
+            error_hints=telnyx.ERROR_HINTS,
         ),
         SourceKind(
             "anylayer",
@@ -66,6 +99,7 @@ KINDS: dict[str, SourceKind] = {
             anylayer.DEFAULT_BASE_URL,
             anylayer.AnylayerSource,
             rate_limit_header=anylayer.RATE_LIMIT_HEADER,
+            series_keys=("granularity",),
         ),
     )
 }

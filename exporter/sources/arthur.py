@@ -29,6 +29,11 @@ PATH = "/api/v2/usage/tokens"
 DEFAULT_LOOKBACK = 3 * 3600
 LABELS = ("rule_type", "task_id")
 ROLES = "ORG-AUDITOR (read-only), ORG-ADMIN or TENANT-USER"
+ERROR_HINTS = {
+    401: f"the engine refused the key: use an API key of this engine with the role {ROLES}",
+    404: "no usage API at this path: base_url must be the engine's root (e.g. "
+    "https://arthur.internal:3030, without /api/v2), and the engine must be 2.1 or later",
+}
 
 _ONCE_PER_RULE = (
     " Counted once per rule that evaluated the inference: summing over rule_type counts an "

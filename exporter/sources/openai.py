@@ -35,6 +35,15 @@ from exporter.upstream import Upstream, UpstreamError
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com"
+API_VERSION = "/v1"  # part of every path below: a base_url ending in it is cut (cli warns)
+ERROR_HINTS = {
+    401: "OpenAI refused the key: the Usage and Costs APIs need an Admin key (sk-admin-..., "
+    "organization settings > Admin keys); project and user keys are refused",
+    403: "the key is not allowed to read this organization's usage: use an Admin key of this "
+    "organization (and check `organization`)",
+    404: "no such API path: base_url must be the API root without /v1 "
+    "(e.g. https://api.openai.com), or the endpoint is not offered there",
+}
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
 PAGE_LIMIT = {"1m": 1440, "1h": 168, "1d": 31}  # the API's maximum buckets per page
 COSTS_PAGE_LIMIT = 180

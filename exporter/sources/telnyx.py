@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.telnyx.com"
 RATE_LIMIT_HEADER = "x-ratelimit-remaining"
+API_VERSION = "/v2"  # part of every path: a base_url ending in it is cut (cli warns)
+ERROR_HINTS = {
+    401: "Telnyx wants an API v2 key (KEY...) of the account that owns the buckets",
+    403: "the API v2 key lacks access to Cloud Storage usage: use a key of the account that "
+    "owns the buckets",
+}
 DEFAULT_WIDTH = 3600  # until the spacing of the answers tells otherwise
 DEFAULT_LOOKBACK = 3 * 3600
 LABELS = ("bucket", "category")
@@ -165,7 +171,8 @@ class TelnyxSource:
         except UpstreamError as err:
             hints = {
                 401: "the API key was refused",
-                404: "bucket not found",
+                404: "bucket not found (or base_url is not the API root, e.g. "
+                "https://api.telnyx.com without /v2)",
                 422: "the request was rejected",
             }
             hint = hints.get(err.status or 0)

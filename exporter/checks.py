@@ -1,0 +1,65 @@
+"""Warnings for a valid config that is likely a mistake: printed by `check-config`, logged by
+`run` at start and on each reload. Vendor facts come from the source kinds (exporter.sources).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.config import Config, Duration
+from exporter.sources import KINDS, base_url
+
+# Group keys whose series grow with the organization (one per user or API key).
+HIGH_CARDINALITY_KEYS = ("user_id", "api_key_id")
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def source_warnings(index: int, source: Any) -> list[str]:
+    """The warnings for `sources[index]`, each naming the field."""
+    where = f"sources[{index}]"
+    kind = KINDS[source.kind]
+    out: list[str] = []
+    _, note = base_url(kind, source)
+    if note:
+        out.append(f"{where}.base_url: {note}")
+    if kind.lateness:
+        lookbacks: list[tuple[str, Duration | None]] = [("lookback", source.lookback)]
+        for endpoint, override in (getattr(source, "overrides", None) or {}).items():
+            lookbacks.append((f"overrides.{endpoint}.lookback", override.lookback))
+        for field, value in lookbacks:
+            if value is not None and value < kind.lateness:
+                out.append(
+                    f"{where}.{field}: {_span(value)} is shorter than the {_span(kind.lateness)}"
+                    f" in which the vendor still revises buckets ({kind.lateness_source}):"
+                    " revisions after that are never counted"
+                )
+    group_keys: list[tuple[str, list[str]]] = [("group_by", list(getattr(source, "group_by", [])))]
+    for endpoint, override in (getattr(source, "overrides", None) or {}).items():
+        if getattr(override, "group_by", None):
+            group_keys.append((f"overrides.{endpoint}.group_by", list(override.group_by)))
+    for field, keys in group_keys:
+        wide = [k for k in keys if k in HIGH_CARDINALITY_KEYS]
+        if wide:
+            out.append(
+                f"{where}.{field}: {', '.join(wide)} make one series per user or API key: on a"
+                f" large organization that is many series (max_series_per_family"
+                f" {source.max_series_per_family} folds the rest into __overflow__)"
+            )
+    tls = source.tls_config
+    if tls is not None and tls.insecure_skip_verify:
+        out.append(
+            f"{where}.tls_config.insecure_skip_verify: TLS CERTIFICATES ARE NOT VERIFIED: anyone"
+            " on the path can read the API key; use ca_file instead"
+        )
+    return out
+
+
+def warnings(config: Config) -> list[str]:
+    """Every warning of the config, in source order."""
+    return [w for i, s in enumerate(config.sources) for w in source_warnings(i, s)]
