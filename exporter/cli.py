@@ -7,10 +7,12 @@ listens.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from exporter import __version__
+from exporter.checks import warnings as check_warnings
 from exporter.config import Config, ConfigError, load_config, secrets
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
@@ -88,6 +90,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--web.listen-address", dest="listen", type=_listen, default=None)
     run.add_argument("--web.config.file", dest="web_config", type=Path, default=None)
+    run.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="accept POST /-/reload (behind the web config's TLS and basic auth)",
+    )
     _shard_flags(run)
 
     demo = commands.add_parser(
@@ -106,6 +114,12 @@ def parser() -> argparse.ArgumentParser:
         "check-config", help="validate a config file", parents=[logging_flags]
     )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--syntax-only",
+        dest="syntax_only",
+        action="store_true",
+        help="check the structure without secrets: unset ${VAR}s and absent files are fine",
+    )
     check.add_argument(
         "--total-shards",
         dest="total_shards",
@@ -131,6 +145,17 @@ def parser() -> argparse.ArgumentParser:
             help=f"{meaning}: a key the simulator accepts (repeatable)",
         )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
+    simulate.add_argument("--tls-cert-file", type=Path, default=None, help="serve over TLS")
+    simulate.add_argument(
+        "--usage-start",
+        type=int,
+        default=None,
+        help="unix time where generated usage begins (default: 60 days before start)",
+    )
+    simulate.add_argument("--tls-key-file", type=Path, default=None)
+    simulate.add_argument(
+        "--tls-client-ca-file", type=Path, default=None, help="require client certificates"
+    )
     return root
 
 
@@ -141,10 +166,19 @@ def _shard(args: argparse.Namespace) -> Shard:
         raise ConfigError(str(err)) from None
 
 
-def _load(path: Path) -> Config:
-    config = load_config(path)
+def _load(path: Path, *, syntax_only: bool = False, notes: list[str] | None = None) -> Config:
+    """Load and validate; every secret goes to the log redactor. Deprecation notes and the
+    warnings for likely mistakes are appended to `notes` (or logged, when not asked for)."""
+    found: list[str] = []
+    config = load_config(path, syntax_only=syntax_only, notes=found)
     for secret in secrets(config):
         register_secret(secret)
+    found += check_warnings(config)
+    if notes is None:
+        for note in found:
+            logging.getLogger("exporter.config").warning("config warning: " + note)
+    else:
+        notes += found
     return config
 
 
@@ -153,9 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         if args.command == "check-config":
-            config = _load(args.file)
+            notes: list[str] = []
+            config = _load(args.file, syntax_only=args.syntax_only, notes=notes)
             names = ", ".join(s.name for s in config.sources)
-            print(f"config OK: {len(config.sources)} sources ({names})")
+            for warning in notes:
+                sys.stderr.write(f"usage-exporter: warning: {warning}\n")
+            checked = " (syntax only: secrets and files not read)" if args.syntax_only else ""
+            print(f"config OK{checked}: {len(config.sources)} sources ({names})")
             if args.total_shards is not None:
                 for source in config.sources:
                     print(f"{source.name}: shard {shard_of(source.name, args.total_shards)}")
@@ -166,7 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             from exporter import daemon
 
             listen = args.listen or config.web.listen_address
-            return daemon.run(config, listen, args.web_config, shard)
+            return daemon.run(
+                config,
+                listen,
+                args.web_config,
+                shard,
+                config_path=args.config,
+                enable_lifecycle=args.enable_lifecycle,
+            )
         if args.command == "once":
             shard = _shard(args)
             config = _load(args.config)
@@ -180,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         from exporter.simulator.app import SimulatorConfig, run_forever
 
         host, port = parse_listen_address(args.listen)
-        sim = SimulatorConfig(seed=args.seed, max_page_buckets=args.max_page_buckets)
+        sim = SimulatorConfig(
+            seed=args.seed, max_page_buckets=args.max_page_buckets, start=args.usage_start
+        )
         if args.openai_keys:
             sim.openai_keys = dict(args.openai_keys)
         if args.anylayer_keys:
@@ -192,7 +239,16 @@ def main(argv: list[str] | None = None) -> int:
                 key: (engine.partition(":")[0], engine.partition(":")[2] or "ORG-AUDITOR")
                 for key, engine in args.arthur_keys
             }
-        return int(run_forever(sim, host, port))
+        context = None
+        if args.tls_cert_file is not None:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.tls_cert_file, args.tls_key_file)
+            if args.tls_client_ca_file is not None:
+                context.load_verify_locations(args.tls_client_ca_file)
+                context.verify_mode = ssl.CERT_REQUIRED
+        return int(run_forever(sim, host, port, context))
     except ConfigError as err:
         sys.stderr.write(f"usage-exporter: error: {err}\n")
         return 2

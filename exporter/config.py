@@ -132,38 +132,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BaseSource(_Strict):
-    """Keys every source kind shares."""
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    base_url: HttpUrl | None = None
-    api_key: SecretStr | None = None
-    api_key_file: Path | None = None
-    interval: Duration = 300
-    timeout: Duration | None = None
-    lookback: Duration | None = None
-    backfill: Duration = 7 * 86400
-    count_from: Instant | None = None
-    max_concurrency: Annotated[int, Field(ge=1, le=16)] = 2
-    max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    max_series_per_family: Annotated[int, Field(ge=1)] = 10_000
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
-        if value is not None and value.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _secret_and_timeout(self) -> BaseSource:
-        if (self.api_key is None) == (self.api_key_file is None):
-            raise ValueError("give exactly one of api_key or api_key_file")
-        if self.proxy_url is not None and self.proxy_from_environment:
-            raise ValueError("give proxy_url or proxy_from_environment, not both")
-        if self.api_key_file is not None and not _SYNTAX_ONLY.get():
-            try:
 class TLSConfig(_Strict):
     """Prometheus-style `tls_config` for the calls to the upstream."""
 
@@ -186,6 +154,48 @@ class TLSConfig(_Strict):
         return self
 
 
+class BaseSource(_Strict):
+    """Keys every source kind shares."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    base_url: HttpUrl | None = None
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    interval: Duration = 300
+    timeout: Duration | None = None
+    lookback: Duration | None = None
+    backfill: Duration = 7 * 86400
+    count_from: Instant | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=16)] = 2
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    max_series_per_family: Annotated[int, Field(ge=1)] = 10_000
+    proxy_url: HttpUrl | None = None
+    proxy_from_environment: bool = False
+    tls_config: TLSConfig | None = None
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_scheme(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// proxy URL")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_and_timeout(self) -> BaseSource:
+        if (self.api_key is None) == (self.api_key_file is None):
+            raise ValueError("give exactly one of api_key or api_key_file")
+        if self.proxy_url is not None and self.proxy_from_environment:
+            raise ValueError("give proxy_url or proxy_from_environment, not both")
+        if self.api_key_file is not None and not _SYNTAX_ONLY.get():
+            try:
                 text = self.api_key_file.read_text(encoding="utf-8").strip()
             except OSError as err:
                 raise ValueError(
@@ -202,16 +212,6 @@ class TLSConfig(_Strict):
             )
         return self
 
-    proxy_url: HttpUrl | None = None
-    proxy_from_environment: bool = False
-    tls_config: TLSConfig | None = None
-
-    @field_validator("proxy_url")
-    @classmethod
-    def _proxy_scheme(cls, value: HttpUrl | None) -> HttpUrl | None:
-        if value is not None and value.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// proxy URL")
-        return value
     def secret(self) -> str:
         return self.api_key.get_secret_value() if self.api_key is not None else ""
 
@@ -425,6 +425,8 @@ def _expand(value: Any, env: Mapping[str, str], path: str, keep_unset: bool = Fa
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
+                if keep_unset:
+                    return match.group(0)
                 raise ConfigError(f"{path}: environment variable {name} is not set")
             return env[name]
 
@@ -439,38 +441,6 @@ def _expand(value: Any, env: Mapping[str, str], path: str, keep_unset: bool = Fa
     return value
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    prefix = "USAGE_EXPORTER_"
-    for key, value in env.items():
-        if not key.startswith(prefix):
-            continue
-        parts = key[len(prefix) :].lower().split("__")
-        if parts == ["state_dir"]:
-            overrides["state_dir"] = value
-        elif parts == ["web", "listen_address"]:
-            overrides.setdefault("web", {})["listen_address"] = value
-    return overrides
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-                if keep_unset:
-                    return match.group(0)
-        elif part in KIND_NAMES and text.endswith("]"):
-            continue  # the discriminator's tag adds nothing for a reader
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = tuple(error.get("loc", ()))
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
 @dataclass(frozen=True, slots=True)
 class Rename:
     """A key renamed in `since`: the old name is still accepted, with a deprecation note.
@@ -523,6 +493,36 @@ def apply_renames(data: dict[str, Any], renames: Sequence[Rename], notes: list[s
                     _rename(value, f"source.{key}", f"{where}{key}.", renames, notes)
 
 
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    prefix = "USAGE_EXPORTER_"
+    for key, value in env.items():
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix) :].lower().split("__")
+        if parts == ["state_dir"]:
+            overrides["state_dir"] = value
+        elif parts == ["web", "listen_address"]:
+            overrides.setdefault("web", {})["listen_address"] = value
+    return overrides
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in KIND_NAMES and text.endswith("]"):
+            continue  # the discriminator's tag adds nothing for a reader
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
         return f"{_location(loc)}: unknown key"
     if kind == "missing":
         return f"{_location(loc[:-1]) or 'config'}: missing key '{loc[-1]}'"
@@ -548,6 +548,7 @@ def load_config(
     and `api_key_file`/`tls_config` files are not read. Deprecation notes (renamed keys) are
     appended to `notes`: the caller logs or prints them."""
     env = os.environ if env is None else env
+    notes = [] if notes is None else notes
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
@@ -569,17 +570,16 @@ def load_config(
             data[key] = {**data[key], **value}
         else:
             data[key] = value
+    token = _SYNTAX_ONLY.set(syntax_only)
     try:
         return Config(**data)
     except ValidationError as err:
         errors = err.errors(include_input=False, include_url=False)
         raise ConfigError("; ".join(_describe(e) for e in errors[:5])) from None
+    finally:
+        _SYNTAX_ONLY.reset(token)
 
 
 def secrets(config: Config) -> list[str]:
     """Every credential in the config, for the log redactor."""
     return [s.secret() for s in config.sources if s.secret()]
-    notes = [] if notes is None else notes
-    token = _SYNTAX_ONLY.set(syntax_only)
-    finally:
-        _SYNTAX_ONLY.reset(token)

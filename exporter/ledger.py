@@ -227,56 +227,6 @@ class Ledger:
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
-        try:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        except sqlite3.DatabaseError as err:
-            raise LedgerError(f"{self.path}: not a usage-exporter state file ({err})") from None
-        if app_id == 0 and tables == 0:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                for number in range(2, SCHEMA_VERSION + 1):
-                    MIGRATIONS[number](db)
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute("REPLACE INTO meta (key, value) VALUES ('created_by', ?)", (_WRITER,))
-                db.execute("COMMIT")
-            except sqlite3.Error as err:
-                raise LedgerError(f"{self.path}: cannot create the state file: {err}") from None
-        elif app_id != APPLICATION_ID:
-            raise LedgerError(
-                f"{self.path}: this SQLite file does not belong to usage-exporter "
-                "(application_id differs); refusing to touch it"
-            )
-        elif version < 1 or version > SCHEMA_VERSION:  # (newer: refused above, unless in WAL)
-            raise LedgerError(
-                f"{self.path}: state schema version {version}, this version reads 1 to "
-                f"{SCHEMA_VERSION}; refusing to guess"
-            )
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            integrity = db.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.Error as err:
-            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
-        if integrity != "ok":
-            raise LedgerError(f"{self.path}: state file is corrupt ({integrity})")
-        return db
-
-    def _target(self, name: str) -> _Target:
-        return self._targets.setdefault(name, _Target())
-
-    def _load(self) -> None:
-        by_id: dict[int, _Series] = {}
-        try:
-            rows = self._db.execute(
     def backup_path(self, version: int) -> Path:
         """Where the copy of a schema-`version` file is kept before it is migrated."""
         return self.path.with_name(f"{self.path.name}.schema-{version}.backup")
@@ -361,8 +311,67 @@ class Ledger:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
 
-                "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
+    def _open(self) -> sqlite3.Connection:
         self._refuse_newer()
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise LedgerError(f"{self.path}: not a usage-exporter state file ({err})") from None
+        if app_id == 0 and tables == 0:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                for number in range(2, SCHEMA_VERSION + 1):
+                    MIGRATIONS[number](db)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("REPLACE INTO meta (key, value) VALUES ('created_by', ?)", (_WRITER,))
+                db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback_on(db)
+                raise LedgerError(f"{self.path}: cannot create the state file: {err}") from None
+        elif app_id != APPLICATION_ID:
+            raise LedgerError(
+                f"{self.path}: this SQLite file does not belong to usage-exporter "
+                "(application_id differs); refusing to touch it"
+            )
+        elif version < 1 or version > SCHEMA_VERSION:  # (newer: refused above, unless in WAL)
+            raise LedgerError(
+                f"{self.path}: state schema version {version}, this version reads 1 to "
+                f"{SCHEMA_VERSION}; refusing to guess"
+            )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            integrity = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
+        if integrity != "ok":
+            raise LedgerError(f"{self.path}: state file is corrupt ({integrity})")
+        if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
+            self._migrate(db, version)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='written_by'").fetchone()
+            if row is None or row[0] != _WRITER:
+                db.execute("REPLACE INTO meta (key, value) VALUES ('written_by', ?)", (_WRITER,))
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
+        return db
+
+    def _target(self, name: str) -> _Target:
+        return self._targets.setdefault(name, _Target())
+
+    def _load(self) -> None:
+        by_id: dict[int, _Series] = {}
+        try:
+            rows = self._db.execute(
+                "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
             ).fetchall()
             for sid, target, family, labels, origin, base, emitted in rows:
                 # Interned: values repeat across series (projects, models); JSON makes copies.
@@ -378,7 +387,6 @@ class Ledger:
             for sid, kind, start, value in self._db.execute(
                 "SELECT series_id, kind, start, value FROM periods"
             ):
-                self._rollback_on(db)
                 by_id[sid].periods[(kind, start)] = value
             for state in self._targets.values():
                 for series_map in state.series.values():
@@ -398,14 +406,6 @@ class Ledger:
 
     # -- public API ----------------------------------------------------------------------------
 
-        if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
-            self._migrate(db, version)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key='written_by'").fetchone()
-            if row is None or row[0] != _WRITER:
-                db.execute("REPLACE INTO meta (key, value) VALUES ('written_by', ?)", (_WRITER,))
-        except sqlite3.Error as err:
-            raise LedgerError(f"{self.path}: cannot open the state file: {err}") from None
     def declare(
         self,
         target: str,
@@ -505,51 +505,6 @@ class Ledger:
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
         state.levels.pop(stream, None)
 
-    def close(self) -> None:
-        self._db.close()
-
-    # -- commit --------------------------------------------------------------------------------
-
-    def commit(
-        self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
-    ) -> CommitStats:
-        """Apply every read in one transaction; memory changes only once it is durable."""
-        state = self._target(target)
-        work = _Work(state, state.limit or self.max_series_per_family, self._next_id)
-        for stream, read in reads:
-            if stream.width <= 0 or read.levels:
-                work.levels(stream, read)
-            if stream.width > 0:
-                work.flows(stream, read)
-                cursor = state.cursors.get(stream.name)
-                old = cursor.cursor if cursor is not None else read.start
-                origin = cursor.origin if cursor is not None else read.start
-                settle = align_down(now - stream.lookback, stream.width)
-                new = max(old, min(settle, read.end))
-                work.cursors[stream.name] = _Cursor(new, origin, stream.width)
-                work.settle(stream.name, new)
-        oldest_period = _previous_month_start(now)
-        for series in work.touched.values():
-            series.emitted = max(series.emitted, series.true_sum())
-            if series.periods:
-                _prune_periods(series, oldest_period)
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._write_series(target, list(work.touched.values()), work.created)
-            self._db.executemany(
-                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(target, s, c.cursor, c.origin, c.width) for s, c in work.cursors.items()],
-            )
-            for stream_name, levels in work.new_levels.items():
-                self._db.execute(
-                    "DELETE FROM levels WHERE target=? AND stream=?", (target, stream_name)
-                )
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO levels (target, stream, family, labels, value) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(target, stream_name, f, json.dumps(lb), v) for (f, lb), v in levels.items()],
-                )
     def settings(self, target: str) -> str | None:
         """What the caller recorded as the settings the target's series were counted with."""
         try:
@@ -613,6 +568,51 @@ class Ledger:
             family[series.labels] = series
         state.cursors.update(cursors)
 
+    def close(self) -> None:
+        self._db.close()
+
+    # -- commit --------------------------------------------------------------------------------
+
+    def commit(
+        self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
+    ) -> CommitStats:
+        """Apply every read in one transaction; memory changes only once it is durable."""
+        state = self._target(target)
+        work = _Work(state, state.limit or self.max_series_per_family, self._next_id)
+        for stream, read in reads:
+            if stream.width <= 0 or read.levels:
+                work.levels(stream, read)
+            if stream.width > 0:
+                work.flows(stream, read)
+                cursor = state.cursors.get(stream.name)
+                old = cursor.cursor if cursor is not None else read.start
+                origin = cursor.origin if cursor is not None else read.start
+                settle = align_down(now - stream.lookback, stream.width)
+                new = max(old, min(settle, read.end))
+                work.cursors[stream.name] = _Cursor(new, origin, stream.width)
+                work.settle(stream.name, new)
+        oldest_period = _previous_month_start(now)
+        for series in work.touched.values():
+            series.emitted = max(series.emitted, series.true_sum())
+            if series.periods:
+                _prune_periods(series, oldest_period)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._write_series(target, list(work.touched.values()), work.created)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(target, s, c.cursor, c.origin, c.width) for s, c in work.cursors.items()],
+            )
+            for stream_name, levels in work.new_levels.items():
+                self._db.execute(
+                    "DELETE FROM levels WHERE target=? AND stream=?", (target, stream_name)
+                )
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO levels (target, stream, family, labels, value) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(target, stream_name, f, json.dumps(lb), v) for (f, lb), v in levels.items()],
+                )
             self._db.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()
