@@ -253,6 +253,8 @@ def openai_expected(sim: str, got: dict[SeriesKey, Series]) -> dict[SeriesKey, f
                     value = row["values"][name]
                 else:
                     continue
+                if name == "quantity":  # the unit label comes from the truth row
+                    fixed = {"quantity_unit": _label(row.get("quantity_unit"))}
                 labels = {k: v for k, v in group.items() if k in LABELS[family]} | dict(fixed)
                 key = _key(family, labels)
                 expected[key] = expected.get(key, 0) + value

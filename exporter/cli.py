@@ -13,7 +13,7 @@ from pathlib import Path
 
 from exporter import __version__
 from exporter.checks import warnings as check_warnings
-from exporter.config import Config, ConfigError, load_config, secrets
+from exporter.config import Config, ConfigError, load_config, secrets, warnings
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
 from exporter.server import parse_listen_address
@@ -173,7 +173,7 @@ def _load(path: Path, *, syntax_only: bool = False, notes: list[str] | None = No
     config = load_config(path, syntax_only=syntax_only, notes=found)
     for secret in secrets(config):
         register_secret(secret)
-    found += check_warnings(config)
+    found += [*check_warnings(config), *warnings(config)]
     if notes is None:
         for note in found:
             logging.getLogger("exporter.config").warning("config warning: " + note)

@@ -91,7 +91,15 @@ def parse_instant(value: Any) -> int:
 Instant = Annotated[int, BeforeValidator(parse_instant)]
 
 OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
-    "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+    "completions": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+        "api_source",
+    ),
     "embeddings": ("project_id", "user_id", "api_key_id", "model"),
     "moderations": ("project_id", "user_id", "api_key_id", "model"),
     "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
@@ -100,9 +108,30 @@ OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
     "vector_stores": ("project_id",),
     "code_interpreter_sessions": ("project_id",),
     "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
-    "web_search_calls": ("project_id", "user_id", "api_key_id", "model", "context_level"),
-    "costs": ("project_id", "line_item", "api_key_id"),
+    "web_search_calls": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "context_level",
+        "api_source",
+    ),
+    "costs": ("project_id", "line_item", "api_key_id", "api_source", "user_id"),
+    "decisions": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+        "api_source",
+    ),
 }
+# Keys an endpoint takes only from its `overrides.<endpoint>.group_by`, never from the source's
+# `group_by` list: costs grouped by `user_id` may be refused (HTTP 400) together with `project_id`
+# grouping or the `project_ids` filter, and a list written for the usage endpoints before costs
+# accepted `user_id` must keep working.
+OPENAI_OVERRIDE_ONLY: dict[str, tuple[str, ...]] = {"costs": ("user_id",)}
 OpenAIEndpoint = Literal[
     "completions",
     "embeddings",
@@ -115,6 +144,7 @@ OpenAIEndpoint = Literal[
     "file_search_calls",
     "web_search_calls",
     "costs",
+    "decisions",
 ]
 _ALL_GROUP_BY = tuple(dict.fromkeys(k for keys in OPENAI_GROUP_BY.values() for k in keys))
 
@@ -583,3 +613,42 @@ def load_config(
 def secrets(config: Config) -> list[str]:
     """Every credential in the config, for the log redactor."""
     return [s.secret() for s in config.sources if s.secret()]
+
+
+def openai_costs_user_warning(source: OpenAISource) -> str | None:
+    """Why the Costs API may refuse this source's costs grouping (HTTP 400), or None.
+
+    The API documents that grouping costs by `user_id` together with `project_id` grouping or
+    the `project_ids` filter is supported for some organizations and time ranges only."""
+    if "costs" not in source.endpoints:
+        return None
+    override = source.overrides.get("costs")
+    keys = override.group_by if override is not None and override.group_by is not None else []
+    if "user_id" not in keys:
+        return None
+    clash = [
+        what
+        for what, present in (
+            ("group_by project_id", "project_id" in keys),
+            ("the project_ids filter", source.project_ids is not None),
+        )
+        if present
+    ]
+    if not clash:
+        return None
+    return (
+        f"overrides.costs.group_by: user_id with {' and '.join(clash)}: the Costs API answers "
+        "HTTP 400 for this combination in some organizations and time ranges; if costs fail "
+        "with 400, drop user_id there (or project_id and the project_ids filter)"
+    )
+
+
+def warnings(config: Config) -> list[str]:
+    """Valid settings the upstream may still refuse, worded for the operator (check-config)."""
+    out = []
+    for index, source in enumerate(config.sources):
+        if isinstance(source, OpenAISource):
+            warning = openai_costs_user_warning(source)
+            if warning:
+                out.append(f"sources[{index}].{warning}")
+    return out

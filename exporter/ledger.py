@@ -200,6 +200,50 @@ def fixed_origin(stream: Stream, count_from: int) -> int:
     return align_down(count_from, stream.width)
 
 
+def _pad_stored_labels(state: _Target) -> None:
+    """Series and levels stored before a label was added to their family read with it empty.
+
+    A label is only ever added at the end of a family's label tuple, so a stored tuple shorter
+    than the declared one is the same series with the new labels unset: its counter, buckets and
+    periods carry on under the padded tuple. Only memory changes (the stored row keeps its id);
+    a later version of the same family never stores both spellings, as the padded key is found
+    before any new series is made."""
+    for name, family in state.families.items():
+        width = len(family.labels)
+        stored = state.series.get(name, {})
+        if any(len(labels) < width for labels in stored):
+            padded: dict[Labels, _Series] = {}
+            for labels, series in stored.items():
+                if len(labels) < width:
+                    for keys in state.by_stream.values():
+                        keys.discard((name, labels))
+                    labels = labels + ("",) * (width - len(labels))
+                    series = _Series(
+                        series.id,
+                        name,
+                        labels,
+                        series.origin,
+                        series.base,
+                        series.emitted,
+                        series.buckets,
+                        series.periods,
+                    )
+                    state.index(series, None)
+                padded[labels] = series
+            state.series[name] = padded
+    for stream, levels in state.levels.items():
+        if any(
+            f in state.families and len(labels) < len(state.families[f].labels)
+            for f, labels in levels
+        ):
+            state.levels[stream] = {
+                (f, labels + ("",) * (len(state.families[f].labels) - len(labels)))
+                if f in state.families
+                else (f, labels): value
+                for (f, labels), value in levels.items()
+            }
+
+
 def _period_start(period: Period, t: int) -> int:
     return _day_start(t) if period is Period.DAY else _month_start(t)
 
@@ -421,6 +465,7 @@ class Ledger:
         state.count_from = count_from
         for family in families:
             state.series.setdefault(family.name, {})
+        _pad_stored_labels(state)
 
     def window(self, target: str, stream: Stream, now: int, max_span: int | None = None) -> Window:
         """What to read next: from the cursor (or the origin) to the open bucket, but at most

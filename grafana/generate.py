@@ -181,6 +181,15 @@ SPEND = Dashboard(
             f"sum by (target, project_id, line_item) (openai_cost_month_to_date_usd{_S})",
             "currencyUSD",
         ),
+        table(
+            "Billed quantity per day by line item",
+            "What the money bought over the trailing 24 hours: the quantity the Costs API bills "
+            "per line item, in its own unit (tokens, 1000_tokens, images, ...; an unknown unit "
+            "is shown as reported). Needs group_by line_item.",
+            f"sum by (target, line_item, quantity_unit) "
+            f"(increase(openai_cost_quantity_total{_S}[1d]))",
+            "short",
+        ),
     ),
 )
 
@@ -193,6 +202,7 @@ OPENAI_VARS = (
 )
 _O = selector(OPENAI_VARS)
 _OP = selector(OPENAI_VARS, "target", "project_id")
+_OD = selector(OPENAI_VARS, extra='endpoint="decisions"')
 
 
 def legend_of(by: str) -> str:
@@ -254,6 +264,39 @@ OPENAI = Dashboard(
             unit="percentunit",
             minimum=0,
             maximum=1,
+        ),
+        series(
+            "Prompt cache writes per hour by retention",
+            "Input tokens written to the prompt cache over the trailing hour, split by the "
+            "retention the API reports (12 hours or 30 minutes; completions and decisions).",
+            q(
+                f"sum(increase(openai_input_cache_write_12h_tokens_total{_O}[1h]))",
+                "12h retention",
+            ),
+            q(
+                f"sum(increase(openai_input_cache_write_30m_tokens_total{_O}[1h]))",
+                "30m retention",
+            ),
+        ),
+        series(
+            "Decisions API per hour",
+            "Input and output tokens and model requests of the Decisions API (the decisions "
+            "usage endpoint) over the trailing hour.",
+            *(
+                q(f"sum(increase({metric}{_OD}[1h]))", legend)
+                for metric, legend in (
+                    ("openai_input_tokens_total", "input tokens"),
+                    ("openai_output_tokens_total", "output tokens"),
+                    ("openai_model_requests_total", "model requests"),
+                )
+            ),
+        ),
+        series(
+            "Tokens per hour by API source",
+            "Input tokens over the trailing hour by api_source: agents_api is attributed Agents "
+            "API activity; unlabeled is everything else (also history), not only direct API use; "
+            "empty where the source is not grouped by api_source.",
+            per_hour("openai_input_tokens_total", "api_source"),
         ),
         series(
             "Model requests per hour by endpoint",

@@ -12,10 +12,30 @@ from pathlib import Path
 from exporter.sources.openai import FAMILIES
 from tests.harness import created, http_json, parse_samples, scrape
 
-GROUP_BY = ["project_id", "model", "line_item", "size", "source", "batch", "context_level"]
+GROUP_BY = [
+    "project_id",
+    "model",
+    "line_item",
+    "size",
+    "source",
+    "batch",
+    "context_level",
+    "api_source",
+]
+
+_COMPLETIONS = (
+    "project_id",
+    "user_id",
+    "api_key_id",
+    "model",
+    "batch",
+    "service_tier",
+    "api_source",
+)
 
 SUPPORTED = {
-    "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+    "completions": _COMPLETIONS,
+    "decisions": _COMPLETIONS,
     "embeddings": ("project_id", "user_id", "api_key_id", "model"),
     "moderations": ("project_id", "user_id", "api_key_id", "model"),
     "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
@@ -23,8 +43,16 @@ SUPPORTED = {
     "audio_transcriptions": ("project_id", "user_id", "api_key_id", "model"),
     "code_interpreter_sessions": ("project_id",),
     "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
-    "web_search_calls": ("project_id", "user_id", "api_key_id", "model", "context_level"),
-    "costs": ("project_id", "line_item", "api_key_id"),
+    "web_search_calls": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "context_level",
+        "api_source",
+    ),
+    # user_id only from overrides.costs.group_by, never from the source's group_by list
+    "costs": ("project_id", "line_item", "api_key_id", "api_source"),
 }
 
 TOKEN_FIELDS = [
@@ -34,6 +62,8 @@ TOKEN_FIELDS = [
     "input_audio_tokens",
     "output_audio_tokens",
     "input_cache_write_tokens",
+    "input_cache_write_12h_tokens",
+    "input_cache_write_30m_tokens",
     "input_uncached_tokens",
     "input_text_tokens",
     "output_text_tokens",
@@ -53,6 +83,10 @@ QUANTITIES: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     "completions": {
         **{f: (f"openai_{f}_total", {"endpoint": "completions"}) for f in TOKEN_FIELDS},
         "num_model_requests": _requests("completions"),
+    },
+    "decisions": {
+        **{f: (f"openai_{f}_total", {"endpoint": "decisions"}) for f in TOKEN_FIELDS},
+        "num_model_requests": _requests("decisions"),
     },
     "embeddings": {
         "input_tokens": ("openai_input_tokens_total", {"endpoint": "embeddings"}),
@@ -77,7 +111,11 @@ QUANTITIES: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
         "num_requests": ("openai_tool_calls_total", {"tool": "web_search"}),
         "num_model_requests": _requests("web_search_calls"),
     },
-    "costs": {"amount": ("openai_cost_usd_total", {})},
+    "costs": {
+        "amount": ("openai_cost_usd_total", {}),
+        # the unit label comes from the truth row (the simulator's unit of the line item)
+        "quantity": ("openai_cost_quantity_total", {}),
+    },
 }
 
 LABELS = {f.name: f.labels for f in FAMILIES}
@@ -130,11 +168,20 @@ def origins(exporter_url: str, target: str) -> tuple[int, int]:
     )
 
 
-def expected_series(sim_url: str, exporter_url: str, org: str, target: str) -> Expected:
+def expected_series(
+    sim_url: str,
+    exporter_url: str,
+    org: str,
+    target: str,
+    overrides: dict[str, list[str]] | None = None,
+) -> Expected:
+    """`overrides`: per endpoint, the group keys of `overrides.<endpoint>.group_by`."""
     usage_origin, costs_origin = origins(exporter_url, target)
     expected: Expected = {}
     for endpoint, quantities in QUANTITIES.items():
         keys = [k for k in GROUP_BY if k in SUPPORTED[endpoint]]
+        if overrides and endpoint in overrides:
+            keys = list(overrides[endpoint])
         start = costs_origin if endpoint == "costs" else usage_origin
         query = urllib.parse.urlencode(
             [("org", org), ("endpoint", endpoint), ("start", str(start))]
@@ -150,6 +197,8 @@ def expected_series(sim_url: str, exporter_url: str, org: str, target: str) -> E
                     value = row["values"][field]
                 else:
                     continue
+                if field == "quantity":
+                    fixed = {"quantity_unit": _label(row.get("quantity_unit"))}
                 labels = (
                     {n: "" for n in LABELS[family]}
                     | {k: v for k, v in group.items() if k in LABELS[family]}

@@ -36,6 +36,7 @@ class FieldSpec:
     maximum: int = 0  # root field: per-minute rate below 2*maximum
     parent: str = ""  # part field: a share of the parent's rate
     share: int = 0  # at most this percentage of the parent
+    sum_of: tuple[str, ...] = ()  # total field: exactly the sum of these fields, revisions too
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,12 @@ _TOKENS = (
     FieldSpec("input_cached_tokens", parent="input_tokens", share=60),
     FieldSpec("input_audio_tokens", parent="input_tokens", share=10),
     FieldSpec("output_audio_tokens", parent="output_tokens", share=10),
-    FieldSpec("input_cache_write_tokens", parent="input_tokens", share=10),
+    FieldSpec("input_cache_write_12h_tokens", parent="input_tokens", share=6),
+    FieldSpec("input_cache_write_30m_tokens", parent="input_tokens", share=6),
+    FieldSpec(
+        "input_cache_write_tokens",
+        sum_of=("input_cache_write_12h_tokens", "input_cache_write_30m_tokens"),
+    ),
     FieldSpec("input_uncached_tokens", parent="input_tokens", share=40),
     FieldSpec("input_text_tokens", parent="input_tokens", share=40),
     FieldSpec("output_text_tokens", parent="output_tokens", share=90),
@@ -78,6 +84,19 @@ _TOKENS = (
 )
 _BASE = {"project_id": PROJECTS, "user_id": USERS}
 _FOUR = ("project_id", "user_id", "api_key_id", "model")
+_COMPLETIONS_KEYS = (*_FOUR, "batch", "service_tier", "api_source")
+API_SOURCES = ("agents_api", "unlabeled")
+
+# Costs line items: the unit the API names for `quantity` and the price of one unit in
+# micro-dollars. Prices are powers of two, so quantity = cost / price is exact in binary and
+# sums of quantities are exact in any order. `calls` is not one of the units the API lists: a
+# unit the exporter has not seen must still be exported verbatim.
+LINE_ITEMS: dict[str, tuple[str, int]] = {
+    "gpt-4o-mini, input": ("1000_tokens", 128),
+    "gpt-4o-mini, output": ("1000_tokens", 512),
+    "gpt-4.1, input": ("tokens", 2),
+    "web search tool calls": ("calls", 8192),
+}
 
 ENDPOINTS: dict[str, EndpointSpec] = {
     e.name: e
@@ -85,12 +104,20 @@ ENDPOINTS: dict[str, EndpointSpec] = {
         EndpointSpec(
             "completions",
             "organization.usage.completions.result",
-            (*_FOUR, "batch", "service_tier"),
+            _COMPLETIONS_KEYS,
             {
                 **_BASE,
                 "model": ("gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14", "o3-mini"),
                 "batch": (False, True),
             },
+            _TOKENS,
+            _usage_filters(("batch", "batch")),
+        ),
+        EndpointSpec(
+            "decisions",
+            "organization.usage.decisions.result",
+            _COMPLETIONS_KEYS,
+            {**_BASE, "model": ("gpt-6-luna",), "batch": (False, True)},
             _TOKENS,
             _usage_filters(("batch", "batch")),
         ),
@@ -172,7 +199,7 @@ ENDPOINTS: dict[str, EndpointSpec] = {
         EndpointSpec(
             "web_search_calls",
             "organization.usage.web_searches.result",
-            (*_FOUR, "context_level"),
+            (*_FOUR, "context_level", "api_source"),
             {**_BASE, "model": ("gpt-4.1-2025-04-14",), "context_level": ("low", "medium", "high")},
             (FieldSpec("num_requests", 4), FieldSpec("num_model_requests", 3)),
             _usage_filters(("context_levels", "context_level")),
@@ -180,16 +207,8 @@ ENDPOINTS: dict[str, EndpointSpec] = {
         EndpointSpec(
             "costs",
             "organization.costs.result",
-            ("project_id", "line_item", "api_key_id"),
-            {
-                "project_id": PROJECTS,
-                "line_item": (
-                    "gpt-4o-mini, input",
-                    "gpt-4o-mini, output",
-                    "gpt-4.1, input",
-                    "web search tool calls",
-                ),
-            },
+            ("project_id", "line_item", "api_key_id", "api_source", "user_id"),
+            {"project_id": PROJECTS, "user_id": USERS, "line_item": tuple(LINE_ITEMS)},
             (FieldSpec("micro_usd", 2500),),
             {"project_ids": "project_id", "api_key_ids": "api_key_id"},
         ),
@@ -200,7 +219,7 @@ ENDPOINTS: dict[str, EndpointSpec] = {
 SHAPE = Shape(
     quantities=frozenset(
         {f.name for spec in ENDPOINTS.values() for f in spec.fields if f.name != "micro_usd"}
-        | {"amount", "value"}
+        | {"amount", "value", "quantity"}
     ),
     required=("data", "start_time", "end_time"),
 )
@@ -234,8 +253,10 @@ def rows(spec: EndpointSpec) -> list[Row]:
         dims = dict(zip(names, values, strict=True))
         if "api_key_id" in spec.group_keys:
             dims["api_key_id"] = f"key_{str(dims['project_id']).removeprefix('proj_')}"
-        if spec.name == "completions":
+        if spec.name in ("completions", "decisions"):
             dims["service_tier"] = "batch" if dims["batch"] else "default"
+        if "api_source" in spec.group_keys:  # about a third of the raw rows come from Agents
+            dims["api_source"] = API_SOURCES[min(1, digest("api_source", spec.name, index)[0] % 3)]
         out.append(Row(index, dims))
     return out
 
@@ -286,6 +307,11 @@ class OpenAIUsage:
     ) -> int:
         if spec.level:
             return self.stored_bytes(org, row, min(end, now))
+        if field.sum_of:
+            return sum(
+                self.value(org, spec, row, _field(spec, part), start, end, now)
+                for part in field.sum_of
+            )
         start = max(start, self.usage_start)
         generated = visible(
             lambda h: self._rate(org, spec, row, field, h), start, end, now, self.late
@@ -302,7 +328,10 @@ class OpenAIUsage:
             counted = sorted(n for n, s in ENDPOINTS.items() if not s.level)
             spec = ENDPOINTS[counted[rng.randrange(len(counted))]]
         series: dict[Key, tuple[Row, FieldSpec]] = {
-            (org, spec.name, r.index, f.name): (r, f) for r in _ROWS[spec.name] for f in spec.fields
+            (org, spec.name, r.index, f.name): (r, f)
+            for r in _ROWS[spec.name]
+            for f in spec.fields
+            if not f.sum_of  # a total follows its parts' revisions
         }
 
         def minute_value(key: Key, minute: int) -> int:
@@ -326,8 +355,8 @@ class OpenAIUsage:
         now: int,
         group_by: Sequence[str],
         filters: Mapping[str, set[str]],
-    ) -> dict[tuple[Any, ...], dict[str, int]]:
-        groups: dict[tuple[Any, ...], dict[str, int]] = {}
+    ) -> dict[tuple[Any, ...], dict[str, float]]:
+        groups: dict[tuple[Any, ...], dict[str, float]] = {}
         for row in _ROWS[spec.name]:
             if not _passes(row, spec, filters):
                 continue
@@ -336,7 +365,14 @@ class OpenAIUsage:
             for field in spec.fields:
                 v = self.value(org, spec, row, field, start, end, now)
                 sums[field.name] = sums.get(field.name, 0) + v
+                if field.name == "micro_usd":  # the billed quantity of the row's line item
+                    price = LINE_ITEMS[str(row.dims["line_item"])][1]
+                    sums["quantity"] = sums.get("quantity", 0) + v / price
         return {k: v for k, v in groups.items() if any(v.values())}
+
+
+def _field(spec: EndpointSpec, name: str) -> FieldSpec:
+    return next(f for f in spec.fields if f.name == name)
 
 
 def _passes(row: Row, spec: EndpointSpec, filters: Mapping[str, set[str]]) -> bool:
@@ -350,7 +386,7 @@ def _passes(row: Row, spec: EndpointSpec, filters: Mapping[str, set[str]]) -> bo
 
 
 def result_object(
-    spec: EndpointSpec, group_by: Sequence[str], key: tuple[Any, ...], sums: Mapping[str, int]
+    spec: EndpointSpec, group_by: Sequence[str], key: tuple[Any, ...], sums: Mapping[str, float]
 ) -> dict[str, Any]:
     grouped = dict(zip(group_by, key, strict=True))
     out: dict[str, Any] = {"object": spec.result_object}
@@ -359,9 +395,12 @@ def result_object(
         out["line_item"] = grouped.get("line_item")
         out["project_id"] = grouped.get("project_id")
         out["api_key_id"] = grouped.get("api_key_id")
-        has_item = "line_item" in grouped
-        out["quantity"] = sums["micro_usd"] * 4 if has_item else None
-        out["quantity_unit"] = "tokens" if has_item else None
+        out["api_source"] = grouped.get("api_source")
+        out["user_id"] = grouped.get("user_id")
+        # The quantity (and its unit) is reported when grouped by line item.
+        item = grouped.get("line_item")
+        out["quantity"] = float(sums["quantity"]) if item is not None else None
+        out["quantity_unit"] = LINE_ITEMS[str(item)][0] if item is not None else None
         return out
     for field in spec.fields:
         out[field.name] = sums.get(field.name, 0)
@@ -405,6 +444,17 @@ def parse_query(request: Request, spec: EndpointSpec, now: int) -> dict[str, Any
         values = _list_param(request, name)
         if values:
             filters[name] = set(values)
+    if (
+        spec.name == "costs"
+        and "user_id" in group_by
+        and ("project_id" in group_by or "project_ids" in filters)
+    ):
+        # The API documents this as refused for some organizations and ranges: here, always.
+        raise BadRequest(
+            "Grouping costs by 'user_id' together with 'project_id' grouping or the "
+            "'project_ids' filter is not supported for this organization and time range.",
+            "group_by",
+        )
     width = WIDTHS[width_name]
     first = start_time - start_time % width
     page = q.get("page")
@@ -470,9 +520,15 @@ def truth(
     rows_out = []
     for key, sums in groups.items():
         values: dict[str, Any] = dict(sums)
+        row: dict[str, Any] = {"group": dict(zip(group_by, key, strict=True)), "values": values}
         if endpoint == "costs":
             values = {"amount": sums["micro_usd"] / 1e6, "micro_usd": sums["micro_usd"]}
-        rows_out.append({"group": dict(zip(group_by, key, strict=True)), "values": values})
+            item = row["group"].get("line_item")
+            if item is not None:  # quantities are reported per line item only
+                values["quantity"] = sums["quantity"]
+                row["quantity_unit"] = LINE_ITEMS[str(item)][0]
+            row["values"] = values
+        rows_out.append(row)
     return rows_out
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.config import OPENAI_GROUP_BY
+from exporter.config import OPENAI_GROUP_BY, OPENAI_OVERRIDE_ONLY
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
 from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError
@@ -52,7 +52,9 @@ DEFAULT_LOOKBACK = {"1m": 15 * 60, "1h": 3 * 3600, "1d": 2 * 86400}
 DAY = 86400
 
 MODEL_LABELS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
-TOKEN_LABELS = ("endpoint", *MODEL_LABELS)
+# `api_source` came later: a label added to an existing family goes at the end of its tuple, so
+# the ledger can read series stored before with the new label empty (see CHANGELOG.md).
+TOKEN_LABELS = ("endpoint", *MODEL_LABELS, "api_source")
 SPEECH_LABELS = ("project_id", "user_id", "api_key_id", "model")
 IMAGE_LABELS = ("project_id", "user_id", "api_key_id", "model", "size", "source")
 TOOL_LABELS = (
@@ -63,8 +65,10 @@ TOOL_LABELS = (
     "model",
     "vector_store_id",
     "context_level",
+    "api_source",
 )
-COST_LABELS = ("project_id", "line_item", "api_key_id")
+COST_LABELS = ("project_id", "line_item", "api_key_id", "api_source", "user_id")
+QUANTITY_LABELS = (*COST_LABELS, "quantity_unit")
 
 # Completions token fields, each its own family (a family never mixes a quantity with a part of it).
 COMPLETION_TOKEN_FIELDS: dict[str, str] = {
@@ -73,7 +77,12 @@ COMPLETION_TOKEN_FIELDS: dict[str, str] = {
     "input_cached_tokens": "Input tokens served from the prompt cache.",
     "input_audio_tokens": "Audio input tokens.",
     "output_audio_tokens": "Audio output tokens.",
-    "input_cache_write_tokens": "Input tokens written to the prompt cache.",
+    "input_cache_write_tokens": "Input tokens written to the prompt cache (the sum of the 12h "
+    "and 30m families, where the API reports them).",
+    "input_cache_write_12h_tokens": "Input tokens written to the prompt cache with a 12-hour "
+    "retention period.",
+    "input_cache_write_30m_tokens": "Input tokens written to the prompt cache with a 30-minute "
+    "retention period.",
     "input_uncached_tokens": "Input tokens not served from the cache, excluding cache writes.",
     "input_text_tokens": "Uncached text input tokens, excluding cache writes.",
     "output_text_tokens": "Text output tokens.",
@@ -86,7 +95,11 @@ COMPLETION_TOKEN_FIELDS: dict[str, str] = {
 
 
 def _token_family(field: str, help_text: str) -> Family:
-    scope = "completions, embeddings and moderations" if field == "input_tokens" else "completions"
+    scope = (
+        "completions, decisions, embeddings and moderations"
+        if field == "input_tokens"
+        else "completions and decisions"
+    )
     return Family(
         f"openai_{field}_total",
         Kind.COUNTER,
@@ -151,6 +164,15 @@ FAMILIES: tuple[Family, ...] = (
         unit="usd",
     ),
     Family(
+        "openai_cost_quantity_total",
+        Kind.COUNTER,
+        "Billed quantity of a cost line item (costs endpoint, daily buckets, reported when "
+        "grouped by line_item), in `quantity_unit` as the API names it (e.g. tokens, "
+        "1000_tokens, duration_seconds, gibibyte_hours, images, characters; kept verbatim, "
+        "empty when the API gives no unit): sum it only within one unit.",
+        QUANTITY_LABELS,
+    ),
+    Family(
         "openai_cost_budget_usd",
         Kind.GAUGE,
         "The monthly budget in US dollars configured for this organization "
@@ -185,7 +207,9 @@ class Endpoint:
     """What one OpenAI endpoint reports and how its results become flows or levels.
 
     `quantities` maps a result field to its family and the fixed labels it adds (`endpoint`,
-    `tool`). The group keys an endpoint accepts are the config's `OPENAI_GROUP_BY[name]`.
+    `tool`). The group keys an endpoint accepts are the config's `OPENAI_GROUP_BY[name]`;
+    `fields_as_labels` are result fields that are not group keys but become labels where a
+    family declares them (`quantity_unit`).
     """
 
     name: str
@@ -194,6 +218,7 @@ class Endpoint:
     result_object: str
     quantities: Mapping[str, tuple[str, Mapping[str, str]]]
     level: bool = False
+    fields_as_labels: tuple[str, ...] = ()
 
     @property
     def group_by(self) -> tuple[str, ...]:
@@ -238,6 +263,17 @@ ENDPOINTS: dict[str, Endpoint] = {
                     for f in COMPLETION_TOKEN_FIELDS
                 },
                 **_requests("completions"),
+            },
+        ),
+        _usage(
+            "decisions",
+            (*_KEY_FILTERS, "batch"),
+            {
+                **{
+                    f: (f"openai_{f}_total", {"endpoint": "decisions"})
+                    for f in COMPLETION_TOKEN_FIELDS
+                },
+                **_requests("decisions"),
             },
         ),
         _usage("embeddings", _KEY_FILTERS, {**_tokens("embeddings"), **_requests("embeddings")}),
@@ -293,14 +329,18 @@ ENDPOINTS: dict[str, Endpoint] = {
             "/v1/organization/costs",
             ("project_ids", "api_key_ids"),
             "organization.costs.result",
-            {"amount": ("openai_cost_usd_total", {})},
+            {
+                "amount": ("openai_cost_usd_total", {}),
+                "quantity": ("openai_cost_quantity_total", {}),
+            },
+            fields_as_labels=("quantity_unit",),
         ),
     )
 }
 
 _LABELS_OF = {f.name: f.labels for f in FAMILIES}
 # Fields a result may carry that are neither quantities nor group keys, but are known.
-_KNOWN_EXTRA = frozenset({"object", "quantity", "quantity_unit"})
+_KNOWN_EXTRA = frozenset({"object"})
 
 
 class OpenAISource:
@@ -343,7 +383,10 @@ class OpenAISource:
         override = self._config.overrides.get(endpoint)
         if override is not None and override.group_by is not None:
             return tuple(override.group_by)
-        return tuple(k for k in self._config.group_by if k in spec.group_by)
+        only_override = OPENAI_OVERRIDE_ONLY.get(endpoint, ())
+        return tuple(
+            k for k in self._config.group_by if k in spec.group_by and k not in only_override
+        )
 
     def _params(self, spec: Endpoint, window: Window) -> list[tuple[str, str]]:
         width_name = self._width_name(spec.name)
@@ -405,7 +448,10 @@ class OpenAISource:
         params = self._params(spec, window)
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            page = await self._upstream.get_json(spec.name, spec.path, params)
+            try:
+                page = await self._upstream.get_json(spec.name, spec.path, params)
+            except UpstreamError as err:
+                raise self._explained(spec, err) from None
             if not isinstance(page, dict) or not isinstance(page.get("data"), list):
                 raise UpstreamError(spec.name, "answer is not a page object with a data list")
             for bucket in page["data"]:
@@ -419,6 +465,19 @@ class OpenAISource:
             params = [p for p in params if p[0] != "page"] + [("page", cursor)]
         raise UpstreamError(spec.name, f"more than {MAX_PAGES} pages: giving up on this read")
 
+    def _explained(self, spec: Endpoint, err: UpstreamError) -> UpstreamError:
+        """A 400 for costs grouped by user_id says which setting to change."""
+        if err.status != 400 or spec.name != "costs" or "user_id" not in self.group_by("costs"):
+            return err
+        return UpstreamError(
+            spec.name,
+            f"{err.message} (costs grouped by user_id: the API refuses it with project_id "
+            "grouping or the project_ids filter for some organizations and time ranges; remove "
+            "user_id, or project_id and project_ids, from overrides.costs.group_by / the "
+            "source's filters)",
+            status=err.status,
+        )
+
 
 class BucketParser:
     """Turns the buckets of one endpoint into flows; tolerant of drift, strict about numbers."""
@@ -427,7 +486,13 @@ class BucketParser:
         self.spec = spec
         self.unknown: set[str] = set()
         self.non_usd: set[str] = set()
-        self._known = frozenset(spec.quantities) | frozenset(spec.group_by) | _KNOWN_EXTRA
+        self._known = (
+            frozenset(spec.quantities)
+            | frozenset(spec.group_by)
+            | frozenset(spec.fields_as_labels)
+            | _KNOWN_EXTRA
+        )
+        self._label_fields = (*spec.group_by, *spec.fields_as_labels)
 
     def bucket(self, bucket: Any) -> Iterator[Flow]:
         name = self.spec.name
@@ -453,7 +518,7 @@ class BucketParser:
         for key in result:
             if key not in self._known:
                 self.unknown.add(key)
-        keys = {k: _label(result.get(k)) for k in self.spec.group_by}
+        keys = {k: _label(result.get(k)) for k in self._label_fields}
         for field, (family, fixed) in self.spec.quantities.items():
             raw = result.get(field)
             if raw is None:

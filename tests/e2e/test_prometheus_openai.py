@@ -4,7 +4,9 @@ The simulator's clock starts 150 s in the past and then jumps to the present, so
 exporter already counted rise (late data); pages are capped at four buckets (pagination), and the
 first calls meet a 429 with Retry-After, a 503 and a failing page cursor. Once the clock is
 frozen and the exporter has polled twice more, every OpenAI counter series in Prometheus must
-equal the simulator's own total for it, exactly.
+equal the simulator's own total for it, exactly: with `api_source` grouping on, the decisions
+endpoint, the 12h/30m cache-write split and billed cost quantities (costs grouped by user_id
+through `overrides.costs.group_by`) included.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.openai_truth import expected_series, write_config
 pytestmark = pytest.mark.e2e
 
 KEY = "sk-admin-e2e-0123456789"
+COSTS_GROUP_BY = ["line_item", "api_key_id", "api_source", "user_id"]
 
 
 def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
@@ -55,7 +58,13 @@ def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
                 ],
             },
         )
-        config = write_config(tmp_path, sim.url, KEY, name="e2e-org")
+        config = write_config(
+            tmp_path,
+            sim.url,
+            KEY,
+            name="e2e-org",
+            extra=f"    overrides: {{costs: {{group_by: [{', '.join(COSTS_GROUP_BY)}]}}}}\n",
+        )
         exp = exporter(tmp_path, config)
         try:
             with prometheus(tmp_path, exp.url) as prom:
@@ -65,8 +74,11 @@ def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
 
                 settle(sim.url, exp.url, prom.url)
 
-                expected = expected_series(sim.url, exp.url, "org-e2e", "e2e-org")
+                expected = expected_series(
+                    sim.url, exp.url, "org-e2e", "e2e-org", overrides={"costs": COSTS_GROUP_BY}
+                )
                 assert len(expected) > 50, "the simulator should produce many series"
+                assert_covers_the_api_as_it_is_today(expected)
                 compare(prom.url, expected)
 
                 throttled = promql(
@@ -86,6 +98,29 @@ def test_prometheus_counters_equal_simulator_truth(tmp_path: Path) -> None:
                 assert float(revisions[0]["value"][1]) > 0, "late data should have been seen"
         finally:
             exp.stop()
+
+
+def assert_covers_the_api_as_it_is_today(
+    expected: dict[tuple[str, frozenset[tuple[str, str]]], float],
+) -> None:
+    """The truth being compared holds what the newer API adds, so the comparison covers it."""
+    families = {name for name, _ in expected}
+    assert {
+        "openai_input_cache_write_12h_tokens_total",
+        "openai_input_cache_write_30m_tokens_total",
+        "openai_cost_quantity_total",
+    } <= families
+    labels = [dict(lb) for _, lb in expected]
+    assert {lb.get("endpoint") for lb in labels} >= {"completions", "decisions"}
+    assert {lb.get("api_source") for lb in labels} >= {"agents_api", "unlabeled"}
+    assert {lb.get("user_id") for lb in labels} >= {"user-ana", "user-bo"}
+    units = {dict(lb)["quantity_unit"] for n, lb in expected if n == "openai_cost_quantity_total"}
+    assert units == {"1000_tokens", "tokens", "calls"}
+    for family in ("openai_input_cache_write_tokens_total", "openai_model_requests_total"):
+        assert any(
+            n == family and dict(lb)["endpoint"] == "decisions" and v > 0
+            for (n, lb), v in expected.items()
+        ), family
 
 
 def compare(prom_url: str, expected: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> None:

@@ -104,6 +104,23 @@ def hostile_answer(
                 "results": results,
             }
             body = {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+        elif path == "/v1/organization/usage/decisions":
+            results = [
+                {
+                    "object": "organization.usage.decisions.result",
+                    "model": v,
+                    "api_source": v,
+                    "num_model_requests": i + 1,
+                }
+                for i, v in enumerate(values)
+            ]
+            bucket = {
+                "object": "bucket",
+                "start_time": hour,
+                "end_time": hour + 3600,
+                "results": results,
+            }
+            body = {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
         elif path == "/api/v2/usage/tokens":
             body = []
             if query.get("start_time") == iso(hour):
@@ -156,7 +173,12 @@ def hostile_sources(base_url: str) -> list[dict[str, Any]]:
     """One target of every kind: openai `oa`, arthur `ar`, telnyx `tx`, anylayer `al`."""
     common = {"base_url": base_url, "interval": 60, "retries": 0, "backfill": 6 * 3600}
     kinds: list[dict[str, Any]] = [
-        {"kind": "openai", "name": "oa", "api_key": "sk-admin-h", "endpoints": ["completions"]},
+        {
+            "kind": "openai",
+            "name": "oa",
+            "api_key": "sk-admin-h",
+            "endpoints": ["completions", "decisions"],
+        },
         {"kind": "arthur", "name": "ar", "api_key": "arthur-h"},
         {"kind": "telnyx", "name": "tx", "api_key": "KEY-h", "buckets": ["b"]},
         {"kind": "anylayer", "name": "al", "api_key": "zk-h"},
@@ -167,6 +189,7 @@ def hostile_sources(base_url: str) -> list[dict[str, Any]]:
 # family -> (target, label names that carry the hostile value, value of the i-th input)
 CHECKS: dict[str, tuple[str, tuple[str, ...], Callable[[int], float]]] = {
     "openai_input_tokens_total": ("oa", ("project_id", "model"), lambda i: i + 1.0),
+    "openai_model_requests_total": ("oa", ("model", "api_source"), lambda i: i + 1.0),
     "arthur_inference_tokens_total": ("ar", ("rule_type", "task_id"), lambda i: i + 1.0),
     "telnyx_storage_operations_total": ("tx", ("category",), lambda i: i + 1.0),
     "anylayer_endpoint_requests": ("al", ("endpoint",), lambda i: i + 1.0),

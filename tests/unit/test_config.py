@@ -63,7 +63,7 @@ def test_env_expansion_overrides_and_defaults(tmp_path: Path) -> None:
     assert source.secret() == SECRET and SECRET not in repr(config) and SECRET not in str(source)
     assert config.state_dir == Path("/var/x") and config.web.listen_address == ":1234"
     assert source.interval == 60 and source.timeout == 48 and source.backfill == 7 * 86400
-    assert len(source.endpoints) == 11 and source.group_by == ["project_id", "model"]
+    assert len(source.endpoints) == 12 and source.group_by == ["project_id", "model"]
 
 
 def test_api_key_file_is_read(tmp_path: Path) -> None:

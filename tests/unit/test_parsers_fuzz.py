@@ -36,6 +36,13 @@ KEYS = st.sampled_from(
         "value",
         "currency",
         "input_tokens",
+        "input_cache_write_12h_tokens",
+        "input_cache_write_30m_tokens",
+        "num_model_requests",
+        "quantity",
+        "quantity_unit",
+        "api_source",
+        "user_id",
         "model",
         "count",
         "inference",
@@ -172,3 +179,10 @@ async def read_all(body: bytes) -> None:
 def test_arbitrary_json_never_crashes_a_parser(document: Any) -> None:
     body = json.dumps(document, allow_nan=True).encode()
     asyncio.run(read_all(body))
+
+
+def test_the_fuzzed_openai_source_reads_every_endpoint_decisions_included() -> None:
+    async def names() -> set[str]:
+        return {s.name for s in await sources(b"{}")[0].streams()}
+
+    assert {"decisions", "completions", "costs"} <= asyncio.run(names())

@@ -204,3 +204,114 @@ def _json(body: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- the API as it is today --------------------------------------------------------------------
+
+
+async def test_decisions_and_the_cache_write_split_add_up() -> None:
+    async with client(late_seconds=120) as c:
+        await freeze(c)
+        start = NOW - NOW % 3600 - 6 * 3600
+        seen_split = 0
+        for endpoint in ("completions", "decisions"):
+            params = [
+                ("start_time", str(start)),
+                ("bucket_width", "1h"),
+                ("group_by", "model"),
+                ("group_by", "api_source"),
+            ]
+            buckets = await pages(c, f"/v1/organization/usage/{endpoint}", params)
+            for b in buckets:
+                for r in b["results"]:
+                    assert r["object"] == f"organization.usage.{endpoint}.result"
+                    assert r["api_source"] in ("agents_api", "unlabeled")
+                    assert (
+                        r["input_cache_write_12h_tokens"] + r["input_cache_write_30m_tokens"]
+                        == r["input_cache_write_tokens"]
+                    )
+                    seen_split += r["input_cache_write_12h_tokens"] > 0
+                    seen_split += r["input_cache_write_30m_tokens"] > 0
+            if endpoint == "decisions":
+                models = {r["model"] for b in buckets for r in b["results"]}
+                assert models == {"gpt-6-luna"}
+            sources = {r["api_source"] for b in buckets for r in b["results"]}
+            assert sources == {"agents_api", "unlabeled"}, endpoint
+        assert seen_split > 10
+        # without grouping by api_source the field is there and null
+        body = (
+            await c.get(
+                "/v1/organization/usage/decisions",
+                params={"start_time": start, "bucket_width": "1h"},
+            )
+        ).json()
+        results = [r for b in body["data"] for r in b["results"]]
+        assert results and all(r["api_source"] is None for r in results)
+
+
+async def test_cost_quantities_follow_their_line_items() -> None:
+    from exporter.simulator.openai import LINE_ITEMS
+
+    async with client() as c:
+        await freeze(c)
+        day = NOW - NOW % 86400 - 2 * 86400
+        base = [("start_time", str(day)), ("end_time", str(NOW)), ("bucket_width", "1d")]
+        grouped = await pages(
+            c,
+            "/v1/organization/costs",
+            [*base, ("group_by", "line_item"), ("group_by", "api_source")],
+        )
+        items = set()
+        for b in grouped:
+            for r in b["results"]:
+                unit, price = LINE_ITEMS[r["line_item"]]
+                assert r["quantity_unit"] == unit and r["api_source"] in ("agents_api", "unlabeled")
+                assert r["quantity"] * price == round(r["amount"]["value"] * 1e6)
+                items.add(r["line_item"])
+        assert items == set(LINE_ITEMS)
+        ungrouped = await pages(c, "/v1/organization/costs", [*base, ("group_by", "project_id")])
+        results = [r for b in ungrouped for r in b["results"]]
+        assert results and all(
+            r["quantity"] is None and r["quantity_unit"] is None for r in results
+        )
+        by_user = await pages(c, "/v1/organization/costs", [*base, ("group_by", "user_id")])
+        assert {r["user_id"] for b in by_user for r in b["results"]} == {"user-ana", "user-bo"}
+
+
+async def test_costs_by_user_with_project_is_refused_with_400() -> None:
+    async with client() as c:
+        path = "/v1/organization/costs"
+        for params in (
+            [("start_time", "1"), ("group_by", "user_id"), ("group_by", "project_id")],
+            [("start_time", "1"), ("group_by", "user_id"), ("project_ids", "proj_alpha")],
+        ):
+            r = await c.get(path, params=params)
+            assert r.status_code == 400, params
+            error = r.json()["error"]
+            assert error["param"] == "group_by" and "user_id" in error["message"]
+        r = await c.get(path, params=[("start_time", "1"), ("group_by", "user_id")])
+        assert r.status_code == 200
+
+
+def test_a_revised_part_moves_the_cache_write_total_with_it() -> None:
+    from exporter.simulator.openai import _ROWS, ENDPOINTS, OpenAIUsage, _field
+
+    usage = OpenAIUsage(seed=3, usage_start=START, late=60)
+    spec = ENDPOINTS["decisions"]
+    row = _ROWS["decisions"][1]
+    total, h12, m30 = (
+        _field(spec, f"input_cache_write{part}_tokens") for part in ("", "_12h", "_30m")
+    )
+    hour = NOW - NOW % 3600 - 3600
+
+    def values() -> tuple[int, ...]:
+        return tuple(
+            int(usage.value("org-u", spec, row, f, hour, hour + 3600, NOW))
+            for f in (total, h12, m30)
+        )
+
+    before = values()
+    assert before[0] == before[1] + before[2]
+    usage.revisions.add(("org-u", "decisions", row.index, h12.name), hour + 600, 7)
+    after = values()
+    assert after == (before[0] + 7, before[1] + 7, before[2])
