@@ -611,8 +611,10 @@ def load_config(
 
 
 def secrets(config: Config) -> list[str]:
-    """Every credential in the config, for the log redactor."""
-    return [s.secret() for s in config.sources if s.secret()]
+    """Every credential in the config (API keys, proxy passwords), for the log redactor."""
+    found = [s.secret() for s in config.sources if s.secret()]
+    found += [s.proxy_url.password for s in config.sources if s.proxy_url and s.proxy_url.password]
+    return found
 
 
 def openai_costs_user_warning(source: OpenAISource) -> str | None:

@@ -68,7 +68,8 @@ KINDS: dict[str, SourceKind] = {
             extra_headers=_openai_headers,
             api_version=openai.API_VERSION,
             error_hints=openai.ERROR_HINTS,
-            series_keys=("endpoints", "bucket_width", "group_by", "overrides"),
+            # (`endpoints` is not one: an added endpoint is a new stream, a removed one stops)
+            series_keys=("bucket_width", "group_by", "overrides"),
             lateness=2 * 3600,
             lateness_source="OpenAI: closed buckets change as late data arrives; re-read the "
             "last 2-3 hourly buckets",

@@ -146,3 +146,21 @@ def test_warnings_for_likely_mistakes(tmp_path: Path) -> None:
     assert "sources[1].base_url: base_url ends in /v2" in text
     assert "sources[1].tls_config.insecure_skip_verify: TLS CERTIFICATES ARE NOT VERIFIED" in text
     assert not [w for w in found if w.startswith("sources[2]")]
+
+
+def test_a_proxy_password_goes_to_the_log_redactor(tmp_path: Path) -> None:
+    from exporter.config import secrets
+
+    path = write(
+        tmp_path,
+        "sources:\n  - kind: openai\n    name: a\n    api_key: sk-admin-k1\n"
+        "    proxy_url: http://ops:pr0xy-PASS@127.0.0.1:3128\n",
+    )
+    assert set(secrets(load_config(path, env={}))) == {"sk-admin-k1", "pr0xy-PASS"}
+    path = write(
+        tmp_path,
+        "sources:\n  - kind: openai\n    name: a\n    api_key: k\n"
+        "    proxy_url: http://127.0.0.1:3128\n    proxy_from_environment: true\n",
+    )
+    with pytest.raises(ConfigError, match="give proxy_url or proxy_from_environment, not both"):
+        load_config(path, env={})
