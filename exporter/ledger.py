@@ -399,7 +399,11 @@ class Ledger:
         if integrity != "ok":
             raise LedgerError(f"{self.path}: state file is corrupt ({integrity})")
         if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
-            self._migrate(db, version)
+            try:
+                self._migrate(db, version)
+            except LedgerError:
+                db.close()
+                raise
         try:
             row = db.execute("SELECT value FROM meta WHERE key='written_by'").fetchone()
             if row is None or row[0] != _WRITER:
