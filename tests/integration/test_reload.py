@@ -9,6 +9,9 @@ simulator's truth; a broken file is refused and the running config keeps serving
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bcrypt
@@ -66,6 +69,28 @@ def targets_served(url: str) -> set[str]:
     }
 
 
+@contextmanager
+def scraping(url: str) -> Iterator[list[int | str]]:
+    """Scrape /metrics back to back in a thread; yields the answers' statuses (or errors)."""
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                statuses.append(http(url + "/metrics", timeout=5)[0])
+            except OSError as err:
+                statuses.append(type(err).__name__)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def reloaded_after(url: str, before: float) -> bool:
     stamp = metric(url, "usage_exporter_config_last_reload_success_timestamp_seconds")
     return stamp is not None and stamp > before
@@ -92,11 +117,13 @@ def test_sighup_adds_keeps_and_drops_targets_with_exact_counters(tmp_path: Path)
             )
             assert start_stamp is not None
 
-            # Keep a, drop b, add c.
+            # Keep a, drop b, add c, while a client scrapes without a pause: none fails.
             write(config, state, source("a", sim.url), source("c", sim.url))
-            exp.popen.send_signal(signal.SIGHUP)
-            wait_for(lambda: reloaded_after(exp.url, start_stamp), "the reload", timeout=30)
-            wait_for(lambda: success_polls(exp.url, "c") >= 1, "c polled", timeout=60)
+            with scraping(exp.url) as statuses:
+                exp.popen.send_signal(signal.SIGHUP)
+                wait_for(lambda: reloaded_after(exp.url, start_stamp), "the reload", timeout=30)
+                wait_for(lambda: success_polls(exp.url, "c") >= 1, "c polled", timeout=60)
+            assert len(statuses) >= 5 and set(statuses) == {200}, statuses
             served = targets_served(exp.url)
             assert served == {"a", "c"}, served
             assert metric(exp.url, "usage_exporter_up", "b") is None, "b's self-metrics stay"
