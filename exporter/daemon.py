@@ -301,7 +301,9 @@ class Daemon:
                 before = self._configs.get(name)
                 target = built[name]
                 if before is not None:
-                    if series_settings(before) != target.settings:
+                    # against what the ledger counted with (a hand-over still pending from the
+                    # start is not lost by a reload that changes something else)
+                    if self.ledger.settings(name) not in (None, target.settings):
                         try:
                             await self._hand_over(target)
                         except LedgerError as err:  # not started: it would count twice
