@@ -76,17 +76,18 @@ def config_text(sim_url: str, count_from: str) -> str:
             "name": name,
             "base_url": sim_url,
             "api_key": key,
-            "interval": "2s",
-            "timeout": "2s",
+            "interval": "3s",
+            "timeout": "3s",
         }
         if kind == "openai":
             source |= {"endpoints": ["completions"], "bucket_width": "1m"}
         elif kind == "arthur":
-            source |= {"window": "5m", "group_by": ["rule_type"]}
+            source |= {"window": "15m", "lookback": "30m", "group_by": ["rule_type"]}
         elif kind == "telnyx":
             source |= {"buckets": list(BUCKETS)}
         else:
-            source |= {"timeframe": "all", "granularity": "hour"}
+            # count_from lies inside the timeframe, so every read reaches back to it
+            source |= {"timeframe": "7d", "granularity": "hour"}
         sources.append(source)
     return yaml.safe_dump({"count_from": count_from, "sources": sources}, sort_keys=False)
 
@@ -225,7 +226,7 @@ def test_three_shards_a_late_replica_and_a_reshard(tmp_path: Path) -> None:
                     shards.append(start_shard(tmp_path, config, pods[i], states[i], 3, ports[i]))
                 polls_after(shards, 2)
                 # The replica of shard 1 starts later: simulated time moves 130 s on (across
-                # minute and 5-minute bucket boundaries) and the others poll that first.
+                # minute bucket boundaries) and the others poll that first.
                 http_json(
                     f"{sim.url}/_sim/clock",
                     method="POST",
