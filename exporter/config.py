@@ -251,6 +251,17 @@ class OpenAIEndpointOverride(_Strict):
     lookback: Duration | None = None
 
 
+class OpenAIResources(_Strict):
+    """Which of the organization's names and limits to read (each one switchable off)."""
+
+    projects: bool = True
+    api_keys: bool = True
+    users: bool = True
+    spend_limits: bool = True
+    spend_alerts: bool = True
+    rate_limits: bool = True
+
+
 class OpenAISource(BaseSource):
     """An OpenAI organization, read with an Admin API key."""
 
@@ -270,6 +281,10 @@ class OpenAISource(BaseSource):
     context_levels: list[str] | None = None
     vector_store_ids: list[str] | None = None
     batch: bool | None = None
+    # names and limits (openai_*_info, spend limits, rate limits), on their own schedule
+    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resources: OpenAIResources = Field(default_factory=OpenAIResources)
+    user_email: bool = False  # personal data: exported (openai_user_info{email}) only if true
 
     @field_validator("group_by")
     @classmethod
@@ -305,6 +320,8 @@ class ArthurSource(BaseSource):
     kind: Literal["arthur"]
     window: Duration = 3600
     group_by: list[ArthurScope] = Field(default_factory=lambda: list(get_args(ArthurScope)))
+    task_names: bool = True  # arthur_task_info from POST /api/v2/tasks/search (TASK_READ)
+    info_interval: Annotated[Duration, Field(ge=1)] = 900
 
     @field_validator("group_by")
     @classmethod

@@ -29,7 +29,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exporter import __version__
 from exporter.exposition import Exposition, render
 from exporter.ledger import Ledger, LedgerError, fixed_origin
-from exporter.model import Source, Stream, StreamRead, align_down, align_up
+from exporter.model import (
+    Source,
+    Stream,
+    StreamRead,
+    Unavailable,
+    Window,
+    align_down,
+    align_up,
+)
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.sharding import Shard
@@ -55,6 +63,9 @@ class Target:
     streams: set[str] = field(default_factory=set)
     settings: str = ""  # the settings that decide its series (series_settings)
     hand_over: bool = False  # they differ from the ones the ledger counted with: first poll
+    # resource streams (`Stream.every`): when each is next due (unix s), and the ones turned off
+    resource_due: dict[str, float] = field(default_factory=dict)
+    resources_off: set[str] = field(default_factory=set)
 
 
 def series_settings(config: Any) -> str:
@@ -361,13 +372,15 @@ class Daemon:
         """Unschedule the target, cancel its poll in flight (which commits nothing) and close
         its client."""
         if self._scheduler is not None:
-            with contextlib.suppress(Exception):
-                self._scheduler.remove_job(target.name)
-        task = self._polling.get(target.name)
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            for job in (target.name, resources_job(target.name)):
+                with contextlib.suppress(Exception):
+                    self._scheduler.remove_job(job)
+        for job in (target.name, resources_job(target.name)):
+            task = self._polling.get(job)
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for key in [k for k in self._spans if k[0] == target.name]:
             del self._spans[key]
         await target.upstream.aclose()
@@ -388,6 +401,21 @@ class Daemon:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(target.interval)),
+        )
+        # resources (names, limits): a job of their own, so they never delay a usage poll;
+        # it ticks often and reads each resource only when its own interval has passed
+        tick = min(target.interval, RESOURCE_TICK)
+        self._scheduler.add_job(
+            self.poll_resources,
+            "interval",
+            args=[target],
+            id=resources_job(target.name),
+            replace_existing=True,
+            seconds=tick,
+            next_run_time=first + dt.timedelta(seconds=random.uniform(0, 0.5)),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(tick)),
         )
 
     def render(self) -> None:
@@ -432,9 +460,11 @@ class Daemon:
         reads: list[tuple[Stream, StreamRead]] = []
         deadline = asyncio.get_running_loop().time() + target.timeout
         streams: list[Stream] = []
+        listed: list[Stream] = []
         try:
             async with asyncio.timeout_at(deadline):
-                streams = list(await target.source.streams())
+                listed = list(await target.source.streams())
+                streams = [s for s in listed if not s.every]  # resources: poll_resources
         except TimeoutError:
             errors.append(f"poll timed out after {target.timeout:g}s")
         except UpstreamError as err:  # stream discovery failed
@@ -454,7 +484,7 @@ class Daemon:
                 errors.append(_describe(stream.name, result))
         if streams and not errors:
             try:
-                self._forget_vanished(target, {s.name for s in streams})
+                self._forget_vanished(target, {s.name for s in listed})
             except LedgerError as err:
                 errors.append(f"state not saved: {err}")
         try:
@@ -536,9 +566,100 @@ class Daemon:
             self.ledger.forget_levels(target.name, name)
         target.streams = current
 
+    async def poll_resources(self, target: Target, *, force: bool = False) -> None:
+        """Read the target's resource streams that are due (all with `force`), commit the
+        ones read, re-render. A failed read keeps the resource's last levels and is retried
+        after the target's interval; `Unavailable` turns the resource off (one log line). The
+        target's up and its usage streams are not touched."""
+        task = asyncio.current_task()
+        key = resources_job(target.name)
+        if task is not None:
+            self._polling[key] = task
+        try:
+            await self._poll_resources(target, force)
+        finally:
+            if self._polling.get(key) is task:
+                del self._polling[key]
+
+    async def _poll_resources(self, target: Target, force: bool) -> None:
+        try:
+            async with asyncio.timeout(target.timeout):
+                listed = list(await target.source.streams())
+        except (TimeoutError, UpstreamError) as err:
+            log.warning("resources not listed", extra={"target": target.name, "error": str(err)})
+            return
+        now = self._clock()
+        due = [
+            s
+            for s in listed
+            if s.every
+            and s.name not in target.resources_off
+            and (force or now >= target.resource_due.get(s.name, 0.0))
+        ]
+        if not due:
+            return
+        results = await asyncio.gather(
+            *(self._read_resource(target, s) for s in due), return_exceptions=True
+        )
+        reads: list[tuple[Stream, StreamRead]] = []
+        outcome: dict[str, bool] = {}
+        for stream, result in zip(due, results, strict=True):
+            resource = stream.name.rpartition("/")[2]
+            if isinstance(result, StreamRead):
+                reads.append((stream, result))
+                target.resource_due[stream.name] = now + stream.every
+                outcome[resource] = True
+            elif isinstance(result, asyncio.CancelledError):
+                raise result
+            elif isinstance(result, Unavailable):
+                log.warning(
+                    "resource turned off",
+                    extra={"target": target.name, "resource": resource, "error": str(result)},
+                )
+                target.resources_off.add(stream.name)
+                self.metrics.resource_off(target.name, target.kind, resource)
+                try:
+                    self.ledger.forget_levels(target.name, stream.name)
+                except LedgerError as err:
+                    log.warning("state not saved", extra={"target": target.name, "error": str(err)})
+            else:
+                target.resource_due[stream.name] = now + min(stream.every, target.interval)
+                outcome[resource] = False
+                log.warning(
+                    "resource read failed, last values kept",
+                    extra={
+                        "target": target.name,
+                        "resource": resource,
+                        "error": _describe(stream.name, result),
+                    },
+                )
+        if reads:
+            try:
+                stats = self.ledger.commit(target.name, int(now), reads)
+            except LedgerError as err:
+                log.warning("state not saved", extra={"target": target.name, "error": str(err)})
+                outcome.update({s.name.rpartition("/")[2]: False for s, _ in reads})
+            else:
+                self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
+        for resource, ok in outcome.items():
+            self.metrics.resource_read(target.name, target.kind, resource, ok, self._clock())
+        await self.refresh()
+
+    async def _read_resource(self, target: Target, stream: Stream) -> StreamRead:
+        now = int(self._clock())
+        try:
+            async with asyncio.timeout(target.timeout):
+                return await target.source.read(stream, Window(now, now))
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {target.timeout:g}s") from None
+
     async def poll_all(self) -> bool:
-        results = await asyncio.gather(*(self.poll(t) for t in self.targets))
-        return all(results)
+        """Poll every target once, and read every resource once (whose failures do not count)."""
+        results = await asyncio.gather(
+            *(self.poll(t) for t in self.targets),
+            *(self.poll_resources(t, force=True) for t in self.targets),
+        )
+        return all(r for r in results if r is not None)
 
     async def aclose(self) -> None:
         for target in self.targets:
@@ -595,6 +716,14 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.task, timeout=5)
             await self.aclose()
+
+
+RESOURCE_TICK = 30.0  # seconds between checks for due resources (at most the target's interval)
+
+
+def resources_job(target: str) -> str:
+    """The scheduler job (and poll key) of a target's resources; target names have no `/`."""
+    return f"{target}/resources"
 
 
 def _malloc_trim() -> Callable[[int], int] | None:

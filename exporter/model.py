@@ -101,6 +101,10 @@ class Stream:
     bucket width windows are aligned to; 0 means the stream yields levels only. Each poll re-reads
     `lookback` seconds before now; the first poll reaches back `backfill` seconds (aligned down to
     `width`), or to the start of the UTC month when `month_origin` is set (for period gauges).
+
+    `every` > 0 makes a *resource*: a levels-only stream (names, limits) read on its own slower
+    schedule, every `every` seconds, outside the target's polls. A failed read keeps its last
+    levels and does not fail the target's poll; `Unavailable` turns it off.
     """
 
     name: str
@@ -108,6 +112,7 @@ class Stream:
     lookback: int
     backfill: int
     month_origin: bool = False
+    every: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +171,12 @@ class Source(Protocol):
     async def streams(self) -> Sequence[Stream]: ...
 
     async def read(self, stream: Stream, window: Window) -> StreamRead: ...
+
+
+class Unavailable(Exception):
+    """Raised by `Source.read` for a resource stream the upstream refuses to this key for good
+    (no permission, not offered): the stream is turned off until a reload or restart, with one
+    log line, and the target stays up."""
 
 
 def align_down(t: int, width: int) -> int:

@@ -8,6 +8,7 @@ names, source kinds, our endpoint names), never upstream text.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -123,6 +124,20 @@ class SelfMetrics:
             t,
             registry=r,
         )
+        self._resource_up = Gauge(
+            "usage_exporter_resource_up",
+            "1 if the last read of the target's resource (names, limits: read on their own "
+            "schedule) succeeded, else 0 (its last values are kept). A resource turned off (no "
+            "permission) has no series.",
+            (*t, "resource"),
+            registry=r,
+        )
+        self._resource_success = Gauge(
+            "usage_exporter_resource_last_success_timestamp_seconds",
+            "Unix time of the last successful read of the target's resource.",
+            (*t, "resource"),
+            registry=r,
+        )
         self._reload_ok = Gauge(
             "usage_exporter_config_last_reload_successful",
             "1 if the last configuration reload (SIGHUP or POST /-/reload) succeeded, 0 if the "
@@ -152,6 +167,8 @@ class SelfMetrics:
             self._overflow,
             self._unknown,
             self._inconsistent,
+            self._resource_up,
+            self._resource_success,
         ):
             self._describe(metric)
 
@@ -198,6 +215,8 @@ class SelfMetrics:
             self._overflow,
             self._unknown,
             self._inconsistent,
+            self._resource_up,
+            self._resource_success,
         ):
             for labels in list(metric._metrics):  # prometheus_client's children, by labels
                 if labels and labels[0] == target:
@@ -230,6 +249,17 @@ class SelfMetrics:
             self._last_success.labels(target, source).set(now)
         if watermark is not None:
             self._watermark.labels(target, source).set(watermark)
+
+    def resource_read(self, target: str, source: str, resource: str, ok: bool, now: float) -> None:
+        self._resource_up.labels(target, source, resource).set(1 if ok else 0)
+        if ok:
+            self._resource_success.labels(target, source, resource).set(now)
+
+    def resource_off(self, target: str, source: str, resource: str) -> None:
+        """A resource turned off (no permission): its series leave /metrics."""
+        for metric in (self._resource_up, self._resource_success):
+            with contextlib.suppress(KeyError):
+                metric.remove(target, source, resource)
 
     def revisions(self, target: str, source: str, up: int, down: int) -> None:
         self._revisions.labels(target, source, "up").inc(up)

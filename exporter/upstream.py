@@ -145,6 +145,12 @@ class Upstream:
         response = await self.get(endpoint, path, params, decode_json=True)
         return response.data
 
+    async def post_json(self, endpoint: str, path: str, params: Params, body: Any) -> Any:
+        """POST a JSON body to a read-only search operation (Arthur's task search) and decode
+        the JSON answer; retried like a GET, since it changes nothing upstream."""
+        response = await self.get(endpoint, path, params, decode_json=True, json_body=body)
+        return response.data
+
     async def get(
         self,
         endpoint: str,
@@ -153,6 +159,7 @@ class Upstream:
         *,
         headers: Mapping[str, str] | None = None,
         decode_json: bool = False,
+        json_body: Any = None,
     ) -> Response:
         """GET with retries. Raises UpstreamError for a non-2xx answer after the retries.
 
@@ -163,7 +170,7 @@ class Upstream:
         for attempt in range(attempts):
             delay: float | None = None
             try:
-                response = await self._call(endpoint, path, params, headers)
+                response = await self._call(endpoint, path, params, headers, json_body)
             except UpstreamError as err:  # network error, timeout, oversized body
                 last = err
             else:
@@ -202,7 +209,8 @@ class Upstream:
                     hint = self.settings.hints.get(response.status)
                     raise UpstreamError(
                         endpoint,
-                        f"HTTP {response.status} from GET {response.url}"
+                        f"HTTP {response.status} from {'GET' if json_body is None else 'POST'}"
+                        f" {response.url}"
                         f"{': ' + hint if hint else ''}{self._detail(response)}",
                         status=response.status,
                     )
@@ -224,16 +232,22 @@ class Upstream:
         raise last
 
     async def _call(
-        self, endpoint: str, path: str, params: Params, headers: Mapping[str, str] | None
+        self,
+        endpoint: str,
+        path: str,
+        params: Params,
+        headers: Mapping[str, str] | None,
+        json_body: Any = None,
     ) -> Response:
         code = "error"
         try:
             async with (
                 self._slots,
                 self._client.stream(
-                    "GET",
+                    "GET" if json_body is None else "POST",
                     path,
                     params=list(params),
+                    json=json_body,
                     headers=headers,
                     extensions=self._extensions or None,
                 ) as response,

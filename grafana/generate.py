@@ -45,11 +45,14 @@ class Panel:
 
 @dataclass(frozen=True)
 class Variable:
-    """A multi-value label filter filled from `label_values(metric, label)`."""
+    """A multi-value label filter filled from `label_values(metric, label)`; with `shows` set,
+    from `query_result(metric)` instead, listing the value of label `shows` (a name) for each
+    value of `label` (an id), so the list shows names and the queries still filter by id."""
 
     label: str
     metric: str
     title: str
+    shows: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,31 @@ class Dashboard:
 
 def q(expr: str, legend: str = "") -> Query:
     return Query(expr, legend)
+
+
+# Names, from the vendors' own listings (info metrics, always 1), joined at query time: a rename
+# changes the info series only, never a counter. Series without a name (an id the listing does
+# not know, or the listing turned off) are kept, with their id.
+NAMES = {
+    "project_id": ("project_name", "openai_project_info"),
+    "api_key_id": ("api_key_name", "openai_api_key_info"),
+    "user_id": ("user_name", "openai_user_info"),
+    "task_id": ("task_name", "arthur_task_info"),
+}
+
+
+def named(expr: str, key: str) -> str:
+    """`expr` (which keeps `target` and `key`) with the name of `key` joined in."""
+    name, info = NAMES[key]
+    return (
+        f"({expr}) * on (target, {key}) group_left ({name}) {info} or on (target, {key}) ({expr})"
+    )
+
+
+def name_legend(key: str, *more: str) -> str:
+    """A legend showing the name, and the id when there is no name."""
+    name = NAMES[key][0]
+    return " ".join(["{{" + name + "}}", "({{" + key + "}})", *("{{" + m + "}}" for m in more)])
 
 
 def selector(variables: tuple[Variable, ...], *labels: str, extra: str = "") -> str:
@@ -84,15 +112,15 @@ def series(title: str, description: str, *queries: Query, unit: str = "short", *
     return Panel("timeseries", title, description, queries, unit=unit, **kw)
 
 
-def table(title: str, description: str, expr: str, unit: str, **kw: Any) -> Panel:
-    return Panel("table", title, description, (q(expr),), unit=unit, width=12, height=9, **kw)
+def table(title: str, description: str, expr: str, unit: str, width: int = 12, **kw: Any) -> Panel:
+    return Panel("table", title, description, (q(expr),), unit=unit, width=width, height=9, **kw)
 
 
 # --- spend ----------------------------------------------------------------------------------
 
 SPEND_VARS = (
     Variable("target", "openai_cost_usd_total", "Organization"),
-    Variable("project_id", 'openai_cost_usd_total{target=~"$target"}', "Project"),
+    Variable("project_id", 'openai_project_info{target=~"$target"}', "Project", "project_name"),
     Variable("line_item", 'openai_cost_usd_total{target=~"$target"}', "Line item"),
 )
 _S = selector(SPEND_VARS)
@@ -159,8 +187,8 @@ SPEND = Dashboard(
             "Spend today by project",
             "Spend so far today, per project; it restarts at 0 at each UTC midnight.",
             q(
-                f"sum by (target, project_id) (openai_cost_today_usd{_S})",
-                "{{target}} {{project_id}}",
+                named(f"sum by (target, project_id) (openai_cost_today_usd{_S})", "project_id"),
+                "{{target}} " + name_legend("project_id"),
             ),
             unit="currencyUSD",
             width=12,
@@ -178,7 +206,75 @@ SPEND = Dashboard(
         table(
             "Month to date by project and line item",
             "Where this month's money went.",
-            f"sum by (target, project_id, line_item) (openai_cost_month_to_date_usd{_S})",
+            named(
+                f"sum by (target, project_id, line_item) (openai_cost_month_to_date_usd{_S})",
+                "project_id",
+            ),
+            "currencyUSD",
+        ),
+        series(
+            "Month to date against OpenAI's hard spend limit",
+            "Month-to-date spend per organization next to the spend limit set in OpenAI "
+            "(organization settings > Limits; the spend_limit API) and the monthly_budget_usd "
+            "configured here. At the hard limit OpenAI refuses further API requests until the "
+            "month ends or the limit is raised.",
+            q(f"sum by (target) (openai_cost_month_to_date_usd{_S})", "{{target}} month to date"),
+            q('openai_spend_limit_usd{target=~"$target"}', "{{target}} OpenAI hard limit"),
+            q('openai_cost_budget_usd{target=~"$target"}', "{{target}} budget (configured)"),
+            unit="currencyUSD",
+            width=12,
+        ),
+        Panel(
+            "bargauge",
+            "Hard spend limit used",
+            "Month-to-date spend of each organization as a share of OpenAI's own hard spend "
+            "limit (organizations without a limit, or whose key may not read it, are not shown).",
+            (
+                q(
+                    'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
+                    ' / on (target) (openai_spend_limit_usd{target=~"$target"} > 0)',
+                    "{{target}}",
+                ),
+            ),
+            unit="percentunit",
+            width=6,
+            height=9,
+            minimum=0,
+            maximum=1,
+            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
+            options={"displayMode": "gradient", "orientation": "horizontal"},
+        ),
+        table(
+            "Spend limits and alerts",
+            "OpenAI's hard spend limit per project and the spend alert thresholds (organization "
+            "and project) as set in OpenAI, in dollars per month; recipients are not exported.",
+            named(
+                "max by (target, project_id, alert_id, scope) (openai_spend_alert_threshold_usd"
+                '{target=~"$target", project_id=~"$project_id|"})'
+                " or max by (target, project_id) (openai_project_spend_limit_usd"
+                '{target=~"$target", project_id=~"$project_id"})',
+                "project_id",
+            ),
+            "currencyUSD",
+            width=6,
+        ),
+        table(
+            "Month to date by user",
+            "This month's spend per user (where costs are grouped by user_id), with the user's "
+            "name from the organization's user list.",
+            named(
+                f"sum by (target, user_id) (openai_cost_month_to_date_usd{_S})",
+                "user_id",
+            ),
+            "currencyUSD",
+        ),
+        table(
+            "Month to date by API key",
+            "This month's spend per project API key (where costs are grouped by api_key_id), "
+            "with the key's name and owner.",
+            f"sum by (target, api_key_id, api_key_name, owner_name) ("
+            f"sum by (target, api_key_id) (openai_cost_month_to_date_usd{_S})"
+            " * on (target, api_key_id) group_left (api_key_name, owner_name) openai_api_key_info)",
             "currencyUSD",
         ),
         table(
@@ -197,7 +293,7 @@ SPEND = Dashboard(
 
 OPENAI_VARS = (
     Variable("target", "openai_input_tokens_total", "Organization"),
-    Variable("project_id", 'openai_input_tokens_total{target=~"$target"}', "Project"),
+    Variable("project_id", 'openai_project_info{target=~"$target"}', "Project", "project_name"),
     Variable("model", 'openai_input_tokens_total{target=~"$target"}', "Model"),
 )
 _O = selector(OPENAI_VARS)
@@ -240,10 +336,14 @@ OPENAI = Dashboard(
             "Tokens per hour by project",
             "Input plus output tokens over the trailing hour.",
             q(
-                f"sum by (project_id) (increase(openai_input_tokens_total{_O}[1h]))"
-                " + on (project_id)"
-                f" sum by (project_id) (increase(openai_output_tokens_total{_O}[1h]))",
-                "{{project_id}}",
+                named(
+                    f"sum by (target, project_id) (increase(openai_input_tokens_total{_O}[1h]))"
+                    " + on (target, project_id)"
+                    " sum by (target, project_id)"
+                    f" (increase(openai_output_tokens_total{_O}[1h]))",
+                    "project_id",
+                ),
+                name_legend("project_id"),
             ),
         ),
         series(
@@ -331,8 +431,25 @@ OPENAI = Dashboard(
         series(
             "Vector store bytes",
             "Bytes stored in vector stores, per project (newest daily bucket).",
-            q(f"sum by (project_id) (openai_vector_store_bytes{_OP})", "{{project_id}}"),
+            q(
+                named(
+                    f"sum by (target, project_id) (openai_vector_store_bytes{_OP})", "project_id"
+                ),
+                name_legend("project_id"),
+            ),
             unit="bytes",
+        ),
+        table(
+            "Rate limits per project and model",
+            "Each project's rate limits per model as set in OpenAI (the rate_limits API): "
+            "requests and tokens per minute, and images, audio megabytes, requests per day and "
+            "batch input tokens per day where the model has them.",
+            "max by (target, project_name, model, limit) ("
+            'openai_project_rate_limit{target=~"$target", project_id=~"$project_id", '
+            'model=~"$model"} * on (target, project_id) group_left (project_name) '
+            "openai_project_info)",
+            "short",
+            width=24,
         ),
     ),
 )
@@ -407,7 +524,7 @@ TELNYX = Dashboard(
 ARTHUR_VARS = (
     Variable("target", "arthur_inference_tokens_total", "Engine"),
     Variable("rule_type", 'arthur_inference_tokens_total{target=~"$target"}', "Rule type"),
-    Variable("task_id", 'arthur_inference_tokens_total{target=~"$target"}', "Task"),
+    Variable("task_id", 'arthur_task_info{target=~"$target"}', "Task", "task_name"),
 )
 _A = selector(ARTHUR_VARS)
 ARTHUR = Dashboard(
@@ -426,8 +543,14 @@ ARTHUR = Dashboard(
         ),
         series(
             "Inference tokens per hour by task",
-            "Prompt and response tokens evaluated per task.",
-            per_hour("arthur_inference_tokens_total", "task_id", _A),
+            "Prompt and response tokens evaluated per task, by the task's name.",
+            q(
+                named(
+                    f"sum by (target, task_id) (increase(arthur_inference_tokens_total{_A}[1h]))",
+                    "task_id",
+                ),
+                name_legend("task_id"),
+            ),
             width=12,
         ),
         series(
@@ -446,7 +569,11 @@ ARTHUR = Dashboard(
         table(
             "Tokens over the range by rule type and task",
             "Inference tokens over the dashboard's time range.",
-            f"sum by (rule_type, task_id) (increase(arthur_inference_tokens_total{_A}[$__range]))",
+            named(
+                "sum by (target, rule_type, task_id)"
+                f" (increase(arthur_inference_tokens_total{_A}[$__range]))",
+                "task_id",
+            ),
             "short",
         ),
     ),
@@ -551,6 +678,16 @@ HEALTH = Dashboard(
             "Up",
             "1 when the target's last poll read every stream and saved it.",
             (q(f"usage_exporter_up{_H}", "{{target}}"),),
+            width=12,
+            thresholds=((None, "red"), (1, "green")),
+        ),
+        Panel(
+            "state-timeline",
+            "Names and limits read",
+            "1 when the last read of a resource (names, spend and rate limits; read every "
+            "info_interval, apart from usage) succeeded; 0 keeps its last values. A resource the "
+            "key may not read is turned off and has no row.",
+            (q(f"usage_exporter_resource_up{_H}", "{{target}} {{resource}}"),),
             width=12,
             thresholds=((None, "red"), (1, "green")),
         ),
@@ -700,14 +837,26 @@ def render_panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
 
 
 def render_variable(variable: Variable) -> dict[str, Any]:
+    query = f"label_values({variable.metric}, {variable.label})"
+    extra: dict[str, Any] = {}
+    if variable.shows:
+        # query_result lists series as `name{a="..", b=".."} 1 ts` with labels sorted; the
+        # regex's named groups give Grafana the value (the id) and the text shown (the name)
+        first, second = sorted((variable.label, variable.shows))
+        groups = {variable.label: "value", variable.shows: "text"}
+        query = f"query_result({variable.metric})"
+        extra["regex"] = (
+            f'/{first}="(?<{groups[first]}>[^"]*)".*{second}="(?<{groups[second]}>[^"]*)"/'
+        )
     return {
         "name": variable.label,
         "label": variable.title,
         "type": "query",
         "datasource": DATASOURCE,
+        **extra,
         "query": {
-            "qryType": 1,
-            "query": f"label_values({variable.metric}, {variable.label})",
+            "qryType": 1 if not variable.shows else 3,
+            "query": query,
             "refId": "PrometheusVariableQueryEditor-VariableQuery",
         },
         "description": f"Filter by {variable.label}.",

@@ -59,14 +59,19 @@ OPENAI_USAGE = (
 OPENAI_OPERATIONS = (
     *(("get", f"/organization/usage/{name}") for name in OPENAI_USAGE),
     ("get", "/organization/costs"),
-    # names: the exporter labels by id and does not call these (see tests/spec_data/ignored.json)
+    # names and limits (exporter/sources/openai_admin.py), read on their own schedule
     ("get", "/organization/projects"),
     ("get", "/organization/projects/{project_id}/api_keys"),
     ("get", "/organization/users"),
+    ("get", "/organization/spend_limit"),
+    ("get", "/organization/spend_alerts"),
+    ("get", "/organization/projects/{project_id}/spend_limit"),
+    ("get", "/organization/projects/{project_id}/spend_alerts"),
+    ("get", "/organization/projects/{project_id}/rate_limits"),
 )
 ARTHUR_OPERATIONS = (
     ("get", "/api/v2/usage/tokens"),
-    ("post", "/api/v2/tasks/search"),  # task names; not called by the exporter
+    ("post", "/api/v2/tasks/search"),  # task names (exporter/sources/arthur_tasks.py)
 )
 TELNYX_OPERATIONS = (
     ("get", "/storage/buckets/{bucketName}/usage/api"),

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter.server import Listener
 from exporter.server import serve as serve_app
-from exporter.simulator import anylayer, arthur, openai, telnyx
+from exporter.simulator import anylayer, arthur, arthur_tasks, openai, openai_admin, telnyx
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue
 
@@ -83,6 +83,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
     telnyx_usage = telnyx.TelnyxUsage(config.seed, start, config.late_seconds)
     anylayer_usage = anylayer.AnylayerUsage(config.seed, start, config.late_seconds)
     minute_calls: dict[int, int] = {}
+    admin = openai_admin.AdminState()
+    tasks = arthur_tasks.TaskState()
     requests: collections.deque[dict[str, str]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
     endpoint_of = {path: name for name, path in openai.iter_paths()}
     upstreams = {
@@ -340,6 +342,39 @@ def create_app(config: SimulatorConfig) -> Starlette:
 
     routes = [
         Route(path, openai_route(openai.ENDPOINTS[name])) for name, path in openai.iter_paths()
+    ]
+
+    def admin_route(resource: str) -> Any:
+        async def handler(request: Request) -> Response:
+            return openai_admin.handle(admin, config.openai_keys, request, resource)
+
+        return handler
+
+    async def admin_control(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse(admin.org(request.query_params.get("org", "")).truth())
+        try:
+            return JSONResponse(admin.control(dict(await request.json())))
+        except (KeyError, ValueError, TypeError) as err:
+            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
+
+    async def tasks_search(request: Request) -> Response:
+        return await arthur_tasks.search(tasks, config.arthur_keys, request)
+
+    async def tasks_control(request: Request) -> Response:
+        if request.method == "GET":
+            engine = tasks.engine(request.query_params.get("engine", ""))
+            return JSONResponse(tasks.truth(engine))
+        try:
+            return JSONResponse(tasks.control(dict(await request.json())))
+        except (KeyError, ValueError, TypeError) as err:
+            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
+
+    routes += [Route(path, admin_route(resource)) for path, resource in openai_admin.ROUTES]
+    routes += [
+        Route("/_sim/openai/admin", admin_control, methods=["GET", "POST"]),
+        Route("/api/v2/tasks/search", tasks_search, methods=["POST"]),
+        Route("/_sim/arthur/tasks", tasks_control, methods=["GET", "POST"]),
     ]
     routes += [
         Route("/_sim/clock", clock_route, methods=["GET", "POST"]),

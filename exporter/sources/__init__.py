@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.model import Family, Source
-from exporter.sources import anylayer, arthur, openai, telnyx
+from exporter.sources import anylayer, arthur, arthur_tasks, openai, openai_admin, telnyx
+from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
 
 
@@ -56,15 +57,29 @@ def _openai_headers(config: Any) -> Mapping[str, str]:
     return {"OpenAI-Organization": organization} if organization else {}
 
 
+def _openai(config: Any, upstream: Upstream) -> Source:
+    """Usage and costs, with the organization's names and limits on their own schedule."""
+    return Composite(
+        openai.OpenAISource(config, upstream), openai_admin.OpenAIAdminSource(config, upstream)
+    )
+
+
+def _arthur(config: Any, upstream: Upstream) -> Source:
+    """Token usage, with the engine's task names on their own schedule."""
+    return Composite(
+        arthur.ArthurSource(config, upstream), arthur_tasks.ArthurTaskSource(config, upstream)
+    )
+
+
 KINDS: dict[str, SourceKind] = {
     kind.kind: kind
     for kind in (
         SourceKind(
             "openai",
             "OpenAI organization Usage & Costs API",
-            openai.FAMILIES,
+            openai.FAMILIES + openai_admin.FAMILIES,
             openai.DEFAULT_BASE_URL,
-            openai.OpenAISource,
+            _openai,
             extra_headers=_openai_headers,
             api_version=openai.API_VERSION,
             error_hints=openai.ERROR_HINTS,
@@ -77,9 +92,9 @@ KINDS: dict[str, SourceKind] = {
         SourceKind(
             "arthur",
             "Arthur GenAI Engine token usage",
-            arthur.FAMILIES,
+            arthur.FAMILIES + arthur_tasks.FAMILIES,
             arthur.DEFAULT_BASE_URL,
-            arthur.ArthurSource,
+            _arthur,
             error_hints=arthur.ERROR_HINTS,
             series_keys=("window", "group_by"),
         ),

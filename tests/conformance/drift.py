@@ -34,7 +34,9 @@ from exporter import config as exporter_config
 from exporter.model import Window
 from exporter.sources import anylayer as anylayer_source
 from exporter.sources import arthur as arthur_source
+from exporter.sources import arthur_tasks as arthur_tasks_source
 from exporter.sources import openai as openai_source
+from exporter.sources import openai_admin as openai_admin_source
 from exporter.sources import telnyx as telnyx_source
 from tests.conformance import spec
 
@@ -142,6 +144,40 @@ def openai_handled() -> set[str]:
         handled |= {f"field {path} {name}" for name in known}
         for quantity in endpoint.quantities:  # a quantity object's parts are read with it
             handled.add(f"field {path} {quantity}.*")
+    return handled | openai_admin_handled()
+
+
+def openai_admin_handled() -> set[str]:
+    """The names-and-limits reader run with every resource on against a stand-in that answers
+    every list with two pages: the paths it calls and the parameters and values it sends."""
+    config = exporter_config.OpenAISource.model_validate(
+        {"kind": "openai", "name": "drift", "api_key": "k", "user_email": True}
+    )
+    calls: list[tuple[str, list[tuple[str, str]]]] = []
+
+    class Pages:
+        async def get_json(self, endpoint: str, path: str, params: Any = ()) -> Any:
+            calls.append((path, list(params)))
+            if path.endswith("/spend_limit"):
+                return {"threshold_amount": 100, "enforcement": {"status": "inactive"}}
+            first = not any(n == "after" for n, _ in params)
+            item = {"id": "proj_x" if first else "proj_y", "status": "active", "model": "m"}
+            return {"data": [{**item, "threshold_amount": 1}], "has_more": first}
+
+    source = openai_admin_source.OpenAIAdminSource(config, Pages())  # type: ignore[arg-type]
+
+    async def run() -> None:
+        for stream in await source.streams():
+            await source.read(stream, Window(0, 0))
+
+    asyncio.run(run())
+    handled: set[str] = set()
+    for path, params in calls:
+        template = path.removeprefix("/v1").replace("/proj_x/", "/{project_id}/")
+        template = template.replace("/proj_y/", "/{project_id}/")
+        handled.add(f"path GET {template}")
+        handled |= {f"param {template} {name}" for name, _ in params}
+        handled |= {f"enum {template} {name}={value}" for name, value in params}
     return handled
 
 
@@ -159,6 +195,9 @@ class Recorder:
         self.calls.append((path, list(params)))
         body = self.bodies[min(len(self.calls), len(self.bodies)) - 1]
         return copy.deepcopy(body)
+
+    async def post_json(self, endpoint: str, path: str, params: Any, body: Any) -> Any:
+        return await self.get_json(endpoint, path, params)
 
 
 def _outcome(run: Callable[[Recorder], Any], bodies: list[Any]) -> Any:
@@ -280,6 +319,24 @@ def arthur_handled(body: list[Any]) -> set[str]:
         fields, calls = behaviour_handled(arthur_source.PATH, run, [body])
         handled |= fields | _params_of(arthur_source.PATH, calls)
     return handled
+
+
+def arthur_tasks_handled(body: Any) -> set[str]:
+    """Task names: what changes `arthur_task_info` when it changes, and what the pager sends.
+    `count` is read too, but only to stop paging: changing it moves pages, not values."""
+    path = arthur_tasks_source.PATH
+    config = exporter_config.ArthurSource.model_validate(
+        {"kind": "arthur", "name": "drift", "api_key": "k"}
+    )
+
+    async def run(recorder: Recorder) -> Any:
+        source = arthur_tasks_source.ArthurTaskSource(config, recorder)  # type: ignore[arg-type]
+        (stream,) = await source.streams()
+        return await source.read(stream, Window(0, 0))
+
+    fields, calls = behaviour_handled(path, run, [body])
+    params = {p for p in _params_of(path, calls) if not p.startswith(f"enum {path} page")}
+    return {f"path POST {path}", f"field {path} count"} | fields | params
 
 
 def telnyx_handled(api: Any, storage: Any) -> set[str]:

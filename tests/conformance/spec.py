@@ -295,6 +295,8 @@ def _limit_problems(vendor: str, op: Operation, values: Mapping[str, list[str]])
     limits = load(vendor).get("limits")
     if not limits or "limit" not in op.parameters:
         return []
+    if not op.path.startswith("/organization/usage/") and not op.path.endswith("/costs"):
+        return []  # the per-width prose covers usage and costs; lists carry their own bounds
     table = limits["costs"] if op.path.endswith("/costs") else limits["usage"]
     width = (values.get("bucket_width") or ["1d"])[0]
     bounds = table.get(width)

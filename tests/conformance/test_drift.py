@@ -51,6 +51,12 @@ def handled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[
         window = {"filter[start_time]": _iso(hour - 6 * 3600), "filter[end_time]": _iso(hour)}
         api = get("/v2/storage/buckets/backups/usage/api", KEYS["telnyx"], **window)
         storage = get("/v2/storage/buckets/backups/usage/storage", KEYS["telnyx"])
+        tasks = http_json(
+            f"{sim.url}/api/v2/tasks/search?page=0&page_size=50&sort=asc",
+            method="POST",
+            body={"include_archived": True},
+            headers={"Authorization": f"Bearer {KEYS['arthur']}"},
+        )
         usage = get(
             "/v1/developer/usage",
             KEYS["anylayer"],
@@ -60,7 +66,7 @@ def handled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[
         )
     yield {
         "openai": drift.openai_handled(),
-        "arthur": drift.arthur_handled(arthur),
+        "arthur": drift.arthur_handled(arthur) | drift.arthur_tasks_handled(tasks),
         "telnyx": drift.telnyx_handled(api, storage),
         "anylayer": drift.anylayer_handled(usage),
     }
@@ -103,6 +109,14 @@ def test_the_report_fails_on_something_new(handled: dict[str, set[str]]) -> None
     assert "field /storage/buckets/{bucketName}/usage/api data[].categories[].ops  [spec]" in (
         drift.drift("telnyx", telnyx)
     )
+    # names and limits: a resource the exporter stops reading, a task field it stops using
+    openai.add("enum /organization/usage/completions group_by=model")
+    openai.discard("path GET /organization/projects/{project_id}/rate_limits")
+    assert drift.drift("openai", openai) == [
+        "path GET /organization/projects/{project_id}/rate_limits  [spec]"
+    ]
+    arthur = set(handled["arthur"]) - {"field /api/v2/tasks/search tasks[].name"}
+    assert drift.drift("arthur", arthur) == ["field /api/v2/tasks/search tasks[].name  [spec]"]
     rules = drift.ignored()
     original = drift.ignored
     rule = next(iter(rules["arthur"]))

@@ -10,6 +10,7 @@ within the per-width maxima, required parameters present.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import urllib.parse
 from collections import defaultdict
@@ -25,6 +26,7 @@ from exporter.sources import openai as openai_source
 from tests.conformance import spec
 from tests.harness import exporter_argv, http_json, simulator
 
+ADMIN_PER_PROJECT = ("api_keys", "spend_limit", "spend_alerts", "rate_limits")
 KEYS = {
     "openai": "sk-admin-requests",
     "arthur": "arthur-requests",
@@ -146,6 +148,10 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str
         *("--max-page-buckets", "4"),  # every OpenAI read follows cursors
     )
     with simulator(tmp, extra=extra) as sim:
+        # every names-and-limits list follows `after` cursors too
+        http_json(
+            f"{sim.url}/_sim/openai/admin", method="POST", body={"action": "page_size", "size": 2}
+        )
         path = tmp / "config.yaml"
         path.write_text(yaml.safe_dump(config(sim.url, tmp / "state")))
         done = subprocess.run(
@@ -184,8 +190,26 @@ def _params(request: dict[str, str]) -> list[tuple[str, str]]:
 def test_the_run_used_every_option(captured: list[dict[str, str]]) -> None:
     """The check above saw what it claims to: every endpoint, width, group key, filter, cursor."""
     openai = [r for r in captured if vendor_of(r["path"]) == "openai"]
+    usage_paths = {e.path for e in openai_source.ENDPOINTS.values()}
     paths = {r["path"] for r in openai}
-    assert paths == {e.path for e in openai_source.ENDPOINTS.values()}
+    assert usage_paths <= paths
+    # names and limits: every list and limit, organization-wide and per project
+    admin = {re.sub(r"/projects/[^/]+/", "/projects/{id}/", p) for p in paths - usage_paths}
+    assert admin == {
+        "/v1/organization/projects",
+        "/v1/organization/users",
+        "/v1/organization/spend_limit",
+        "/v1/organization/spend_alerts",
+        *(f"/v1/organization/projects/{{id}}/{r}" for r in ADMIN_PER_PROJECT),
+    }, admin
+    admin_params = [
+        (r["path"], n, v) for r in openai if r["path"] not in usage_paths for n, v in _params(r)
+    ]
+    assert ("/v1/organization/projects", "include_archived", "true") in admin_params
+    assert any(n == "owner_project_access" and v == "any" for _, n, v in admin_params)
+    assert any(n == "after" for _, n, _ in admin_params), "no paginated list read"
+    searches = [r for r in captured if r["path"] == "/api/v2/tasks/search"]
+    assert searches and all(r["method"] == "POST" for r in searches)
     params = [(r["path"], n, v) for r in openai for n, v in _params(r)]
     assert {v for _, n, v in params if n == "bucket_width"} == {"1m", "1h", "1d"}
     assert any(n == "page" for _, n, _ in params), "no paginated read"
@@ -257,7 +281,25 @@ def test_the_request_checker_rejects_what_the_spec_does_not_allow(
     assert problems("telnyx", path, [(n.replace("filter[", "").rstrip("]"), v) for n, v in params])
     assert problems("telnyx", path, [(n, "yesterday") for n, _ in params])
 
-    path, params = first("arthur")
+    path, params = first("openai", "/projects")
+    assert not problems("openai", path, params)
+    assert problems("openai", path, [*params, ("include_archived", "yes")])
+    assert problems("openai", path, [*params, ("status", "active")])
+    path, params = first("openai", "/api_keys")
+    assert not problems("openai", path, params)
+    assert problems(
+        "openai", path, [(n, "all" if n == "owner_project_access" else v) for n, v in params]
+    )
+
+    path, params = first("arthur", "/tasks/search")
+    assert not problems("arthur", path, params, method="POST")
+    assert problems("arthur", path, params)  # GET: no such operation
+    assert problems("arthur", path, [*params, ("sort", "newest")], method="POST")
+    assert problems(
+        "arthur", path, [(n, "x" if n == "page_size" else v) for n, v in params], method="POST"
+    )
+
+    path, params = first("arthur", "/usage/")
     assert not problems("arthur", path, params)
     assert problems("arthur", path, [*params, ("group_by", "model")])
     assert problems("arthur", path, [*params, ("page_size", "10")])

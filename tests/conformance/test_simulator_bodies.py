@@ -448,3 +448,92 @@ def test_the_body_validator_rejects_mutated_bodies(client: httpx.Client) -> None
     assert spec.body_problems("anylayer", "GET", ANYLAYER, 200, anylayer)
     arthur = [{"rule_type": "PIIDataRule", "count": {"inference": 1}}]
     assert spec.body_problems("arthur", "GET", ARTHUR, 200, arthur)
+
+
+# -- names and limits --------------------------------------------------------------------------
+
+ADMIN_LISTS = (
+    "/v1/organization/projects",
+    "/v1/organization/users",
+    "/v1/organization/spend_alerts",
+    "/v1/organization/projects/proj_alpha/api_keys",
+    "/v1/organization/projects/proj_alpha/spend_alerts",
+    "/v1/organization/projects/proj_alpha/rate_limits",
+)
+
+
+@pytest.mark.parametrize("path", ADMIN_LISTS)
+def test_openai_names_and_limits_every_page(client: httpx.Client, path: str) -> None:
+    params: dict[str, Any] = {"limit": 2}
+    if path.endswith("/projects"):
+        params["include_archived"] = "true"
+    if path.endswith("/api_keys"):
+        params["owner_project_access"] = "any"
+    pages = items = 0
+    while True:
+        response = call(client, path, params, OPENAI_KEY)
+        assert response.status_code == 200, response.text
+        assert_conforms("openai", response)
+        body = response.json()
+        pages += 1
+        items += len(body["data"])
+        if not body["has_more"]:
+            break
+        params["after"] = body["last_id"]
+        assert pages < 20
+    assert items, f"{path}: nothing listed: the check saw nothing"
+
+
+def test_openai_spend_limits_and_errors(client: httpx.Client) -> None:
+    generic = spec.load("openai")["generic_error"]
+    for path in (
+        "/v1/organization/spend_limit",
+        "/v1/organization/projects/proj_beta/spend_limit",
+    ):
+        response = call(client, path, None, OPENAI_KEY)
+        assert response.status_code == 200
+        assert_conforms("openai", response)
+    cases = [
+        (call(client, "/v1/organization/projects", None, OPENAI_PROJECT_KEY), 403),
+        (call(client, "/v1/organization/users", None, "sk-admin-unknown"), 401),
+        (call(client, "/v1/organization/projects/proj_nope/rate_limits", None, OPENAI_KEY), 404),
+        (call(client, "/v1/organization/projects", {"limit": 500}, OPENAI_KEY), 400),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        assert_conforms("openai", response, envelope=generic)
+
+
+def test_arthur_task_search_every_page(client: httpx.Client) -> None:
+    path = "/api/v2/tasks/search"
+    seen: list[str] = []
+    for page in range(10):
+        response = client.post(
+            path,
+            params={"page": page, "page_size": 1, "sort": "asc"},
+            json={"include_archived": True},
+            headers={"Authorization": f"Bearer {ARTHUR_KEY}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        problems = spec.body_problems("arthur", "POST", path, 200, body)
+        assert not problems, problems
+        seen += [t["id"] for t in body["tasks"]]
+        if len(seen) >= body["count"]:
+            break
+    assert len(seen) == len(set(seen)) >= 3
+    request_schema = spec.load("arthur")["operations"]["search_tasks_api_v2_tasks_search_post"][
+        "request_body"
+    ]
+    assert not spec.validate(request_schema, {"include_archived": True})  # what the exporter sends
+    assert spec.validate(request_schema, {"include_archived": "yes"})  # the check can fail
+    bad = client.post(
+        path,
+        params={"page_size": 0},
+        json={},
+        headers={"Authorization": f"Bearer {ARTHUR_KEY}"},
+    )
+    assert bad.status_code == 400
+    assert not spec.validate(FASTAPI_ERROR, bad.json())
+    broken = {"count": 1, "tasks": [{"id": "t", "name": "n", "created_at": 1}]}  # no rules
+    assert spec.body_problems("arthur", "POST", path, 200, broken)

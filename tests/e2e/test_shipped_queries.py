@@ -61,16 +61,42 @@ def panel_queries() -> list[tuple[str, str]]:
 
 
 def variable_queries() -> list[tuple[str, str, str]]:
-    """(where, series selector, label) of every `label_values(selector, label)` variable."""
+    """(where, series selector, label) of every `label_values(selector, label)` variable; for a
+    `query_result(expr)` variable (names listed for ids), (where, expr, its regex)."""
     found = []
     for path in DASHBOARDS:
         for variable in json.loads(path.read_text())["templating"]["list"]:
             if variable["type"] != "query":
                 continue
-            call = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
+            text = variable["query"]["query"]
+            result = re.fullmatch(r"query_result\((.+)\)", text)
+            if result:
+                regex = variable["regex"]
+                found.append((f"{path.stem}: ${variable['name']}", result.group(1), regex))
+                continue
+            call = re.fullmatch(r"label_values\((.+), (\w+)\)", text)
             assert call, variable["query"]
             found.append((f"{path.stem}: ${variable['name']}", call.group(1), call.group(2)))
     return found
+
+
+def query_result_options(prometheus_url: str, expr: str, regex: str) -> list[tuple[str, str]]:
+    """(text, value) pairs a `query_result` variable offers, as Grafana makes them: each series
+    written `name{label="value", ...} value timestamp` (labels sorted), matched by the regex
+    (`/.../` with JavaScript named groups `text` and `value`)."""
+    answer = query(prometheus_url, substitute(expr))
+    assert answer.get("status") == "success", answer
+    pattern = re.compile(regex.strip("/").replace("(?<", "(?P<"))
+    options = []
+    for item in answer["data"]["result"]:
+        metric = dict(item["metric"])
+        name = metric.pop("__name__", "")
+        labels = ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()))
+        line = f"{name}{{{labels}}} {item['value'][1]} {item['value'][0]}"
+        match = pattern.search(line)
+        if match:
+            options.append((match.group("text"), match.group("value")))
+    return options
 
 
 def rules() -> list[dict[str, Any]]:
@@ -139,6 +165,11 @@ def variables_without_values(prometheus_url: str) -> dict[str, str]:
     """The dashboard variables whose `label_values` query lists no value."""
     bad = {}
     for where, selector, label in variable_queries():
+        if label.startswith("/"):  # query_result: names shown, ids as values
+            options = query_result_options(prometheus_url, selector, label)
+            if not [t for t, v in options if t and v and t != v]:
+                bad[where] = f"query_result({selector}) {label}: no names: {options}"
+            continue
         match = urllib.parse.urlencode({"match[]": substitute(selector)})
         answer = json.loads(http(f"{prometheus_url}/api/v1/label/{label}/values?{match}")[1])
         if answer.get("status") != "success" or not [v for v in answer["data"] if v]:
@@ -190,6 +221,37 @@ def test_every_panel_variable_and_rule_query_returns_data(demo_scraped: str) -> 
         "x": "openai_no_such_metric_total: no data"
     }
     assert time.monotonic() - started < 120
+
+
+def test_panels_that_show_projects_keys_users_and_tasks_show_names(demo_scraped: str) -> None:
+    """A panel that joins a name (`group_left (project_name)`, ...) returns at least one series
+    with the name filled in; each such variable lists names for ids."""
+    names = ("project_name", "api_key_name", "user_name", "task_name")
+    joined = {
+        where: expr
+        for where, expr in panel_queries()
+        if any(f"group_left ({n}" in expr for n in names)
+    }
+    assert len(joined) >= 8, sorted(joined)
+    missing: dict[str, str] = dict.fromkeys(joined, "not run")
+
+    def named() -> bool:
+        missing.clear()
+        for where, expr in joined.items():
+            result = query(demo_scraped, substitute(expr))["data"]["result"]
+            if not any(item["metric"].get(n) for item in result for n in names):
+                missing[where] = expr
+        return not missing
+
+    try:
+        wait_for(named, "every name-joining panel to show names", timeout=60, every=2)
+    except AssertionError:
+        pytest.fail("panels without names:\n" + "\n".join(f"{w}: {e}" for w, e in missing.items()))
+    shown = [v for v in variable_queries() if v[2].startswith("/")]
+    assert {where.split("$")[1] for where, _, _ in shown} >= {"project_id", "task_id"}
+    for _, expr, regex in shown:
+        # not vacuous: a regex that matches no series offers nothing
+        assert not query_result_options(demo_scraped, expr, regex.replace('="', '="nomatch'))
 
 
 def test_every_alert_expression_evaluates(demo_scraped: str) -> None:

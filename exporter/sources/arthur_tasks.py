@@ -1,0 +1,91 @@
+"""Arthur GenAI Engine task names (`POST /api/v2/tasks/search`), as `arthur_task_info`.
+
+A *resource* stream (`Stream.every`, the source's `info_interval`): read outside the usage polls,
+a failure keeps the last names, a 403 (the key lacks TASK_READ) turns it off. Archived tasks are
+included (`include_archived: true`) so old usage keeps its name; pages (`page`, `page_size`) are
+read until `count` tasks were seen. The deprecated `GET /api/v2/tasks` is not used.
+
+    # TYPE arthur_task_info gauge
+    arthur_task_info{target="guardrails",task_id="7c1e...",task_name="support-bot"} 1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from exporter.model import Family, Kind, Level, Stream, StreamRead, Unavailable, Window
+from exporter.upstream import Upstream, UpstreamError
+
+PATH = "/api/v2/tasks/search"
+PAGE_SIZE = 500  # the engine allows up to 5000; task bodies carry every rule, so keep pages small
+MAX_PAGES = 1000
+STREAM = "info/tasks"
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "arthur_task_info",
+        Kind.GAUGE,
+        "A task of the engine (archived ones too), always 1: its current name. Join it to usage "
+        "at query time: `* on(target, task_id) group_left(task_name) arthur_task_info`.",
+        ("task_id", "task_name"),
+    ),
+)
+
+
+class ArthurTaskSource:
+    """The task names of one Arthur engine (one target)."""
+
+    def __init__(self, config: Any, upstream: Upstream) -> None:
+        self._config = config
+        self._upstream = upstream
+        self._streams: tuple[Stream, ...] = ()
+        if config.task_names:
+            self._streams = (Stream(STREAM, 0, 0, 0, every=int(config.info_interval)),)
+
+    def __repr__(self) -> str:
+        return f"ArthurTaskSource(target={self._config.name!r})"
+
+    async def streams(self) -> Sequence[Stream]:
+        return self._streams
+
+    def owns(self, stream: Stream) -> bool:
+        return stream.name == STREAM
+
+    async def read(self, stream: Stream, window: Window) -> StreamRead:
+        try:
+            tasks = await self._tasks()
+        except UpstreamError as err:
+            if err.status in (403, 404):
+                raise Unavailable(
+                    f"tasks: {err.status}: the key may not search tasks (TASK_READ: ORG-AUDITOR, "
+                    "ORG-ADMIN, TASK-ADMIN or TENANT-USER) or the engine has no task search; "
+                    "task names turned off until a reload or restart (task_names: false "
+                    "silences this)"
+                ) from None
+            raise
+        levels = [Level("arthur_task_info", (task_id, name), 1) for task_id, name in tasks.items()]
+        return StreamRead(stream.name, window.start, window.start, levels=levels)
+
+    async def _tasks(self) -> dict[str, str]:
+        tasks: dict[str, str] = {}
+        seen = 0
+        for page in range(MAX_PAGES):
+            params = [("page", str(page)), ("page_size", str(PAGE_SIZE)), ("sort", "asc")]
+            body = await self._upstream.post_json(
+                "tasks/search", PATH, params, {"include_archived": True}
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
+                raise UpstreamError("tasks/search", "answer is not an object with a tasks list")
+            count = body.get("count")
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise UpstreamError("tasks/search", "count is not an integer")
+            for task in body["tasks"]:
+                if not isinstance(task, dict) or not isinstance(task.get("id"), str):
+                    raise UpstreamError("tasks/search", "a task is not an object with an id")
+                name = task.get("name")
+                tasks[task["id"]] = "" if name is None else str(name)
+            seen += len(body["tasks"])
+            if not body["tasks"] or seen >= count:
+                return tasks
+        raise UpstreamError("tasks/search", f"more than {MAX_PAGES} pages: stopped")
