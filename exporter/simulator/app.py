@@ -6,7 +6,9 @@ Control endpoints live under `/_sim/` (no auth: the simulator listens on loopbac
 stop), `/_sim/revisions/restore` (POST: give back what down revisions took, as late usage),
 `/_sim/stats` (calls, faults injected by kind, variant and upstream, revisions),
 `/_sim/requests` (GET: the last requests to the upstreams' routes, method, path and raw query,
-oldest first, at most `REQUEST_LOG_SIZE`; DELETE to clear), and `/_sim/<upstream>/truth`.
+oldest first, at most `REQUEST_LOG_SIZE`; DELETE to clear), `/_sim/<upstream>/truth`, and for
+names and limits `/_sim/openai/admin` (simulator/openai_admin.py) and `/_sim/arthur/tasks`
+(simulator/arthur_tasks.py): GET the ground truth, POST an action (rename, archive, refuse, ...).
 """
 
 from __future__ import annotations
