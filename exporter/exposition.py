@@ -10,15 +10,18 @@ series count.
 from __future__ import annotations
 
 import functools
-import gzip
+import struct
+import threading
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
-from exporter.model import Family, FamilySamples, Kind, bound_label
+from exporter.model import Family, FamilySamples, Kind, Labels, Sample, bound_label
 
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -68,56 +71,205 @@ class _Escaped(dict[str, str]):
         return escaped
 
 
-def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
-    grouped: dict[str, tuple[Family, list[FamilySamples]]] = {}
-    for item in families:
-        entry = grouped.setdefault(item.family.name, (item.family, []))
-        entry[1].append(item)
+class _Chunk(NamedTuple):
+    """Up to `Renderer.CHUNK` series of one family and target as last rendered: the samples they
+    were rendered from and where their bytes sit in the previous exposition (offset, length) for
+    each variant: text, OpenMetrics, and each one's deflate segment."""
+
+    samples: list[Sample]
+    spans: tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]
+
+
+_Piece = tuple[bytes | memoryview, bytes | memoryview, bytes | memoryview, bytes | memoryview]
+
+
+GZIP_LEVEL = 6
+# RFC 1952: deflate, no flags, mtime 0, no extra flags, OS unknown
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_DEFLATE_END = b"\x03\x00"  # an empty final block (fixed Huffman codes)
+
+
+def _deflate(data: bytes) -> bytes:
+    """A deflate segment on its own: compressed without a dictionary from what precedes it and
+    ended by a sync flush (non-final blocks ending on a byte boundary), so segments can be cut
+    out of one stream and joined into another. zlib releases the GIL while it compresses, so
+    scrapes keep being answered while a worker thread renders."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _gzip_trailer(plain: bytes) -> bytes:
+    return struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF)
+
+
+class Renderer:
+    """Renders in chunks and keeps them: a family's series of one target are cut into chunks of
+    `CHUNK` series; a chunk whose samples equal those it was last rendered from is not rendered
+    again, its bytes (plain and compressed) are taken from the previous exposition. Each gzip
+    variant is one gzip member whose deflate stream is the chunks' segments joined (each
+    compressed on its own, ended by a sync flush), then an empty final block and the trailer
+    (CRC-32 of the joined plain bytes). One member, not one per chunk: Go's reader (Prometheus)
+    reads concatenated members, but httpx and others stop after the first. The label part of
+    each series' lines is kept per series, so a changed chunk costs a join of cached label text
+    and value text.
+
+    The output equals the straightforward renderer's byte for byte (plain) and after gzip
+    decompression (tests/unit/test_render_chunks.py). Samples are compared by value: the
+    ledger's values are floats and never -0.0, so equal samples have equal text.
+    """
+
+    CHUNK = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: Exposition | None = None
+        self._chunks: dict[tuple[str, str, int, int], _Chunk] = {}
+        self._headers: dict[Family, _Piece] = {}
+        # (family, target) -> label values -> '{target="...",...}'
+        self._labels: dict[tuple[str, str], dict[Labels, str]] = {}
+
+    def render(self, families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
+        with self._lock:
+            return self._render(families, registry)
+
+    def _render(self, families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
+        grouped: dict[str, tuple[Family, list[FamilySamples]]] = {}
+        for item in families:
+            entry = grouped.setdefault(item.family.name, (item.family, []))
+            entry[1].append(item)
+        last = self._last
+        old = (
+            (
+                memoryview(last.text),
+                memoryview(last.openmetrics),
+                memoryview(last.text_gzip),
+                memoryview(last.openmetrics_gzip),
+            )
+            if last is not None
+            else None
+        )
+        pieces: list[_Piece] = []
+        keys: list[tuple[str, str, int, int] | None] = []
+        chunks: dict[tuple[str, str, int, int], _Chunk] = {}
+        seen: dict[tuple[str, str], int] = {}
+        labels_cache: dict[tuple[str, str], dict[Labels, str]] = {}
+        headers: dict[Family, _Piece] = {}
+        escaped = _Escaped()
+        count = 0
+        for family, items in grouped.values():
+            header = self._headers.get(family) or _header(family)
+            headers[family] = header
+            pieces.append(header)
+            keys.append(None)
+            for item in items:
+                group = (family.name, item.target)
+                occurrence = seen[group] = seen.get(group, -1) + 1
+                cache = labels_cache[group] = self._labels.get(group, {})
+                samples = list(item.samples)
+                count += len(samples)
+                for index, begin in enumerate(range(0, len(samples), self.CHUNK)):
+                    part = samples[begin : begin + self.CHUNK]
+                    key = (family.name, item.target, occurrence, index)
+                    chunk = self._chunks.get(key)
+                    if old is not None and chunk is not None and chunk.samples == part:
+                        where = zip(old, chunk.spans, strict=True)
+                        piece = cast(_Piece, tuple(v[o : o + n] for v, (o, n) in where))
+                    else:
+                        chunk = _Chunk(part, ((0, 0), (0, 0), (0, 0), (0, 0)))
+                        piece = _render_chunk(family, item.target, part, cache, escaped)
+                    chunks[key] = chunk
+                    pieces.append(piece)
+                    keys.append(key)
+                if len(cache) > 2 * len(samples) + self.CHUNK:  # series gone: start afresh
+                    labels_cache[group] = {}
+        self_text = generate_latest(registry)
+        self_om = generate_openmetrics(registry).removesuffix(b"# EOF\n") + b"# EOF\n"
+        pieces.append((self_text, self_om, _deflate(self_text), _deflate(self_om)))
+        keys.append(None)
+        columns = [list(column) for column in zip(*pieces, strict=True)]
+        text_bytes, om_bytes = b"".join(columns[0]), b"".join(columns[1])
+        columns[2] = [_GZIP_HEADER, *columns[2], _DEFLATE_END, _gzip_trailer(text_bytes)]
+        columns[3] = [_GZIP_HEADER, *columns[3], _DEFLATE_END, _gzip_trailer(om_bytes)]
+        joined = [text_bytes, om_bytes, b"".join(columns[2]), b"".join(columns[3])]
+        del columns
+        offsets = [0, 0, len(_GZIP_HEADER), len(_GZIP_HEADER)]
+        for at, piece in zip(keys, pieces, strict=True):
+            spans = tuple((o, len(p)) for o, p in zip(offsets, piece, strict=True))
+            if at is not None:
+                chunks[at] = chunks[at]._replace(spans=cast(Any, spans))
+            offsets = [o + len(p) for o, p in zip(offsets, piece, strict=True)]
+        exposition = Exposition(
+            text=joined[0],
+            openmetrics=joined[1],
+            text_gzip=joined[2],
+            openmetrics_gzip=joined[3],
+            series=count,
+        )
+        del old, pieces
+        self._last, self._chunks, self._headers, self._labels = (
+            exposition,
+            chunks,
+            headers,
+            labels_cache,
+        )
+        return exposition
+
+
+def _header(family: Family) -> _Piece:
+    help_text = _escape_help(family.help)
+    base = family.base_name
+    kind = family.kind.value
+    text = f"# HELP {family.name} {help_text}\n# TYPE {family.name} {kind}\n".encode()
+    om = f"# HELP {base} {help_text}\n# TYPE {base} {kind}\n"
+    if family.unit and base.endswith(f"_{family.unit}"):
+        om += f"# UNIT {base} {family.unit}\n"
+    om_bytes = om.encode()
+    return (text, om_bytes, _deflate(text), _deflate(om_bytes))
+
+
+def _render_chunk(
+    family: Family,
+    target: str,
+    samples: list[Sample],
+    cache: dict[Labels, str],
+    escaped: _Escaped,
+) -> _Piece:
+    name = family.name
+    names = [f',{label}="' for label in family.labels]
+    opening = '{target="' + escaped[target] + '"'
     text: list[str] = []
     om: list[str] = []
-    escaped = _Escaped()
-    count = 0
-    for family, items in grouped.values():
-        help_text = _escape_help(family.help)
-        base = family.base_name
-        kind = family.kind.value
-        text.append(f"# HELP {family.name} {help_text}\n# TYPE {family.name} {kind}\n")
-        om.append(f"# HELP {base} {help_text}\n# TYPE {base} {kind}\n")
-        if family.unit and base.endswith(f"_{family.unit}"):
-            om.append(f"# UNIT {base} {family.unit}\n")
-        counter = family.kind is Kind.COUNTER
-        names = [f',{name}="' for name in family.labels]
-        for item in items:
-            opening = '{target="' + escaped[item.target] + '"'
-            for sample in item.samples:
-                labels = (
-                    opening
-                    + "".join(
-                        n + escaped[v] + '"' for n, v in zip(names, sample.labels, strict=True)
-                    )
-                    + "}"
-                )
-                value = _value(sample.value)
-                line = f"{family.name}{labels} {value}\n"
-                text.append(line)
-                if counter:
-                    om.append(f"{base}_total{labels} {value}\n")
-                    if sample.created is not None:
-                        om.append(f"{base}_created{labels} {_created(sample.created)}\n")
-                else:
-                    om.append(line)
-                count += 1
-    text_bytes = "".join(text).encode("utf-8") + generate_latest(registry)
-    self_om = generate_openmetrics(registry)
-    self_om = self_om.removesuffix(b"# EOF\n")
-    om_bytes = "".join(om).encode("utf-8") + self_om + b"# EOF\n"
-    return Exposition(
-        text=text_bytes,
-        text_gzip=gzip.compress(text_bytes, compresslevel=6, mtime=0),
-        openmetrics=om_bytes,
-        openmetrics_gzip=gzip.compress(om_bytes, compresslevel=6, mtime=0),
-        series=count,
-    )
+    counter = family.kind is Kind.COUNTER
+    total = family.base_name + "_total"
+    created_name = family.base_name + "_created"
+    for labels_values, value, created in samples:
+        labels = cache.get(labels_values)
+        if labels is None:
+            labels = cache[labels_values] = (
+                opening
+                + "".join(n + escaped[v] + '"' for n, v in zip(names, labels_values, strict=True))
+                + "}"
+            )
+        value_text = _value(value)
+        line = f"{labels} {value_text}\n"
+        text.append(name)
+        text.append(line)
+        if counter:
+            om.append(total)
+            om.append(line)
+            if created is not None:
+                om.append(f"{created_name}{labels} {_created(created)}\n")
+        else:
+            om.append(name)
+            om.append(line)
+    text_bytes = "".join(text).encode("utf-8")
+    om_bytes = "".join(om).encode("utf-8")
+    return (text_bytes, om_bytes, _deflate(text_bytes), _deflate(om_bytes))
+
+
+def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
+    """Render once, with nothing kept (the daemon keeps a `Renderer` across polls)."""
+    return Renderer().render(families, registry)
 
 
 def negotiate(accept: str | None, accept_encoding: str | None) -> tuple[bool, bool]:
