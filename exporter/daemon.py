@@ -66,6 +66,7 @@ class Target:
     # resource streams (`Stream.every`): when each is next due (unix s), and the ones turned off
     resource_due: dict[str, float] = field(default_factory=dict)
     resources_off: set[str] = field(default_factory=set)
+    resource_ok: dict[str, bool] = field(default_factory=dict)  # the last read of each
 
 
 def series_settings(config: Any) -> str:
@@ -643,21 +644,28 @@ class Daemon:
                 self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
         for resource, ok in outcome.items():
             self.metrics.resource_read(target.name, target.kind, resource, ok, self._clock())
-        await self.refresh()
+        changed = bool(reads) or any(target.resource_ok.get(r) != ok for r, ok in outcome.items())
+        target.resource_ok.update(outcome)
+        if changed or len(outcome) < len(due):  # read, newly failing, or turned off
+            await self.refresh()
 
     async def _read_resource(self, target: Target, stream: Stream) -> StreamRead:
+        """One resource read; it runs in its own job, so it may take longer than a usage
+        poll's `timeout` (listing every project's keys one call at a time) without delaying one."""
         now = int(self._clock())
+        limit = max(target.timeout, RESOURCE_TIMEOUT)
         try:
-            async with asyncio.timeout(target.timeout):
+            async with asyncio.timeout(limit):
                 return await target.source.read(stream, Window(now, now))
         except TimeoutError:
-            raise TimeoutError(f"timed out after {target.timeout:g}s") from None
+            raise TimeoutError(f"timed out after {limit:g}s") from None
 
     async def poll_all(self) -> bool:
-        """Poll every target once, and read every resource once (whose failures do not count)."""
+        """Poll every target once, and read its resources that are due (all on the first call;
+        their failures do not count)."""
         results = await asyncio.gather(
             *(self.poll(t) for t in self.targets),
-            *(self.poll_resources(t, force=True) for t in self.targets),
+            *(self.poll_resources(t) for t in self.targets),
         )
         return all(r for r in results if r is not None)
 
@@ -719,6 +727,7 @@ class Daemon:
 
 
 RESOURCE_TICK = 30.0  # seconds between checks for due resources (at most the target's interval)
+RESOURCE_TIMEOUT = 120.0  # the least time a resource read is given (its target's timeout if more)
 
 
 def resources_job(target: str) -> str:

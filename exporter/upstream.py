@@ -9,6 +9,7 @@ into an exception message, a log line or a repr.
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import json
 import logging
@@ -136,6 +137,14 @@ class Upstream:
 
     def __repr__(self) -> str:
         return f"Upstream(target={self.settings.target!r})"
+
+    def with_own_slots(self, slots: int = 1) -> Upstream:
+        """The same client (headers, TLS, proxy, retries, metrics) with a concurrency limit of
+        its own: calls made through it (names and limits, read on their own schedule) neither
+        wait for nor hold a slot of the usage reads. Closed with this one."""
+        twin = copy.copy(self)
+        twin._slots = asyncio.Semaphore(slots)
+        return twin
 
     async def aclose(self) -> None:
         await self._client.aclose()

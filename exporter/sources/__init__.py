@@ -58,16 +58,19 @@ def _openai_headers(config: Any) -> Mapping[str, str]:
 
 
 def _openai(config: Any, upstream: Upstream) -> Source:
-    """Usage and costs, with the organization's names and limits on their own schedule."""
+    """Usage and costs, with the organization's names and limits on their own schedule (and
+    their own concurrency slot: they never hold up a usage call)."""
     return Composite(
-        openai.OpenAISource(config, upstream), openai_admin.OpenAIAdminSource(config, upstream)
+        openai.OpenAISource(config, upstream),
+        openai_admin.OpenAIAdminSource(config, upstream.with_own_slots()),
     )
 
 
 def _arthur(config: Any, upstream: Upstream) -> Source:
     """Token usage, with the engine's task names on their own schedule."""
     return Composite(
-        arthur.ArthurSource(config, upstream), arthur_tasks.ArthurTaskSource(config, upstream)
+        arthur.ArthurSource(config, upstream),
+        arthur_tasks.ArthurTaskSource(config, upstream.with_own_slots()),
     )
 
 

@@ -335,3 +335,18 @@ def test_user_emails_appear_nowhere_unless_opted_in(tmp_path: Path, sim: Process
                 assert shown == (opt_in and where.startswith("/metrics")), (opt_in, where, email)
         # the simulator's key owners and alert recipients carry addresses too: never exported
         assert b"finops@example.com" not in outputs["/metrics"]
+
+
+async def test_info_metrics_are_bounded_by_the_cardinality_limit(
+    tmp_path: Path, sim: Process
+) -> None:
+    control(sim, action="add_projects", count=20)
+    daemon = Daemon(config(tmp_path, sim, max_series_per_family=5))
+    try:
+        await daemon.poll_resources(target(daemon, "oa"), force=True)
+    finally:
+        await daemon.aclose()
+    projects = family(samples(daemon), "openai_project_info")
+    assert len(projects) <= 5 + 1  # the limit, and the one series the rest fold into
+    overflow = [v for labels, v in projects.items() if dict(labels)["project_id"] == "__overflow__"]
+    assert overflow == [len(truth(sim)["projects"]) - (len(projects) - 1)]
