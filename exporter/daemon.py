@@ -27,7 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter import __version__
-from exporter.exposition import Exposition, render
+from exporter.exposition import Exposition, Renderer
 from exporter.ledger import Ledger, LedgerError, fixed_origin
 from exporter.model import (
     Source,
@@ -117,6 +117,7 @@ class Daemon:
         self.metrics.shard(self.shard.index, self.shard.total)
         self.state = ServerState(shard=(self.shard.index, self.shard.total))
         self._render_lock = asyncio.Lock()
+        self._renderer = Renderer()  # keeps unchanged chunks from one rendering to the next
         # (target, stream) -> the longest window to ask for, after a read ran out of time
         self._spans: dict[tuple[str, str], int] = {}
         self.targets: list[Target] = []
@@ -425,7 +426,7 @@ class Daemon:
 
     def _render(self) -> Exposition:
         families = [fs for target in self.targets for fs in self.ledger.samples(target.name)]
-        exposition = render(families, self.metrics.registry)
+        exposition = self._renderer.render(families, self.metrics.registry)
         del families
         release_free_memory()
         return exposition
@@ -489,7 +490,9 @@ class Daemon:
             except LedgerError as err:
                 errors.append(f"state not saved: {err}")
         try:
-            stats = self.ledger.commit(target.name, now, reads)
+            # In a worker thread: folding 100k rows takes seconds of CPU, and the event loop
+            # keeps answering scrapes meanwhile (the ledger serialises its writers).
+            stats = await asyncio.to_thread(self.ledger.commit, target.name, now, reads)
         except LedgerError as err:
             errors.append(f"state not saved: {err}")
         else:
@@ -599,9 +602,13 @@ class Daemon:
         ]
         if not due:
             return
-        results = await asyncio.gather(
-            *(self._read_resource(target, s) for s in due), return_exceptions=True
-        )
+        # one after another (they share one concurrency slot): each gets its own time budget
+        results: list[StreamRead | BaseException] = []
+        for stream in due:
+            try:
+                results.append(await self._read_resource(target, stream))
+            except Exception as err:  # reported per resource below
+                results.append(err)
         reads: list[tuple[Stream, StreamRead]] = []
         outcome: dict[str, bool] = {}
         for stream, result in zip(due, results, strict=True):
@@ -610,8 +617,6 @@ class Daemon:
                 reads.append((stream, result))
                 target.resource_due[stream.name] = now + stream.every
                 outcome[resource] = True
-            elif isinstance(result, asyncio.CancelledError):
-                raise result
             elif isinstance(result, Unavailable):
                 log.warning(
                     "resource turned off",
@@ -636,7 +641,7 @@ class Daemon:
                 )
         if reads:
             try:
-                stats = self.ledger.commit(target.name, int(now), reads)
+                stats = await asyncio.to_thread(self.ledger.commit, target.name, int(now), reads)
             except LedgerError as err:
                 log.warning("state not saved", extra={"target": target.name, "error": str(err)})
                 outcome.update({s.name.rpartition("/")[2]: False for s, _ in reads})

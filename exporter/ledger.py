@@ -17,11 +17,13 @@ import math
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from exporter import __version__
 from exporter.model import (
@@ -81,6 +83,22 @@ CREATE TABLE levels (
 """
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Ledger, _P], _R]) -> Callable[Concatenate[Ledger, _P], _R]:
+    """One writer at a time: the daemon commits in a worker thread, so a poll's commit does not
+    hold the event loop (scrapes), and the loop's own writes wait for it."""
+
+    def locked(self: Ledger, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    locked.__doc__ = method.__doc__
+    return locked
+
+
 class LedgerError(Exception):
     """The state file is corrupt, foreign or unwritable: a clear message, never a silent reset."""
 
@@ -107,6 +125,13 @@ class _Series:
     emitted: float
     buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
     periods: dict[tuple[str, int], float] = field(default_factory=dict)
+    # The counter's sample, made on the first render after the series was published (a
+    # published series never changes, and `copy` leaves this out): later renders reuse it.
+    sample: Sample | None = None
+
+    def make_sample(self) -> Sample:
+        sample = self.sample = Sample(self.labels, self.emitted, float(self.origin))
+        return sample
 
     def copy(self) -> _Series:
         # Spelled out: dataclasses.replace costs several times more, once per touched series.
@@ -261,6 +286,8 @@ class Ledger:
         self.path = Path(path)
         self.max_series_per_family = max_series_per_family
         self._clock = clock
+        # Held by every method that writes: the daemon commits in a worker thread.
+        self._lock = threading.RLock()
         self._targets: dict[str, _Target] = {}
         self._next_id = 1
         self._db = self._open()
@@ -454,6 +481,7 @@ class Ledger:
 
     # -- public API ----------------------------------------------------------------------------
 
+    @_locked
     def declare(
         self,
         target: str,
@@ -525,8 +553,7 @@ class Ledger:
             series = state.series.get(family.name, {})
             # In creation order (stable across restarts: loaded by id), not sorted: sorting
             # 100k label tuples on every render costs more than the rest of this method.
-            items = list(series.items())
-            return [Sample(labels, s.emitted, float(s.origin)) for labels, s in items]
+            return [s.sample or s.make_sample() for s in list(series.values())]
         if family.sums and family.period is not None:
             start = _period_start(family.period, now)
             series = state.series.get(family.sums, {})
@@ -543,6 +570,7 @@ class Ledger:
                     values[labels] = values.get(labels, 0.0) + value
         return [Sample(labels, v) for labels, v in sorted(values.items())]
 
+    @_locked
     def forget_levels(self, target: str, stream: str) -> None:
         """A stream the source no longer lists (a deleted bucket): its gauges go. Its counter
         buckets and its cursor stay: should it come back, reading on from the cursor counts
@@ -554,6 +582,7 @@ class Ledger:
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
         state.levels.pop(stream, None)
 
+    @_locked
     def settings(self, target: str) -> str | None:
         """What the caller recorded as the settings the target's series were counted with."""
         try:
@@ -564,6 +593,7 @@ class Ledger:
             raise LedgerError(f"{self.path}: cannot read state: {err}") from None
         return str(row[0]) if row else None
 
+    @_locked
     def save_settings(self, target: str, value: str) -> None:
         try:
             self._db.execute(
@@ -572,6 +602,7 @@ class Ledger:
         except sqlite3.Error as err:
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
 
+    @_locked
     def hand_over(self, target: str, widths: dict[str, int]) -> None:
         """The target's series change (a reload changed its grouping or bucket width): settle
         every open bucket of each counter stream at the value last read, and move the stream's
@@ -617,11 +648,13 @@ class Ledger:
             family[series.labels] = series
         state.cursors.update(cursors)
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
     # -- commit --------------------------------------------------------------------------------
 
+    @_locked
     def commit(
         self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
     ) -> CommitStats:
