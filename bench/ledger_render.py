@@ -1,9 +1,14 @@
 """Poll and render cost at scale: fold one poll of N result rows into the ledger, then render.
 
-Usage: python bench/ledger_render.py [N ...]   (default 1000 10000 100000)
+Usage: python -m bench.ledger_render [N ...]   (default 1000 10000 100000)
 Prints a Markdown table row per N: the first commit's wall and CPU time (N new series), the CPU
 time of the next poll's commit (the same N rows re-read, every value risen), SQLite file size,
 samples() time, render time, exposition bytes (text, gzip).
+
+Then a second table, side by side in one process: the CPU seconds (`time.process_time`, not
+wall time: the machine is shared) of rendering all four variants the way before issue 17 (the
+straightforward renderer kept in `tests/reference_render.py`) and with the kept `Renderer`,
+for polls that change every series, 1 % of them in one block, 1 % scattered, and none.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter.exposition import render
+from exporter.exposition import Renderer, render
 from exporter.ledger import Ledger
 from exporter.model import Family, Flow, Kind, Stream, StreamRead
 
@@ -67,6 +73,56 @@ def measure(n: int) -> str:
     )
 
 
+def render_cpu(n: int) -> str:
+    """One row of the render table for N series (see the module docstring)."""
+    from tests.reference_render import render as reference
+
+    def cpu(work: Callable[..., object], *args: object) -> float:
+        began = time.process_time()
+        work(*args)
+        return time.process_time() - began
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
+        ledger.declare("t", [FAMILY])
+        window = ledger.window("t", STREAM, NOW)
+        start = NOW - NOW % 3600
+        values = [float(i % 1000 + 1) for i in range(n)]
+        labels = [(f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}") for i in range(n)]
+
+        def poll(at: int, changed: Sequence[int]) -> None:
+            for i in changed:
+                values[i] += 1
+            flows = [
+                Flow(FAMILY.name, lv, start, start + 3600, v)
+                for lv, v in zip(labels, values, strict=True)
+            ]
+            ledger.commit("t", at, [(STREAM, StreamRead("usage", window.start, window.end, flows))])
+
+        poll(NOW, [])
+        renderer = Renderer()
+        registry = CollectorRegistry()
+        first = cpu(renderer.render, ledger.samples("t"), registry)
+        cells = [f"{first:.3f}"]
+        block = range(n // 3, n // 3 + max(1, n // 100))
+        scattered = list(range(0, n, 100))
+        for step, changed in enumerate((range(n), block, scattered, [])):
+            poll(NOW + 60 * (step + 1), changed)
+            samples_cpu = cpu(ledger.samples, "t")
+            families = ledger.samples("t")
+            before = cpu(reference, families, registry)
+            now = cpu(renderer.render, families, registry)
+            cells.append(f"{before:.3f} → {samples_cpu + now:.3f}")
+        exposition = renderer.render(ledger.samples("t"), registry)
+        old = reference(ledger.samples("t"), registry)
+        ledger.close()
+    sizes = (
+        f"{len(old.text_gzip) / 1e6:.2f} → {len(exposition.text_gzip) / 1e6:.2f} | "
+        f"{len(old.openmetrics_gzip) / 1e6:.2f} → {len(exposition.openmetrics_gzip) / 1e6:.2f}"
+    )
+    return f"| {n:,} | " + " | ".join(cells) + f" | {sizes} |"
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10_000, 100_000]
     print(
@@ -76,6 +132,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         print(measure(n), flush=True)
+    print()
+    print(
+        "| series | first render CPU s | every series changed: before → now (samples() +"
+        " render) | 1 % changed, one block | 1 % changed, scattered | none changed |"
+        " text gzip MB before → now | OpenMetrics gzip MB before → now |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        print(render_cpu(n), flush=True)
 
 
 if __name__ == "__main__":

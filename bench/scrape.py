@@ -51,20 +51,25 @@ def label_values(i: int) -> tuple[str, str, str]:
 
 
 def serve_ours(n: int, port: int, rerender: str = "") -> None:
-    """`rerender`: "" serves one rendering; "thread" or "loop" re-render without pause (as
-    back-to-back polls would) in a worker thread, as the daemon does, or on the event loop."""
+    """`rerender`: "" serves one rendering; "polls" runs polls back to back the daemon's way
+    now (each commits every series risen by one, in a worker thread, then re-renders with the
+    kept `Renderer` in a worker thread); "before" the way before issue 17 (the commit on the
+    event loop, the straightforward renderer, `tests/reference_render.py`, in a worker thread).
+    Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
     import asyncio
 
     from prometheus_client import CollectorRegistry
 
     from exporter.daemon import release_free_memory
-    from exporter.exposition import Exposition, render
+    from exporter.exposition import Exposition, Renderer
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
     from exporter.server import ServerState, create_app, serve
+    from tests.reference_render import render as reference
 
     family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)
     stream = Stream("usage", 3600, 3 * 3600, 86400)
+    renderer = Renderer()
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "state.sqlite", max_series_per_family=n + 1)
         ledger.declare("bench", [family])
@@ -81,7 +86,9 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
         commit = time.perf_counter() - began
         del flows
         began = time.perf_counter()
-        state = ServerState(exposition=render(ledger.samples("bench"), CollectorRegistry()))
+        state = ServerState(
+            exposition=renderer.render(ledger.samples("bench"), CollectorRegistry())
+        )
         rendered = time.perf_counter() - began
         release_free_memory()  # as the daemon does after each rendering
         exposition = state.exposition
@@ -94,19 +101,39 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
             f" openmetrics_gzip={len(exposition.openmetrics_gzip)}",
             flush=True,
         )
+        polls = 0
+
+        def fold() -> None:
+            at = NOW + 60 * (polls + 1)
+            risen = [
+                Flow(family.name, label_values(i), start, start + 3600, float(i % 1000 + 1 + polls))
+                for i in range(n)
+            ]
+            read = StreamRead("usage", window.start, window.end, risen)
+            ledger.commit("bench", at, [(stream, read)])
 
         def again() -> Exposition:
-            exposition = render(ledger.samples("bench"), CollectorRegistry())
+            samples = ledger.samples("bench")
+            if rerender == "before":
+                exposition = reference(samples, CollectorRegistry())
+            else:
+                exposition = renderer.render(samples, CollectorRegistry())
+            del samples
             release_free_memory()
             return exposition
 
         async def forever() -> None:
+            nonlocal polls
             await serve(create_app(state), "127.0.0.1", port)
             while rerender:
-                if rerender == "thread":
-                    state.exposition = await asyncio.to_thread(again)
+                cpu = time.process_time()
+                if rerender == "before":
+                    fold()
                 else:
-                    state.exposition = again()
+                    await asyncio.to_thread(fold)
+                state.exposition = await asyncio.to_thread(again)
+                polls += 1
+                print(f"poll cpu={time.process_time() - cpu:.3f}", flush=True)
                 await asyncio.sleep(0.01)
             await asyncio.Event().wait()
 
@@ -201,6 +228,66 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
     }
 
 
+def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
+    """wrk (text+gzip) against a server polling back to back; its polls and RSS after."""
+    busy, busy_port, _ = start_server("ours", n, mode)
+    try:
+        result = wrk(busy_port, VARIANTS["text+gzip"], seconds)
+        memory = memory_kib(busy.pid)
+    finally:
+        busy.kill()
+        out, _ = busy.communicate()
+    cpu = [float(line.split("=")[1]) for line in out.splitlines() if line.startswith("poll cpu=")]
+    result["polls"] = str(len(cpu))
+    result["poll_cpu"] = f"{sum(cpu) / len(cpu):.2f}" if cpu else "-"
+    result["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
+    result["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
+    return result
+
+
+def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
+    print(
+        "| series | text+gzip scrapes | req/s | p50 | p99 | polls done | CPU s per poll "
+        "| RSS MB after | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    names = {
+        "": "between polls",
+        "polls": "during polls, now (commit + chunked render in threads)",
+        "before": "during polls, before (commit on the loop, full render in a thread)",
+    }
+    for (n, mode), r in during.items():
+        print(
+            f"| {n:,} | {names[mode]} | {float(r['rps']):,.0f} | {r['p50']} | {r['p99']} "
+            f"| {r.get('polls', '-')} | {r.get('poll_cpu', '-')} | {r.get('rss', '-')} "
+            f"| {r.get('hwm', '-')} |"
+        )
+
+
+def run_during(sizes: list[int], seconds: float) -> None:
+    """Only the scrapes-during-polls table: between polls, now, before; side by side per N."""
+    command = (
+        f"python -m bench.scrape --during-only --series {' '.join(map(str, sizes))}"
+        f" --seconds {seconds:g}"
+    )
+    print(machine_header(command), f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per row.\n")
+    during: dict[tuple[int, str], dict[str, str]] = {}
+    for n in sizes:
+        ours, ours_port, _ = start_server("ours", n)
+        try:
+            during[(n, "")] = wrk(ours_port, VARIANTS["text+gzip"], seconds)
+            memory = memory_kib(ours.pid)
+            during[(n, "")]["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
+            during[(n, "")]["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
+        finally:
+            ours.kill()
+            ours.wait()
+        for mode in ("polls", "before"):
+            during[(n, mode)] = during_polls(n, mode, seconds)
+            print(during[(n, mode)], file=sys.stderr, flush=True)
+    print_during(during)
+
+
 def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
     command = f"python -m bench.scrape --series {' '.join(map(str, sizes))} --seconds {seconds:g}"
     print(machine_header(command), f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per variant.\n")
@@ -225,13 +312,9 @@ def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
         finally:
             ours.kill()
             ours.wait()
-        for mode in ("thread", "loop"):
-            busy, busy_port, _ = start_server("ours", n, mode)
-            try:
-                during[(n, mode)] = wrk(busy_port, VARIANTS["text+gzip"], seconds)
-            finally:
-                busy.kill()
-                busy.wait()
+        during[(n, "")] = ours_results["text+gzip"]
+        for mode in ("polls", "before"):
+            during[(n, mode)] = during_polls(n, mode, seconds)
         base, base_port, _ = start_server("baseline", n)
         try:
             for variant, headers in VARIANTS.items():
@@ -264,13 +347,7 @@ def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
     print()
     print("\n".join(memory))
     print()
-    print("| series | text+gzip while re-rendering | req/s | p50 | p99 |")
-    print("|---|---|---|---|---|")
-    for (n, mode), result in during.items():
-        where = "in a worker thread (the daemon)" if mode == "thread" else "on the event loop"
-        print(
-            f"| {n:,} | {where} | {float(result['rps']):,.0f} | {result['p50']} | {result['p99']} |"
-        )
+    print_during(during)
 
 
 def main(argv: list[str]) -> None:
@@ -292,10 +369,16 @@ def main(argv: list[str]) -> None:
         " connections each of its scrapes takes longer than the run",
     )
     parser.add_argument("--smoke", action="store_true", help="1,000 series, 1 s per variant")
+    parser.add_argument(
+        "--during-only", action="store_true", help="only the scrapes-during-polls table"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.series, args.seconds = [1000], 1.0
-    run(args.series, args.seconds, args.baseline_max_wrk)
+    if args.during_only:
+        run_during(args.series, args.seconds)
+    else:
+        run(args.series, args.seconds, args.baseline_max_wrk)
 
 
 if __name__ == "__main__":

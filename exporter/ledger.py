@@ -126,7 +126,8 @@ class _Series:
     buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
     periods: dict[tuple[str, int], float] = field(default_factory=dict)
     # The counter's sample, made on the first render after the series was published (a
-    # published series never changes, and `copy` leaves this out): later renders reuse it.
+    # published series never changes): later renders reuse it, and so does a copy whose
+    # `emitted` the commit leaves as it was (the only field of a sample that can change).
     sample: Sample | None = None
 
     def make_sample(self) -> Sample:
@@ -144,6 +145,7 @@ class _Series:
             self.emitted,
             dict(self.buckets),
             dict(self.periods),
+            self.sample,  # valid while `emitted` stays: commit drops it when that changes
         )
 
     def true_sum(self) -> float:
@@ -675,7 +677,10 @@ class Ledger:
                 work.settle(stream.name, new)
         oldest_period = _previous_month_start(now)
         for series in work.touched.values():
-            series.emitted = max(series.emitted, series.true_sum())
+            emitted = max(series.emitted, series.true_sum())
+            if emitted != series.emitted:
+                series.emitted = emitted
+                series.sample = None
             if series.periods:
                 _prune_periods(series, oldest_period)
         try:

@@ -31,4 +31,6 @@ def test_scrape_benchmark_smoke_run_prints_every_table() -> None:
     for row in throughput:
         ours_rps, baseline_rps = float(row.split("|")[3].replace(",", "")), row.split("|")[6]
         assert ours_rps > 0 and re.fullmatch(r"\s*[\d,.]+\s*", baseline_rps), row
-    assert sum("worker thread" in row or "event loop" in row for row in rows) == 2
+    during = [row for row in rows if "polls" in row.split("|")[2]]
+    assert len(during) == 3, during  # between polls, during polls now, and before
+    assert all(int(row.split("|")[6]) > 0 for row in during if "during" in row), during
