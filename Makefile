@@ -50,6 +50,8 @@ test: system-deps lint typecheck
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ledger_render
 	$(BIN)/python -m bench.scrape
+	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 1000000
+	$(BIN)/python -m bench.end_to_end
 	$(BIN)/python -m bench.upstream_calls
 	$(BIN)/python -m bench.startup
 

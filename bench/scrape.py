@@ -247,7 +247,7 @@ def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
 
 def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print(
-        "| series | text+gzip scrapes | req/s | p50 | p99 | polls done | CPU s per poll "
+        "| series | text+gzip scrapes | req/s | p50 | p99 | polls done | process CPU s per poll (scrapes incl.) "
         "| RSS MB after | peak RSS MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|")

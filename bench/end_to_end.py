@@ -1,0 +1,109 @@
+"""End to end: one upstream answer of N result rows to the new bytes being served, per stage.
+
+Usage: python -m bench.end_to_end [N ...]   (default 100000)
+
+An OpenAI `/v1/organization/usage/embeddings` page of N results (grouped by project, user, API
+key and model; each result carries two quantities, so N rows make 2N series) is parsed the
+source's way (`json.loads`, then `BucketParser`), folded into a real ledger, read back with
+`samples()` and rendered by the kept `Renderer`, all four variants. Two polls: the first (every
+series new) and a steady one (the same rows re-read, every value risen). Prints per stage the
+CPU seconds (`time.process_time`; the machine is shared) and its share, and the CPU per 100k
+rows. Not included: the HTTP exchange with the upstream (loopback, done by httpx).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from exporter.exposition import Renderer
+from exporter.ledger import Ledger
+from exporter.model import Stream, StreamRead
+from exporter.sources.openai import ENDPOINTS, FAMILIES, BucketParser
+
+NOW = 1_763_900_000
+STREAM = Stream("embeddings", 3600, 3 * 3600, 86400)
+STAGES = ("JSON parse", "rows to flows", "fold + SQLite", "samples()", "render (4 variants)")
+
+
+def page(n: int, start: int, extra: int) -> bytes:
+    results = [
+        {
+            "object": "organization.usage.embeddings.result",
+            "input_tokens": 1000 + i % 977 + extra,
+            "num_model_requests": 1 + i % 31 + extra,
+            "project_id": f"proj_{i % 97:04d}",
+            "user_id": f"user-{i}",
+            "api_key_id": f"key_{i % 389:05d}",
+            "model": f"text-embedding-{i % 3}",
+        }
+        for i in range(n)
+    ]
+    bucket = {"object": "bucket", "start_time": start, "end_time": start + 3600}
+    return json.dumps(
+        {"object": "page", "data": [{**bucket, "results": results}], "has_more": False}
+    ).encode()
+
+
+def measure(n: int) -> list[str]:
+    rows: list[str] = []
+    start = NOW - NOW % 3600
+    renderer = Renderer()
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=2 * n + 1)
+        ledger.declare("t", list(FAMILIES))
+        for poll, name in enumerate(("first poll (all new)", "steady poll (all risen)")):
+            body = page(n, start, poll)
+            now = NOW + 60 * poll
+            window = ledger.window("t", STREAM, now)
+            cpu: list[float] = []
+            began = time.process_time()
+            data = json.loads(body)
+            cpu.append(time.process_time() - began)
+            began = time.process_time()
+            parser = BucketParser(ENDPOINTS["embeddings"])
+            flows = [flow for bucket in data["data"] for flow in parser.bucket(bucket)]
+            cpu.append(time.process_time() - began)
+            del data
+            began = time.process_time()
+            read = StreamRead(STREAM.name, window.start, window.end, flows)
+            ledger.commit("t", now, [(STREAM, read)])
+            cpu.append(time.process_time() - began)
+            began = time.process_time()
+            families = ledger.samples("t")
+            cpu.append(time.process_time() - began)
+            began = time.process_time()
+            exposition = renderer.render(families, CollectorRegistry())
+            cpu.append(time.process_time() - began)
+            total = sum(cpu)
+            shares = " | ".join(f"{c:.2f} ({c / total:.0%})" for c in cpu)
+            rows.append(
+                f"| {n:,} | {len(flows):,} | {name} | {len(body) / 1e6:.1f} | {shares} "
+                f"| {total:.2f} | {total * 100_000 / n:.2f} "
+                f"| {len(exposition.openmetrics_gzip) / 1e6:.2f} |"
+            )
+        ledger.close()
+    return rows
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [100_000]
+    print(f"Command: `python -m bench.end_to_end {' '.join(map(str, sizes))}`\n")
+    print(
+        "| rows | series | poll | answer MB | "
+        + " | ".join(f"{s} CPU s (share)" for s in STAGES)
+        + " | total CPU s | CPU s per 100k rows | OpenMetrics gzip MB served |"
+    )
+    print("|" + "---|" * (len(STAGES) + 7))
+    for n in sizes:
+        for row in measure(n):
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
