@@ -212,6 +212,8 @@ def openai_config(
                 "lookback": case.lookback,
                 "endpoints": list(case.endpoints),
                 "group_by": ["project_id", "model", "line_item"],
+                # names and limits are read on their own schedule, not per poll: not counted
+                "resources": dict.fromkeys(RESOURCES, False),
             }
             for i in range(case.targets)
         ],
@@ -230,6 +232,7 @@ def child_argv(clock: Path, *args: str) -> list[str]:
     ]
 
 
+RESOURCES = ("projects", "api_keys", "users", "spend_limits", "spend_alerts", "rate_limits")
 ONE_POLL_INTERVAL = 3600  # the backfill and catch-up processes poll once: no second poll
 ONE_POLL_TIMEOUT = 600
 
