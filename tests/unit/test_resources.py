@@ -139,3 +139,22 @@ async def test_a_composite_hands_each_read_to_the_part_that_listed_it() -> None:
     assert (await both.read(listed[1], Window(0, 0))).stream == "b read b"
     with pytest.raises(ValueError, match="two parts"):
         await composite.Composite(Part("a"), Part("a")).streams()
+
+
+def test_names_and_limits_config_keys() -> None:
+    base = {"kind": "openai", "name": "oa", "api_key": "sk-admin-x"}
+    from exporter.config import ArthurSource, OpenAISource
+
+    default = OpenAISource.model_validate(base)
+    assert default.info_interval == 900 and default.user_email is False
+    assert all(dict(default.resources).values())
+    off = OpenAISource.model_validate(
+        {**base, "resources": {"users": False}, "info_interval": "1h"}
+    )
+    assert off.resources.users is False and off.info_interval == 3600
+    with pytest.raises(ValueError, match="nope"):
+        OpenAISource.model_validate({**base, "resources": {"nope": True}})
+    with pytest.raises(ValueError):
+        OpenAISource.model_validate({**base, "info_interval": "0s"})
+    arthur = ArthurSource.model_validate({"kind": "arthur", "name": "ar", "api_key": "k"})
+    assert arthur.task_names and arthur.info_interval == 900
