@@ -60,7 +60,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from prometheus_client import CollectorRegistry
 
-    from exporter.daemon import release_free_memory
+    from exporter.daemon import favour_the_event_loop, release_free_memory
     from exporter.exposition import Exposition, Renderer
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
@@ -121,6 +121,9 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
             del samples
             release_free_memory()
             return exposition
+
+        if rerender != "before":
+            favour_the_event_loop()  # as `usage-exporter run` does
 
         async def forever() -> None:
             nonlocal polls
@@ -247,8 +250,8 @@ def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
 
 def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print(
-        "| series | text+gzip scrapes | req/s | p50 | p99 | polls done | process CPU s per poll (scrapes incl.) "
-        "| RSS MB after | peak RSS MB |"
+        "| series | text+gzip scrapes | req/s | p50 | p99 | polls done "
+        "| process CPU s per poll (scrapes incl.) | RSS MB after | peak RSS MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     names = {
