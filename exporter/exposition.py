@@ -83,7 +83,7 @@ class _Chunk(NamedTuple):
 _Piece = tuple[bytes | memoryview, bytes | memoryview, bytes | memoryview, bytes | memoryview]
 
 
-GZIP_LEVEL = 1  # 4x less CPU than 6 for 12-26 % more bytes (bench/RESULTS.md)
+GZIP_LEVEL = 1  # 4x less CPU than 6 for 16-32 % more bytes (bench/RESULTS.md)
 # RFC 1952: deflate, no flags, mtime 0, no extra flags, OS unknown
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _DEFLATE_END = b"\x03\x00"  # an empty final block (fixed Huffman codes)
