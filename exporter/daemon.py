@@ -540,13 +540,15 @@ class Daemon:
 
     async def _read(self, target: Target, stream: Stream, now: int, deadline: float) -> StreamRead:
         """Read one stream by the deadline. A window too long to read in one poll (a long
-        first backfill, a long outage) is halved for the next poll, and grows back after each
-        success, so the cursor always moves forward."""
+        first backfill, a long outage) is halved for the next poll, and grows back after a
+        success that left time to spare, so the cursor always moves forward."""
         key = (target.name, stream.name)
         window = self.ledger.window(target.name, stream, now, self._spans.get(key))
         if stream.width > 0 and window.end <= window.start:
             # handed over (a reload changed the series): nothing to read before the boundary
             return StreamRead(stream.name, window.start, window.start)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             async with asyncio.timeout_at(deadline):
                 read = await target.source.read(stream, window)
@@ -560,7 +562,10 @@ class Daemon:
         if key in self._spans:
             if window.end >= align_up(now + 1, stream.width):
                 del self._spans[key]  # caught up
-            else:
+            elif loop.time() - started < (deadline - started) / 3:
+                # grow only with room to spare: a doubled window that would time out again
+                # costs a whole poll, and a window that alternates between fitting and not
+                # fitting falls behind
                 self._spans[key] *= 2
         return read
 
