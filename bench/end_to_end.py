@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from exporter.exposition import Renderer
 from exporter.ledger import Ledger
 from exporter.model import Stream, StreamRead
-from exporter.sources.openai import ENDPOINTS, FAMILIES, BucketParser
+from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, BucketParser
 
 NOW = 1_763_900_000
 STREAM = Stream("embeddings", 3600, 3 * 3600, 86400)

@@ -32,10 +32,10 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from bench.machine import memory_kib
 from exporter.model import Kind
-from exporter.sources import anylayer as anylayer_source
-from exporter.sources import arthur as arthur_source
-from exporter.sources import openai as openai_source
-from exporter.sources import telnyx as telnyx_source
+from exporter.vendors.anylayer import source as anylayer_source
+from exporter.vendors.arthur import source as arthur_source
+from exporter.vendors.openai import source as openai_source
+from exporter.vendors.telnyx import source as telnyx_source
 from tests.harness import (
     HOST,
     exporter,

@@ -92,9 +92,9 @@ def config(sim_url: str, state_dir: Path, width: str, backfill: str) -> dict[str
 
 
 def families() -> set[str]:
-    from exporter.sources import KINDS
+    from exporter.vendors import plugin
 
-    return {f.name for kind in TARGETS for f in KINDS[kind].families}
+    return {f.name for kind in TARGETS for f in plugin(kind).families}
 
 
 def measure(width: str, backfill: str) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Warnings for a valid config that is likely a mistake: printed by `check-config`, logged by
-`run` at start and on each reload. Vendor facts come from the source kinds (exporter.sources).
+`run` at start and on each reload. Vendor facts come from the plug-ins (exporter/vendors).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from exporter.config import Config, Duration
-from exporter.sources import KINDS, base_url
+from exporter.plugin import base_url
+from exporter.source_config import BaseSource
+from exporter.vendors import plugin
 
 # Group keys whose series grow with the organization (one per user or API key).
 HIGH_CARDINALITY_KEYS = ("user_id", "api_key_id")
@@ -20,10 +20,10 @@ def _span(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def source_warnings(index: int, source: Any) -> list[str]:
+def source_warnings(index: int, source: BaseSource) -> list[str]:
     """The warnings for `sources[index]`, each naming the field."""
     where = f"sources[{index}]"
-    kind = KINDS[source.kind]
+    kind = plugin(source.kind)
     out: list[str] = []
     _, note = base_url(kind, source)
     if note:

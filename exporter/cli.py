@@ -18,6 +18,7 @@ from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
 from exporter.server import parse_listen_address
 from exporter.sharding import Shard, ShardError, resolve, shard_of
+from exporter.vendors import plugins
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,14 +40,6 @@ def _key_org(value: str) -> tuple[str, str]:
     if not sep or not key or not org:
         raise argparse.ArgumentTypeError("expected KEY=ORG")
     return key, org
-
-
-SIMULATED_KEYS = {
-    "openai": "KEY=ORG",
-    "arthur": "KEY=ENGINE or KEY=ENGINE:ROLE",
-    "telnyx": "KEY=ACCOUNT",
-    "anylayer": "KEY=ACCOUNT",
-}
 
 
 def _count(value: str) -> int:
@@ -135,14 +128,14 @@ def parser() -> argparse.ArgumentParser:
         "--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9869"
     )
     simulate.add_argument("--seed", type=int, default=1)
-    for upstream, meaning in SIMULATED_KEYS.items():
+    for vendor in plugins():
         simulate.add_argument(
-            f"--{upstream}-key",
-            dest=f"{upstream}_keys",
+            f"--{vendor.kind}-key",
+            dest=f"{vendor.kind}_keys",
             type=_key_org,
             action="append",
             default=None,
-            help=f"{meaning}: a key the simulator accepts (repeatable)",
+            help=f"{vendor.twin.key_help}: a key the simulator accepts (repeatable)",
         )
     simulate.add_argument("--max-page-buckets", type=int, default=None)
     simulate.add_argument("--tls-cert-file", type=Path, default=None, help="serve over TLS")
@@ -228,17 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         sim = SimulatorConfig(
             seed=args.seed, max_page_buckets=args.max_page_buckets, start=args.usage_start
         )
-        if args.openai_keys:
-            sim.openai_keys = dict(args.openai_keys)
-        if args.anylayer_keys:
-            sim.anylayer_keys = dict(args.anylayer_keys)
-        if args.telnyx_keys:
-            sim.telnyx_keys = dict(args.telnyx_keys)
-        if args.arthur_keys:
-            sim.arthur_keys = {
-                key: (engine.partition(":")[0], engine.partition(":")[2] or "ORG-AUDITOR")
-                for key, engine in args.arthur_keys
-            }
+        for vendor in plugins():
+            given = getattr(args, f"{vendor.kind}_keys")
+            if given:
+                sim.keys[vendor.kind] = dict(vendor.twin.parse_key(k, who) for k, who in given)
         context = None
         if args.tls_cert_file is not None:
             import ssl

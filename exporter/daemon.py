@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter import __version__
+from exporter.config import Config
 from exporter.exposition import Exposition, Renderer
 from exporter.ledger import Ledger, LedgerError, fixed_origin
 from exporter.model import (
@@ -38,11 +39,13 @@ from exporter.model import (
     align_down,
     align_up,
 )
+from exporter.plugin import base_url, upstream_settings
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.sharding import Shard
-from exporter.sources import KINDS, base_url
-from exporter.upstream import TLSSettings, Upstream, UpstreamError, UpstreamSettings
+from exporter.source_config import BaseSource
+from exporter.upstream import Upstream, UpstreamError
+from exporter.vendors import plugin
 from exporter.webconfig import BasicAuth, WebConfigFile, load_web_config
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ class Target:
     resource_ok: dict[str, bool] = field(default_factory=dict)  # the last read of each
 
 
-def series_settings(config: Any) -> str:
+def series_settings(config: BaseSource) -> str:
     """The values of the source's `series_keys` as JSON: what its series and bucket layout
     depend on. Kept in the ledger per target, so a change is seen at a reload or a restart."""
 
@@ -82,19 +85,8 @@ def series_settings(config: Any) -> str:
             return [plain(v) for v in value]
         return value
 
-    keys = KINDS[config.kind].series_keys
+    keys = plugin(config.kind).series_keys
     return json.dumps({k: plain(getattr(config, k, None)) for k in keys}, sort_keys=True)
-
-
-def secret_of(config: Any) -> str:
-    """The source's credential (from `api_key` or `api_key_file`), for the Authorization header."""
-    key = getattr(config, "api_key", None)
-    if key is not None:
-        return str(key.get_secret_value())
-    path = getattr(config, "api_key_file", None)
-    if path is not None:
-        return Path(path).read_text(encoding="utf-8").strip()
-    return ""
 
 
 class Daemon:
@@ -102,7 +94,7 @@ class Daemon:
 
     def __init__(
         self,
-        config: Any,
+        config: Config,
         *,
         clock: Callable[[], float] = time.time,
         transport: Any = None,
@@ -133,7 +125,7 @@ class Daemon:
             )
         self.config = config
         self._transport = transport
-        self._configs: dict[str, Any] = {}  # target name -> its source config
+        self._configs: dict[str, BaseSource] = {}  # target name -> its source config
         self._polling: dict[str, asyncio.Task[Any]] = {}  # target name -> its poll in flight
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_lock = asyncio.Lock()
@@ -143,61 +135,33 @@ class Daemon:
         self.metrics.config_loaded(True, self._clock())
         self.render()
 
-    def _build_target(self, source_config: Any) -> Target:
+    def _build_target(self, source_config: BaseSource) -> Target:
         """The target's upstream client and source; OSError (a TLS file) on failure."""
-        kind = KINDS[source_config.kind]
-        secret = secret_of(source_config)
+        kind = plugin(source_config.kind)
         url, note = base_url(kind, source_config)
         if note:
             log.info("base_url adjusted", extra={"target": source_config.name, "note": note})
-        tls_config = getattr(source_config, "tls_config", None)
-        tls = None
-        if tls_config is not None:
-            tls = TLSSettings(
-                ca_file=str(tls_config.ca_file) if tls_config.ca_file else None,
-                cert_file=str(tls_config.cert_file) if tls_config.cert_file else None,
-                key_file=str(tls_config.key_file) if tls_config.key_file else None,
-                server_name=tls_config.server_name,
-                insecure_skip_verify=bool(tls_config.insecure_skip_verify),
+        settings = upstream_settings(kind, source_config, url)
+        if settings.tls is not None and settings.tls.insecure_skip_verify:
+            log.warning(
+                "TLS CERTIFICATE VERIFICATION IS OFF (insecure_skip_verify): anyone on the"
+                " path can read the API key",
+                extra={"target": source_config.name},
             )
-            if tls.insecure_skip_verify:
-                log.warning(
-                    "TLS CERTIFICATE VERIFICATION IS OFF (insecure_skip_verify): anyone on the"
-                    " path can read the API key",
-                    extra={"target": source_config.name},
-                )
-        proxy = getattr(source_config, "proxy_url", None)
-        settings = UpstreamSettings(
-            target=source_config.name,
-            source=kind.kind,
-            base_url=url,
-            headers={"Authorization": f"Bearer {secret}", **kind.extra_headers(source_config)},
-            secret=secret,
-            timeout=float(source_config.timeout),
-            retries=int(source_config.retries),
-            max_concurrency=int(source_config.max_concurrency),
-            max_body_bytes=int(source_config.max_body_bytes),
-            max_retry_after=float(source_config.timeout) / 2,
-            rate_limit_header=kind.rate_limit_header,
-            hints=kind.error_hints,
-            proxy=str(proxy) if proxy is not None else None,
-            trust_env=bool(getattr(source_config, "proxy_from_environment", False)),
-            tls=tls,
-        )
         upstream = Upstream(settings, self.metrics, transport=self._transport)
         return Target(
             name=source_config.name,
             kind=kind.kind,
             interval=float(source_config.interval),
-            timeout=float(source_config.timeout),
+            timeout=settings.timeout,
             source=kind.build(source_config, upstream),
             upstream=upstream,
             settings=series_settings(source_config),
         )
 
-    def _add_target(self, target: Target, source_config: Any) -> None:
+    def _add_target(self, target: Target, source_config: BaseSource) -> None:
         """Declare a built target to the ledger, the self-metrics and the server state."""
-        kind = KINDS[target.kind]
+        kind = plugin(target.kind)
         self.targets.append(target)
         self._configs[target.name] = source_config
         count_from = getattr(source_config, "count_from", None)
@@ -331,7 +295,7 @@ class Daemon:
                     self._configs[name] = source_config
                     self.ledger.declare(
                         name,
-                        KINDS[target.kind].families,
+                        plugin(target.kind).families,
                         int(source_config.max_series_per_family),
                         getattr(source_config, "count_from", None),
                     )

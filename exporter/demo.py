@@ -1,53 +1,56 @@
 """`usage-exporter demo`: the simulator on loopback and the exporter polling it.
 
 No key and no network: the simulator speaks every upstream's API on 127.0.0.1 with generated,
-moving usage, and the exporter runs with the packaged `demo.yaml` against it.
+moving usage, and the exporter runs against it with every plug-in's demo targets (`Plugin.demo`).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from importlib import resources
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from exporter.config import load_config
 from exporter.daemon import Daemon
 from exporter.simulator.app import SimulatorConfig, serve
+from exporter.vendors import plugins
 
 log = logging.getLogger(__name__)
 
-DEMO_KEYS = {
-    "sk-admin-demo-acme-prod": "org-acme-prod",
-    "sk-admin-demo-acme-research": "org-acme-research",
-}
+
+def demo_config() -> dict[str, Any]:
+    """The demo's configuration: every plug-in's demo targets, polled every few seconds, with
+    `${SIMULATOR_URL}` and `${DEMO_STATE_DIR}` filled in at load (the keys are the simulator's)."""
+    sources = [
+        {"base_url": "${SIMULATOR_URL}", **source}
+        for vendor in plugins()
+        for source in vendor.demo.sources
+    ]
+    return {"state_dir": "${DEMO_STATE_DIR}", "sources": sources}
+
+
+def simulator_config() -> SimulatorConfig:
+    """The simulator the demo polls: every plug-in's demo keys and start-up faults."""
+    return SimulatorConfig(
+        seed=2026,
+        keys={v.kind: dict(v.demo.keys) for v in plugins() if v.demo.keys is not None},
+        faults=[dict(fault) for vendor in plugins() for fault in vendor.demo.faults],
+    )
 
 
 async def run_demo(listen: str, state_dir: Path | None) -> int:
-    simulator = await serve(
-        SimulatorConfig(
-            seed=2026,
-            openai_keys=dict(DEMO_KEYS),
-            faults=[
-                {
-                    "kind": "status",
-                    "status": 429,
-                    "retry_after": 1,
-                    "count": 1,
-                    "path_contains": "completions",
-                }
-            ],
-        ),
-        "127.0.0.1",
-        0,
-    )
+    simulator = await serve(simulator_config(), "127.0.0.1", 0)
     port = simulator.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     log.info("simulator listening", extra={"address": url})
     with tempfile.TemporaryDirectory(prefix="usage-exporter-demo-") as scratch:
         env = {"SIMULATOR_URL": url, "DEMO_STATE_DIR": str(state_dir or scratch)}
-        with resources.as_file(resources.files("exporter") / "demo.yaml") as path:
-            config = load_config(path, env=env)
+        path = Path(scratch) / "demo.yaml"
+        path.write_text(yaml.safe_dump(demo_config(), sort_keys=False), encoding="utf-8")
+        config = load_config(path, env=env)
         daemon = Daemon(config)
         try:
             await daemon.serve_forever(listen)

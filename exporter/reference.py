@@ -1,7 +1,8 @@
-"""Generates docs/metrics.md from the sources' metric tables and the self-metrics.
+"""Generates docs/metrics.md from the plug-ins' metric tables and the self-metrics.
 
-The tables in the source modules are the only place a metric is defined; this file only formats
-them. `python -m exporter.reference > docs/metrics.md` regenerates; a test keeps it in sync.
+The tables in the vendor packages (exporter/vendors/<kind>/) are the only place a metric is
+defined; this file only formats them. `python -m exporter.reference > docs/metrics.md`
+regenerates; a test keeps it in sync.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from exporter import __version__
 from exporter.model import Family, Kind
 from exporter.selfmetrics import SelfMetrics
-from exporter.sources import KINDS
+from exporter.vendors import plugins
 
 HEADER = """\
 # Metrics reference
@@ -47,7 +48,7 @@ def _table(families: Iterable[Family], target: bool = True) -> list[str]:
 
 def reference() -> str:
     lines = [HEADER]
-    for kind in KINDS.values():
+    for kind in plugins():
         lines += [f"## `{kind.kind}`: {kind.title}", ""]
         lines += _table(kind.families)
         lines.append("")

@@ -155,7 +155,7 @@ class Upstream:
         return response.data
 
     async def post_json(self, endpoint: str, path: str, params: Params, body: Any) -> Any:
-        """POST a JSON body to a read-only search operation (Arthur's task search) and decode
+        """POST a JSON body to a read-only search operation (a vendor's search endpoint) and decode
         the JSON answer; retried like a GET, since it changes nothing upstream."""
         response = await self.get(endpoint, path, params, decode_json=True, json_body=body)
         return response.data
@@ -332,7 +332,7 @@ async def _wrap(call: Awaitable[T]) -> T:
 
 
 def error_message(body: bytes) -> str:
-    """The human message of the common error envelopes (OpenAI, Telnyx, Anylayer, FastAPI)."""
+    """The human message of the common error envelopes (`error`, `errors[]`, `detail`, ...)."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -8,7 +8,7 @@ Kinds:
 - `delay`: answer after `seconds` (longer than the client's timeout: a timeout).
 - `truncate`, `reset`: half the body, then the end of the body or a dropped connection.
 - `malformed`: a 200 that is not JSON (variants `syntax`, `html`, `empty`).
-- `drift`: unknown fields and amounts as strings (OpenAI's answers).
+- `drift`: unknown fields and amounts as strings (for the upstreams whose twin says it applies).
 - `page_error`: a 500 on a call that follows a pagination cursor (`page` or `offset`).
 - `types`: counted numbers of the wrong JSON type (variants `string`, `list`, `bool`, `object`).
 - `missing`: variant `required` drops a field no reader can do without (bucket times, the data
@@ -70,7 +70,7 @@ Reviser = Callable[[str, Request, bool, random.Random], bool]
 @dataclass
 class Fault:
     kind: str
-    upstream: str = "openai"
+    upstream: str = ""
     path_contains: str = ""
     count: int = 1
     status: int = 500
@@ -117,7 +117,7 @@ class Shape:
 
     `quantities`: the counted fields (an object holding one is a record). `required`: fields a
     reader cannot do without. A record's time is its own `start_time` or `timestamp`, or the
-    nearest enclosing object's, or the time the call asked for (Arthur's windows).
+    nearest enclosing object's, or the time the call asked for (windows asked for by time).
     """
 
     quantities: frozenset[str]
@@ -254,6 +254,7 @@ class FaultQueue:
     without_effect: Counter[str] = field(default_factory=Counter)
     chaos: Chaos | None = None
     revisers: dict[str, Reviser] = field(default_factory=dict)
+    drifting: set[str] = field(default_factory=set)  # upstreams whose answers `drift` rewrites
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def add(self, raw: list[dict[str, Any]], upstream: str) -> None:
@@ -288,7 +289,7 @@ class FaultQueue:
             if kind == "page_error":
                 return cursor
             if kind == "drift":
-                return upstream == "openai"
+                return upstream in self.drifting
             if kind in REVISIONS:
                 return upstream in self.revisers
             return json_answer or kind not in BODY_KINDS

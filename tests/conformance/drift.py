@@ -10,9 +10,9 @@ Spec items (from the committed conformance data, OpenAI's spec file and package 
 
 What the exporter handles comes from the exporter itself, never a copied list:
 
-- OpenAI: its declared endpoints (`exporter.sources.openai.ENDPOINTS`: paths, filters, group keys,
-  quantities, fields kept as labels), the parameters `OpenAISource._params` builds for a config
-  that sets every filter (plus the `page` cursor it follows), its bucket widths.
+- OpenAI: its declared endpoints (`exporter.vendors.openai.source.ENDPOINTS`: paths, filters,
+  group keys, quantities, fields kept as labels), the parameters `OpenAISource._params` builds for
+  a config that sets every filter (plus the `page` cursor it follows), its bucket widths.
 - Arthur, Telnyx, Anylayer: each source is run in-process on a real simulator answer through a
   recording stand-in for the upstream. Parameters and enum values are what it sent (for every
   value its config allows); a field is handled when changing its value changes what the source
@@ -30,14 +30,17 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, get_args
 
-from exporter import config as exporter_config
 from exporter.model import Window
-from exporter.sources import anylayer as anylayer_source
-from exporter.sources import arthur as arthur_source
-from exporter.sources import arthur_tasks as arthur_tasks_source
-from exporter.sources import openai as openai_source
-from exporter.sources import openai_admin as openai_admin_source
-from exporter.sources import telnyx as telnyx_source
+from exporter.vendors.anylayer import config as anylayer_config
+from exporter.vendors.anylayer import source as anylayer_source
+from exporter.vendors.arthur import config as arthur_config
+from exporter.vendors.arthur import source as arthur_source
+from exporter.vendors.arthur import tasks_source as arthur_tasks_source
+from exporter.vendors.openai import admin_source as openai_admin_source
+from exporter.vendors.openai import config as openai_config
+from exporter.vendors.openai import source as openai_source
+from exporter.vendors.telnyx import config as telnyx_config
+from exporter.vendors.telnyx import source as telnyx_source
 from tests.conformance import spec
 
 IGNORED = spec.DATA / "ignored.json"
@@ -120,11 +123,11 @@ def openai_handled() -> set[str]:
     handled: set[str] = set()
     filters = sorted({f for e in openai_source.ENDPOINTS.values() for f in e.filters})
     settings: dict[str, Any] = {"kind": "openai", "name": "drift", "api_key": "k"}
-    fields = exporter_config.OpenAISource.model_fields
+    fields = openai_config.OpenAIConfig.model_fields
     for name in filters:
         annotation = str(fields[name].annotation) if name in fields else ""
         settings[name] = True if "bool" in annotation else ["x"]
-    config = exporter_config.OpenAISource.model_validate(settings)
+    config = openai_config.OpenAIConfig.model_validate(settings)
     source = openai_source.OpenAISource(config, None)  # type: ignore[arg-type]
     for endpoint in openai_source.ENDPOINTS.values():
         path = endpoint.path.removeprefix("/v1")
@@ -150,7 +153,7 @@ def openai_handled() -> set[str]:
 def openai_admin_handled() -> set[str]:
     """The names-and-limits reader run with every resource on against a stand-in that answers
     every list with two pages: the paths it calls and the parameters and values it sends."""
-    config = exporter_config.OpenAISource.model_validate(
+    config = openai_config.OpenAIConfig.model_validate(
         {"kind": "openai", "name": "drift", "api_key": "k", "user_email": True}
     )
     calls: list[tuple[str, list[tuple[str, str]]]] = []
@@ -306,8 +309,8 @@ def _params_of(path: str, calls: list[tuple[str, list[tuple[str, str]]]]) -> set
 
 def arthur_handled(body: list[Any]) -> set[str]:
     handled = {f"path GET {arthur_source.PATH}"}
-    for scopes in [["rule_type", "task"]] + [[s] for s in get_args(exporter_config.ArthurScope)]:
-        config = exporter_config.ArthurSource.model_validate(
+    for scopes in [["rule_type", "task"]] + [[s] for s in get_args(arthur_config.ArthurScope)]:
+        config = arthur_config.ArthurConfig.model_validate(
             {"kind": "arthur", "name": "drift", "api_key": "k", "group_by": scopes}
         )
 
@@ -325,7 +328,7 @@ def arthur_tasks_handled(body: Any) -> set[str]:
     """Task names: what changes `arthur_task_info` when it changes, and what the pager sends.
     `count` is read too, but only to stop paging: changing it moves pages, not values."""
     path = arthur_tasks_source.PATH
-    config = exporter_config.ArthurSource.model_validate(
+    config = arthur_config.ArthurConfig.model_validate(
         {"kind": "arthur", "name": "drift", "api_key": "k"}
     )
 
@@ -340,7 +343,7 @@ def arthur_tasks_handled(body: Any) -> set[str]:
 
 
 def telnyx_handled(api: Any, storage: Any) -> set[str]:
-    config = exporter_config.TelnyxSource.model_validate(
+    config = telnyx_config.TelnyxConfig.model_validate(
         {"kind": "telnyx", "name": "drift", "api_key": "k", "buckets": ["b"]}
     )
     handled: set[str] = set()
@@ -365,12 +368,12 @@ def anylayer_handled(body: Any) -> set[str]:
     more["pagination"]["hasMore"] = True
     timeframes: set[str] = set()
     granularities: set[str] = set()
-    for timeframe in get_args(exporter_config.AnylayerTimeframe):
-        for granularity in get_args(exporter_config.AnylayerGranularity):
+    for timeframe in get_args(anylayer_config.AnylayerTimeframe):
+        for granularity in get_args(anylayer_config.AnylayerGranularity):
             if timeframe in timeframes and granularity in granularities:
                 continue
             try:
-                config = exporter_config.AnylayerSource.model_validate(
+                config = anylayer_config.AnylayerConfig.model_validate(
                     {
                         "kind": "anylayer",
                         "name": "drift",
@@ -394,8 +397,8 @@ def anylayer_handled(body: Any) -> set[str]:
             handled |= fields | _params_of(path, calls)
             _, paged = behaviour_handled(path, run, [more, body])  # a second page: `offset`
             handled |= _params_of(path, paged)
-    assert timeframes == set(get_args(exporter_config.AnylayerTimeframe))
-    assert granularities == set(get_args(exporter_config.AnylayerGranularity))
+    assert timeframes == set(get_args(anylayer_config.AnylayerTimeframe))
+    assert granularities == set(get_args(anylayer_config.AnylayerGranularity))
     # `limit` and `offset` are numbers, not enum values
     return {h for h in handled if not h.startswith((f"enum {path} limit=", f"enum {path} offset="))}
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import OPENAI_GROUP_BY
-from exporter.sources import openai as openai_source
+from exporter.vendors.openai import source as openai_source
+from exporter.vendors.openai.config import OPENAI_GROUP_BY
 from tests.conformance import spec
 from tests.harness import exporter_argv, http_json, simulator
 

@@ -3,9 +3,9 @@ validates against the schema the spec declares for that status (draft 2020-12, d
 
 Driven over loopback against a real simulator process. Coverage per vendor:
 
-- OpenAI: every endpoint the exporter declares (`exporter.sources.openai.ENDPOINTS`, so a new one
-  is covered when it lands), every subset of the group keys it declares for that endpoint (the
-  whole powerset: 2^6 = 64 for completions, 8 to 64 elsewhere) on daily buckets, every bucket
+- OpenAI: every endpoint the exporter declares (`exporter.vendors.openai.source.ENDPOINTS`, so a
+  new one is covered when it lands), every subset of the group keys it declares for that endpoint
+  (the whole powerset: 2^6 = 64 for completions, 8 to 64 elsewhere) on daily buckets, every bucket
   width with every page of a paginated answer (limit 2), the `group_by[]` form the official SDK
   sends (same answer as the repeated form), and every error the simulator sends (429 with and
   without Retry-After, 500/502/503, 400, 401, 403).
@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.simulator import anylayer as sim_anylayer
-from exporter.simulator import telnyx as sim_telnyx
-from exporter.sources import openai as openai_source
+from exporter.vendors.anylayer import twin as sim_anylayer
+from exporter.vendors.openai import source as openai_source
+from exporter.vendors.telnyx import twin as sim_telnyx
 from tests.conformance import spec
 from tests.harness import Process, http_json, simulator
 

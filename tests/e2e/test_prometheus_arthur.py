@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.sources.arthur import FAMILIES
+from exporter.vendors.arthur.source import FAMILIES
 from tests.harness import (
     clock_in_the_past,
     created,

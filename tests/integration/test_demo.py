@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from exporter.sources import KINDS
+from exporter.vendors import plugins
 from tests.harness import (
     demo as start_demo,
 )
@@ -28,7 +28,7 @@ def test_demo_shows_every_family_moving_and_lint_clean(tmp_path: Path) -> None:
     started = time.monotonic()
     demo = start_demo(tmp_path)
     try:
-        families = {f.name for kind in KINDS.values() for f in kind.families}
+        families = {f.name for kind in plugins() for f in kind.families}
 
         def every_family_has_samples() -> bool:
             names = {name for name, _ in parse_samples(scrape(demo.url))}

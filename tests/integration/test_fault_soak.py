@@ -23,6 +23,7 @@ import pytest
 from bench.soak import run, table
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import CARDS, KINDS
+from exporter.vendors import kinds
 
 NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
 SECONDS = 45
@@ -42,10 +43,12 @@ def _client(max_page_buckets: int | None = 2) -> httpx.AsyncClient:
         SimulatorConfig(
             seed=5,
             start=NOW - 3 * 86400,
-            openai_keys={"sk-admin-chaos": "org-c"},
-            arthur_keys={"arthur-chaos": ("engine-c", "ORG-AUDITOR")},
-            telnyx_keys={"KEYchaos": "acct-c"},
-            anylayer_keys={"zk_chaos": "acct-c"},
+            keys={
+                "openai": {"sk-admin-chaos": "org-c"},
+                "arthur": {"arthur-chaos": ("engine-c", "ORG-AUDITOR")},
+                "telnyx": {"KEYchaos": "acct-c"},
+                "anylayer": {"zk_chaos": "acct-c"},
+            },
             max_page_buckets=max_page_buckets,
         )
     )
@@ -103,7 +106,7 @@ async def test_chaos_is_seeded_and_deals_every_kind() -> None:
     assert set(first["faults_injected"]) == set(KINDS)
     assert set(first["faults_by_variant"]) >= STATUSES
     assert 100 < sum(first["faults_injected"].values()) < 200  # rate 0.5 of 300 calls
-    assert set(first["faults_by_upstream"]) == {"openai", "arthur", "telnyx", "anylayer"}
+    assert set(first["faults_by_upstream"]) == set(kinds())  # every registered vendor
     assert {c.kind for c in CARDS} == set(KINDS)
     narrowed = await _chaos_run(7, 300, exclude=("malformed:html", "openai:page_error", "drift"))
     assert "malformed:html" not in narrowed["faults_by_variant"]
@@ -176,13 +179,9 @@ def test_seeded_fault_soak_keeps_every_counter_exact(
     injected = figures.faults
     assert set(KINDS) <= {k for k, n in injected.items() if n > 0}, injected
     assert set(figures.simulator["faults_by_variant"]) >= STATUSES
-    assert set(figures.simulator["faults_by_upstream"]) >= {
-        "openai",
-        "arthur",
-        "telnyx",
-        "anylayer",
-    }
+    assert set(figures.simulator["faults_by_upstream"]) >= set(kinds())  # every registered one
     # Not vacuous: every source exported many series; down revisions reached the ledger.
+    assert set(figures.series) == set(kinds())
     assert figures.series["openai"] > 100 and figures.series["telnyx"] > 30
     assert figures.series["arthur"] > 10 and figures.series["anylayer"] >= 6
     down = sum(v for k, v in figures.exporter_revisions.items() if k.endswith("/down"))
@@ -196,7 +195,9 @@ async def test_an_html_page_for_a_bucket_list_fails_the_poll_and_counts_nothing_
     from exporter.config import load_config
     from exporter.daemon import Daemon
 
-    sim = create_app(SimulatorConfig(seed=5, start=NOW - 3 * 86400, telnyx_keys={"KEYx": "acct"}))
+    sim = create_app(
+        SimulatorConfig(seed=5, start=NOW - 3 * 86400, keys={"telnyx": {"KEYx": "acct"}})
+    )
     transport = httpx.ASGITransport(app=sim)
     config = tmp_path / "telnyx.yaml"
     config.write_text(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from exporter.sources import openai as openai_source
+from exporter.vendors.openai import source as openai_source
 from tests.harness import http_json, simulator
 
 if os.environ.get("CI"):

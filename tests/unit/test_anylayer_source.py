@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.config import AnylayerSource as AnylayerConfig
 from exporter.model import Window
-from exporter.sources.anylayer import AnylayerSource, ratio
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors.anylayer.config import AnylayerConfig
+from exporter.vendors.anylayer.source import AnylayerSource, ratio
 
 
 class Recorder:

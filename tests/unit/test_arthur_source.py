@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from exporter.config import ArthurSource as ArthurConfig
 from exporter.model import Window
-from exporter.sources.arthur import ArthurSource
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors.arthur.config import ArthurConfig
+from exporter.vendors.arthur.source import ArthurSource
 
 
 class Recorder:

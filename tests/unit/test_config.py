@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from exporter.cli import main
 from exporter.config import load_config
+from exporter.demo import demo_config
 
 SECRET = "sk-admin-SECRET-CANARY-1234"
 HEAD = "sources:\n  - kind: openai\n    name: acme\n"
@@ -92,8 +94,9 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
     }
     example = load_config(tmp_path / "example.yaml", env=env)
     assert [s.kind for s in example.sources] == ["openai", "openai", "arthur", "telnyx", "anylayer"]
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo_config()))  # the plug-ins' targets
     demo = load_config(
-        root / "exporter" / "demo.yaml",
+        tmp_path / "demo.yaml",
         env={"SIMULATOR_URL": "http://127.0.0.1:1", "DEMO_STATE_DIR": "/tmp/x"},
     )
     assert [s.name for s in demo.sources] == [

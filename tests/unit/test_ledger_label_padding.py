@@ -14,7 +14,7 @@ import pytest
 from exporter import ledger as ledger_module
 from exporter.ledger import Ledger
 from exporter.model import Flow, Stream, StreamRead
-from exporter.sources.openai import FAMILIES
+from exporter.vendors.openai.source import FAMILIES
 
 H = 3600
 NOW = 1_763_900_000 - 1_763_900_000 % H + 1800

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import main
-from exporter.config import OPENAI_GROUP_BY, load_config, warnings
+from exporter.config import load_config, warnings
+from exporter.vendors.openai.config import OPENAI_GROUP_BY
 
 HEAD = "sources:\n  - kind: openai\n    name: acme\n    api_key: sk-admin-k\n"
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from exporter.config import OpenAISource as OpenAIConfig
 from exporter.model import Window
-from exporter.sources.openai import ENDPOINTS, FAMILIES, OpenAISource
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors.openai.config import OpenAIConfig
+from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, OpenAISource
 
 FAMILY_LABELS = {f.name: f.labels for f in FAMILIES}
 

@@ -11,16 +11,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.config import AnylayerSource as AnylayerConfig
-from exporter.config import ArthurSource as ArthurConfig
-from exporter.config import OpenAISource as OpenAIConfig
-from exporter.config import TelnyxSource as TelnyxConfig
-from exporter.model import StreamRead, Window
-from exporter.sources.anylayer import AnylayerSource
-from exporter.sources.arthur import ArthurSource
-from exporter.sources.openai import OpenAISource
-from exporter.sources.telnyx import TelnyxSource
+from exporter.model import Source, StreamRead, Unavailable, Window
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors import plugins
 
 SCALARS = st.none() | st.booleans() | st.integers(-10, 10**12) | st.floats() | st.text(max_size=8)
 KEYS = st.sampled_from(
@@ -145,7 +138,9 @@ class Recorder:
         pass
 
 
-def sources(body: bytes) -> list[Any]:
+def sources(body: bytes) -> dict[str, Source]:
+    """A source of every registered kind (its parts too: names, limits), all given `body`."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body)
 
@@ -154,22 +149,20 @@ def sources(body: bytes) -> list[Any]:
     )
     upstream = Upstream(settings_, Recorder(), transport=httpx.MockTransport(handler))
     common = {"name": "t", "api_key": "k"}
-    return [
-        OpenAISource(OpenAIConfig.model_validate({"kind": "openai", **common}), upstream),
-        ArthurSource(ArthurConfig.model_validate({"kind": "arthur", **common}), upstream),
-        TelnyxSource(
-            TelnyxConfig.model_validate({"kind": "telnyx", "buckets": ["b"], **common}), upstream
-        ),
-        AnylayerSource(AnylayerConfig.model_validate({"kind": "anylayer", **common}), upstream),
-    ]
+    return {
+        p.kind: p.build(
+            p.config_model.model_validate({"kind": p.kind, **p.example, **common}), upstream
+        )
+        for p in plugins()
+    }
 
 
 async def read_all(body: bytes) -> None:
-    for source in sources(body):
+    for source in sources(body).values():
         for stream in await source.streams():
             try:
                 read = await source.read(stream, Window(0, 3 * 3600))
-            except UpstreamError:
+            except (UpstreamError, Unavailable):  # (Unavailable: a resource refused for good)
                 continue
             assert isinstance(read, StreamRead)
 
@@ -183,6 +176,6 @@ def test_arbitrary_json_never_crashes_a_parser(document: Any) -> None:
 
 def test_the_fuzzed_openai_source_reads_every_endpoint_decisions_included() -> None:
     async def names() -> set[str]:
-        return {s.name for s in await sources(b"{}")[0].streams()}
+        return {s.name for s in await sources(b"{}")["openai"].streams()}
 
     assert {"decisions", "completions", "costs"} <= asyncio.run(names())

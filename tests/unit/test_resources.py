@@ -19,8 +19,8 @@ from exporter.config import Config
 from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
 from exporter.sources import composite
-from exporter.sources.openai_admin import dollars
 from exporter.upstream import UpstreamError
+from exporter.vendors.openai.admin_source import dollars
 
 
 def test_cents_become_the_exact_decimal_dollars() -> None:
@@ -143,7 +143,8 @@ async def test_a_composite_hands_each_read_to_the_part_that_listed_it() -> None:
 
 def test_names_and_limits_config_keys() -> None:
     base = {"kind": "openai", "name": "oa", "api_key": "sk-admin-x"}
-    from exporter.config import ArthurSource, OpenAISource
+    from exporter.vendors.arthur.config import ArthurConfig as ArthurSource
+    from exporter.vendors.openai.config import OpenAIConfig as OpenAISource
 
     default = OpenAISource.model_validate(base)
     assert default.info_interval == 900 and default.user_email is False

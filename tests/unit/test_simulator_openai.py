@@ -19,7 +19,7 @@ START = NOW - 3 * 86400
 def client(**config: Any) -> httpx.AsyncClient:
     app = create_app(
         SimulatorConfig(
-            seed=3, openai_keys={KEY: "org-u", "sk-proj-x": "org-u"}, start=START, **config
+            seed=3, keys={"openai": {KEY: "org-u", "sk-proj-x": "org-u"}}, start=START, **config
         )
     )
     return httpx.AsyncClient(
@@ -250,7 +250,7 @@ async def test_decisions_and_the_cache_write_split_add_up() -> None:
 
 
 async def test_cost_quantities_follow_their_line_items() -> None:
-    from exporter.simulator.openai import LINE_ITEMS
+    from exporter.vendors.openai.twin import LINE_ITEMS
 
     async with client() as c:
         await freeze(c)
@@ -294,7 +294,7 @@ async def test_costs_by_user_with_project_is_refused_with_400() -> None:
 
 
 def test_a_revised_part_moves_the_cache_write_total_with_it() -> None:
-    from exporter.simulator.openai import _ROWS, ENDPOINTS, OpenAIUsage, _field
+    from exporter.vendors.openai.twin import _ROWS, ENDPOINTS, OpenAIUsage, _field
 
     usage = OpenAIUsage(seed=3, usage_start=START, late=60)
     spec = ENDPOINTS["decisions"]

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.config import TelnyxSource as TelnyxConfig
 from exporter.model import Window
-from exporter.sources.telnyx import TelnyxSource
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors.telnyx.config import TelnyxConfig
+from exporter.vendors.telnyx.source import TelnyxSource
 
 
 class Recorder:

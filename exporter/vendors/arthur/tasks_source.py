@@ -12,10 +12,10 @@ read until `count` tasks were seen. The deprecated `GET /api/v2/tasks` is not us
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from exporter.model import Family, Kind, Level, Stream, StreamRead, Unavailable, Window
 from exporter.upstream import Upstream, UpstreamError
+from exporter.vendors.arthur.config import ArthurConfig
 
 PATH = "/api/v2/tasks/search"
 PAGE_SIZE = 500  # the engine allows up to 5000; task bodies carry every rule, so keep pages small
@@ -36,7 +36,7 @@ FAMILIES: tuple[Family, ...] = (
 class ArthurTaskSource:
     """The task names of one Arthur engine (one target)."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: ArthurConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
         self._streams: tuple[Stream, ...] = ()

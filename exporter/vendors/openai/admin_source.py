@@ -31,6 +31,7 @@ from typing import Any
 
 from exporter.model import Family, Kind, Level, Stream, StreamRead, Unavailable, Window
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.vendors.openai.config import OpenAIConfig
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _text(value: Any) -> str:
 class OpenAIAdminSource:
     """The names and limits of one OpenAI organization (one target), one stream per resource."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: OpenAIConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
         every = int(config.info_interval)

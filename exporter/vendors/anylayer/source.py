@@ -23,10 +23,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from exporter.config import ANYLAYER_GRANULARITY_SECONDS, ANYLAYER_TIMEFRAME_SECONDS
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window, align_up
 from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
+from exporter.vendors.anylayer.config import (
+    ANYLAYER_GRANULARITY_SECONDS,
+    ANYLAYER_TIMEFRAME_SECONDS,
+    AnylayerConfig,
+)
 
 DEFAULT_BASE_URL = "https://api-mainnet.onzks.com"
 RATE_LIMIT_HEADER = "x-ratelimit-remaining"
@@ -185,7 +189,7 @@ def ratio(value: Any, field: str) -> float:
 class AnylayerSource:
     """Reads one Anylayer account (one target): one stream per configured key, or one for all."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: AnylayerConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
         granularity = str(config.granularity)

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window
 from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.vendors.telnyx.config import TelnyxConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def iso(t: int) -> str:
 class TelnyxSource:
     """Reads one Telnyx account's buckets (one target)."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: TelnyxConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
         self._widths: dict[str, int] = {}  # inferred time-bucket width per storage bucket

@@ -27,10 +27,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.config import OPENAI_GROUP_BY, OPENAI_OVERRIDE_ONLY
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
 from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError
+from exporter.vendors.openai.config import (
+    OPENAI_GROUP_BY,
+    OPENAI_OVERRIDE_ONLY,
+    OpenAIConfig,
+    OpenAIEndpointOverride,
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,8 +351,11 @@ _KNOWN_EXTRA = frozenset({"object"})
 class OpenAISource:
     """Reads one OpenAI organization (one target)."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: OpenAIConfig, upstream: Upstream) -> None:
         self._config = config
+        self._overrides: dict[str, OpenAIEndpointOverride] = {
+            str(k): v for k, v in config.overrides.items()
+        }
         self._upstream = upstream
         self._streams = tuple(self._stream(name) for name in config.endpoints)
 
@@ -363,7 +371,7 @@ class OpenAISource:
     def _stream(self, endpoint: str) -> Stream:
         width_name = self._width_name(endpoint)
         width = WIDTHS[width_name]
-        override = self._config.overrides.get(endpoint)
+        override = self._overrides.get(endpoint)
         lookback = (override.lookback if override and override.lookback else None) or (
             self._config.lookback or DEFAULT_LOOKBACK[width_name]
         )
@@ -380,7 +388,7 @@ class OpenAISource:
     def group_by(self, endpoint: str) -> tuple[str, ...]:
         """The configured keys this endpoint supports (or its override, as given)."""
         spec = ENDPOINTS[endpoint]
-        override = self._config.overrides.get(endpoint)
+        override = self._overrides.get(endpoint)
         if override is not None and override.group_by is not None:
             return tuple(override.group_by)
         only_override = OPENAI_OVERRIDE_ONLY.get(endpoint, ())

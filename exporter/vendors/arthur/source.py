@@ -23,6 +23,7 @@ from typing import Any
 from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
 from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.vendors.arthur.config import ArthurConfig
 
 DEFAULT_BASE_URL = "http://localhost:3030"
 PATH = "/api/v2/usage/tokens"
@@ -76,7 +77,7 @@ def iso(t: int) -> str:
 class ArthurSource:
     """Reads one Arthur engine (one target) in aligned windows."""
 
-    def __init__(self, config: Any, upstream: Upstream) -> None:
+    def __init__(self, config: ArthurConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
         width = int(config.window)

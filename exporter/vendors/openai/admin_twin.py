@@ -24,11 +24,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator import openai
+from exporter.vendors.openai import twin as openai
 
 CREATED = 1_700_000_000
 RESOURCES = ("projects", "api_keys", "users", "spend_limit", "spend_alerts", "rate_limits")
-# projects as usage knows them (simulator/openai.py PROJECTS), then an archived one
+# projects as usage knows them (twin.py PROJECTS), then an archived one
 PROJECT_NAMES = {
     "proj_alpha": "Search",
     "proj_beta": "Support bot",

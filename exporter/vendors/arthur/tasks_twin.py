@@ -1,6 +1,6 @@
 """The Arthur engine's task search (`POST /api/v2/tasks/search`), as the simulator serves it.
 
-Tasks per engine: the two that usage knows (simulator/arthur.py TASKS), an archived one, and any
+Tasks per engine: the two that usage knows (twin.py TASKS), an archived one, and any
 added through `POST /_sim/arthur/tasks` (`{"engine", "action"}`: `rename` (`task_id`, `name`),
 `add` (`count`), `fail` (`status`), `heal`). `GET /_sim/arthur/tasks?engine=` is the ground truth.
 The role rules are the engine's (TASK_READ: ORG-ADMIN, ORG-AUDITOR, TASK-ADMIN, TENANT-USER);
@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator import arthur
+from exporter.vendors.arthur import twin as arthur
 
 TASK_READ_ROLES = frozenset({"ORG-ADMIN", "ORG-AUDITOR", "TASK-ADMIN", "TENANT-USER"})
 MAX_PAGE_SIZE = 5000

@@ -1,0 +1,115 @@
+"""What a vendor plug-in is: everything the exporter, the simulator and the demo need to know of
+one kind of source, in one object.
+
+A vendor lives in its own package (`exporter/vendors/<kind>/`) and hands the registry
+(`exporter/vendors/__init__.py`) one `Plugin`; the core reads vendor things only from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from exporter.model import Family, Source
+from exporter.simulator.twin import Twin
+from exporter.source_config import BaseSource
+from exporter.upstream import TLSSettings, Upstream, UpstreamSettings
+
+C = TypeVar("C", bound=BaseSource)
+
+
+def no_headers(config: BaseSource) -> Mapping[str, str]:
+    return {}
+
+
+def no_warnings(config: BaseSource) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """The vendor's part of `usage-exporter demo`: its targets (config entries, with
+    `${SIMULATOR_URL}` for the simulator's address), the keys the simulator accepts for them (None:
+    the twin's default keys) and faults queued at the start (to show a retry)."""
+
+    sources: tuple[Mapping[str, Any], ...]
+    keys: Mapping[str, Any] | None = None
+    faults: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin(Generic[C]):
+    """One kind of source: config model, metric table, constructor, simulator twin, demo."""
+
+    kind: str  # the config's `kind` discriminator, the `source` label, `/_sim/<kind>/...`
+    title: str  # docs/metrics.md section title
+    config_model: type[C]  # extends BaseSource, with `kind: Literal["<kind>"]`
+    families: tuple[Family, ...]
+    default_base_url: str
+    build: Callable[[C, Upstream], Source]
+    twin: Twin  # the simulator's copy of the vendor's API
+    demo: Demo
+    rate_limit_header: str = ""
+    extra_headers: Callable[[C], Mapping[str, str]] = field(default=no_headers)
+    # the API version every path starts with: a base_url ending in it is cut (not 404 forever)
+    api_version: str = ""
+    # what a refused call (4xx) most likely means with this vendor, by HTTP status
+    error_hints: Mapping[int, str] = field(default_factory=dict)
+    # config keys that change which series a stream writes or its bucket layout: a reload that
+    # changes one hands the target's streams over at the next bucket boundary (docs/operations.md)
+    series_keys: tuple[str, ...] = ()
+    # the vendor's documented lateness (seconds) and where it is documented: a shorter
+    # `lookback` misses revisions (check-config warns)
+    lateness: int = 0
+    lateness_source: str = ""
+    # the keys (besides kind, name and the key) of a small target whose streams are known
+    # without a listing call: the tests build one target of every kind from it
+    example: Mapping[str, Any] = field(default_factory=dict)
+    # valid settings the vendor may still refuse (check-config), each starting with the field
+    warnings: Callable[[C], list[str]] = field(default=no_warnings)
+
+
+def base_url(plugin: Plugin[Any], config: BaseSource) -> tuple[str, str]:
+    """The base URL to call, and a note when a trailing API version was cut off it."""
+    url = str(config.base_url or plugin.default_base_url).rstrip("/")
+    if plugin.api_version and url.endswith(plugin.api_version):
+        cut = url.removesuffix(plugin.api_version)
+        return cut, (
+            f"base_url ends in {plugin.api_version}, which the exporter adds to every path itself:"
+            f" using {cut}"
+        )
+    return url, ""
+
+
+def upstream_settings(plugin: Plugin[Any], config: BaseSource, url: str) -> UpstreamSettings:
+    """How a target of this kind talks to its upstream at `url` (see `base_url`)."""
+    tls_config = config.tls_config
+    tls = None
+    if tls_config is not None:
+        tls = TLSSettings(
+            ca_file=str(tls_config.ca_file) if tls_config.ca_file else None,
+            cert_file=str(tls_config.cert_file) if tls_config.cert_file else None,
+            key_file=str(tls_config.key_file) if tls_config.key_file else None,
+            server_name=tls_config.server_name,
+            insecure_skip_verify=bool(tls_config.insecure_skip_verify),
+        )
+    secret = config.secret()
+    timeout = float(config.timeout or config.interval)  # (set from interval at load)
+    return UpstreamSettings(
+        target=config.name,
+        source=plugin.kind,
+        base_url=url,
+        headers={"Authorization": f"Bearer {secret}", **plugin.extra_headers(config)},
+        secret=secret,
+        timeout=timeout,
+        retries=int(config.retries),
+        max_concurrency=int(config.max_concurrency),
+        max_body_bytes=int(config.max_body_bytes),
+        max_retry_after=timeout / 2,
+        rate_limit_header=plugin.rate_limit_header,
+        hints=plugin.error_hints,
+        proxy=str(config.proxy_url) if config.proxy_url is not None else None,
+        trust_env=bool(config.proxy_from_environment),
+        tls=tls,
+    )

@@ -1,0 +1,68 @@
+"""What the simulator frame offers a vendor's twin, and what a twin hands back.
+
+A vendor package's twin (`exporter/vendors/<kind>/routes.py`) mounts its routes on the frame:
+the upstream API's paths and its `/_sim/<kind>/...` ground truth. The frame (simulator/app.py)
+owns the clock, the fault queue, the request log and the control endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from exporter.simulator.faults import FaultQueue, Reviser
+from exporter.simulator.truth import Series, SeriesKey
+from exporter.simulator.usage import Revisions
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The simulator's shared parts, as one twin sees them."""
+
+    seed: int
+    start: int  # unix time where generated usage begins
+    late_seconds: int
+    max_page_buckets: int | None
+    keys: Mapping[str, Any]  # the keys this vendor accepts -> who (org, account, ...)
+    faults: FaultQueue
+    now: Callable[[], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """A twin's routes and the state the frame reports on (`/_sim/stats`, revisions)."""
+
+    routes: list[BaseRoute]
+    revisions: Revisions
+    reviser: Reviser  # applies a late revision for a call (`revise_up`, `revise_down` faults)
+    drift: bool = False  # the `drift` fault (unknown fields, amounts as strings) applies
+
+
+def plain_key(key: str, value: str) -> tuple[str, Any]:
+    """`--<kind>-key KEY=WHO`: the key and who it belongs to, as given."""
+    return key, value
+
+
+# (twin URL, the target's config, who its key belongs to in the twin, the exporter's counters
+# of the target) -> the counters the target must show, from the twin's ground truth
+Expected = Callable[[str, Any, Any, Mapping[SeriesKey, Series]], dict[SeriesKey, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """A vendor's simulator hooks."""
+
+    mount: Callable[[Frame], Mounted]
+    default_keys: Mapping[str, Any]  # accepted when no key is given for this vendor
+    expected: Expected | None  # dev-only: exporter/vendors/<kind>/truth.py `expected`
+    key_help: str = "KEY=ACCOUNT"  # the meaning of `simulate --<kind>-key`
+    parse_key: Callable[[str, str], tuple[str, Any]] = plain_key
+
+
+def with_headers(response: Response, headers: Mapping[str, str]) -> Response:
+    response.headers.update(headers)
+    return response

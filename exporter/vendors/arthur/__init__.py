@@ -1,0 +1,53 @@
+"""Arthur GenAI Engine: token usage per rule type and task, with the engine's task names."""
+
+from __future__ import annotations
+
+from exporter.model import Source
+from exporter.plugin import Demo, Plugin
+from exporter.simulator.twin import Twin
+from exporter.sources.composite import Composite
+from exporter.upstream import Upstream
+from exporter.vendors.arthur import routes, source, tasks_source, truth
+from exporter.vendors.arthur.config import ArthurConfig
+
+
+def build(config: ArthurConfig, upstream: Upstream) -> Source:
+    """Token usage, with the engine's task names on their own schedule."""
+    return Composite(
+        source.ArthurSource(config, upstream),
+        tasks_source.ArthurTaskSource(config, upstream.with_own_slots()),
+    )
+
+
+PLUGIN = Plugin(
+    kind="arthur",
+    title="Arthur GenAI Engine token usage",
+    config_model=ArthurConfig,
+    families=source.FAMILIES + tasks_source.FAMILIES,
+    default_base_url=source.DEFAULT_BASE_URL,
+    build=build,
+    twin=Twin(
+        mount=routes.mount,
+        expected=truth.expected,
+        default_keys={"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")},  # key -> (engine, role)
+        key_help="KEY=ENGINE or KEY=ENGINE:ROLE",
+        parse_key=routes.parse_key,
+    ),
+    demo=Demo(
+        sources=(
+            {
+                "kind": "arthur",
+                "name": "guardrails",
+                "api_key": "arthur-demo-key",
+                "interval": "5s",
+                "timeout": "4s",
+                "window": "15m",
+                "backfill": "1d",
+                "group_by": ["rule_type", "task"],
+                "info_interval": "1m",  # task names
+            },
+        ),
+    ),
+    error_hints=source.ERROR_HINTS,
+    series_keys=("window", "group_by"),
+)

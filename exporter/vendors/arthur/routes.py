@@ -1,0 +1,76 @@
+"""The Arthur twin's routes: token usage, task search, `/_sim/arthur/truth` (ground truth) and
+`/_sim/arthur/tasks` (GET the task names, POST an action)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from exporter.simulator.twin import Frame, Mounted
+from exporter.vendors.arthur import tasks_twin, twin
+
+
+def mount(frame: Frame) -> Mounted:
+    faults, now, start = frame.faults, frame.now, frame.start
+    usage = twin.ArthurUsage(frame.seed, start, frame.late_seconds)
+    tasks = tasks_twin.TaskState()
+
+    def reviser(who: str, request: Request, up: bool, rng: Any) -> bool:
+        return usage.revise(who, up, now(), rng)
+
+    async def tokens(request: Request) -> Response:
+        admitted = faults.admit("arthur", request, twin.authorize(request, frame.keys))
+        if isinstance(admitted, Response):
+            return admitted
+        engine, fault = admitted
+        t = now()
+        parsed = twin.handle_query(request, t)
+        if isinstance(parsed, Response):
+            return parsed
+        begin, end, group_by = parsed
+
+        async def answer() -> Any:
+            return twin.answer(usage, engine, begin, end, t, group_by)
+
+        error = {"detail": "simulated failure"}
+        return await faults.respond(fault, error, answer, shape=twin.SHAPE, now=t, when=begin)
+
+    async def truth(request: Request) -> Response:
+        q = request.query_params
+        t = now()
+        rows = twin.truth(
+            usage,
+            q.get("engine", ""),
+            int(q.get("start", start)),
+            t,
+            q.getlist("group_by") or ["rule_type"],
+        )
+        return JSONResponse({"now": t, "rows": rows})
+
+    async def tasks_search(request: Request) -> Response:
+        return await tasks_twin.search(tasks, frame.keys, request)
+
+    async def tasks_control(request: Request) -> Response:
+        if request.method == "GET":
+            engine = tasks.engine(request.query_params.get("engine", ""))
+            return JSONResponse(tasks.truth(engine))
+        try:
+            return JSONResponse(tasks.control(dict(await request.json())))
+        except (KeyError, ValueError, TypeError) as err:
+            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
+
+    routes = [
+        Route("/api/v2/tasks/search", tasks_search, methods=["POST"]),
+        Route("/_sim/arthur/tasks", tasks_control, methods=["GET", "POST"]),
+        Route("/api/v2/usage/tokens", tokens),
+        Route("/_sim/arthur/truth", truth),
+    ]
+    return Mounted(routes=list(routes), revisions=usage.revisions, reviser=reviser)
+
+
+def parse_key(key: str, engine: str) -> tuple[str, Any]:
+    """`--arthur-key KEY=ENGINE` or `KEY=ENGINE:ROLE` (default role ORG-AUDITOR)."""
+    return key, (engine.partition(":")[0], engine.partition(":")[2] or "ORG-AUDITOR")

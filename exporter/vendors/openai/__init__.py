@@ -1,0 +1,99 @@
+"""OpenAI: an organization's Usage & Costs API, with its names and limits (Admin API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from exporter.model import Source
+from exporter.plugin import Demo, Plugin
+from exporter.simulator.twin import Twin
+from exporter.sources.composite import Composite
+from exporter.upstream import Upstream
+from exporter.vendors.openai import admin_source, routes, source, truth
+from exporter.vendors.openai.config import OpenAIConfig, warnings
+
+
+def build(config: OpenAIConfig, upstream: Upstream) -> Source:
+    """Usage and costs, with the organization's names and limits on their own schedule (and
+    their own concurrency slot: they never hold up a usage call)."""
+    return Composite(
+        source.OpenAISource(config, upstream),
+        admin_source.OpenAIAdminSource(config, upstream.with_own_slots()),
+    )
+
+
+def headers(config: OpenAIConfig) -> Mapping[str, str]:
+    return {"OpenAI-Organization": config.organization} if config.organization else {}
+
+
+_DEMO = {"interval": "5s", "timeout": "4s", "bucket_width": "1h", "backfill": "1d"}
+
+PLUGIN = Plugin(
+    kind="openai",
+    title="OpenAI organization Usage & Costs API",
+    config_model=OpenAIConfig,
+    families=source.FAMILIES + admin_source.FAMILIES,
+    default_base_url=source.DEFAULT_BASE_URL,
+    build=build,
+    twin=Twin(
+        mount=routes.mount,
+        expected=truth.expected,
+        default_keys={"sk-admin-demo": "org-demo"},
+        key_help="KEY=ORG",
+    ),
+    demo=Demo(
+        sources=(
+            {
+                "kind": "openai",
+                "name": "acme-prod",
+                "api_key": "sk-admin-demo-acme-prod",
+                **_DEMO,
+                "group_by": [
+                    "project_id",
+                    "model",
+                    "line_item",
+                    "size",
+                    "source",
+                    "context_level",
+                    "api_source",
+                    "api_key_id",
+                ],
+                "monthly_budget_usd": 500,
+                "info_interval": "1m",  # names and limits: a rename shows within a minute
+            },
+            {
+                "kind": "openai",
+                "name": "acme-research",
+                "api_key": "sk-admin-demo-acme-research",
+                **_DEMO,
+                "group_by": ["project_id", "model", "line_item"],
+                # costs per user: only here, and not with project_id grouping
+                "overrides": {"costs": {"group_by": ["line_item", "user_id"]}},
+                "info_interval": "1m",
+            },
+        ),
+        keys={
+            "sk-admin-demo-acme-prod": "org-acme-prod",
+            "sk-admin-demo-acme-research": "org-acme-research",
+        },
+        faults=(
+            {
+                "kind": "status",
+                "status": 429,
+                "retry_after": 1,
+                "count": 1,
+                "path_contains": "completions",
+                "upstream": "openai",
+            },
+        ),
+    ),
+    extra_headers=headers,
+    api_version=source.API_VERSION,
+    error_hints=source.ERROR_HINTS,
+    # (`endpoints` is not one: an added endpoint is a new stream, a removed one stops)
+    series_keys=("bucket_width", "group_by", "overrides"),
+    lateness=2 * 3600,
+    lateness_source="OpenAI: closed buckets change as late data arrives; re-read the "
+    "last 2-3 hourly buckets",
+    warnings=warnings,
+)

@@ -1,0 +1,168 @@
+"""An OpenAI organization's configuration (`kind: openai`) and the API facts it checks against:
+the group keys each endpoint accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, field_validator, model_validator
+
+from exporter.source_config import BaseSource, Duration, Strict, check_keys
+
+OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
+    "completions": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+        "api_source",
+    ),
+    "embeddings": ("project_id", "user_id", "api_key_id", "model"),
+    "moderations": ("project_id", "user_id", "api_key_id", "model"),
+    "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
+    "audio_speeches": ("project_id", "user_id", "api_key_id", "model"),
+    "audio_transcriptions": ("project_id", "user_id", "api_key_id", "model"),
+    "vector_stores": ("project_id",),
+    "code_interpreter_sessions": ("project_id",),
+    "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
+    "web_search_calls": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "context_level",
+        "api_source",
+    ),
+    "costs": ("project_id", "line_item", "api_key_id", "api_source", "user_id"),
+    "decisions": (
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+        "batch",
+        "service_tier",
+        "api_source",
+    ),
+}
+# Keys an endpoint takes only from its `overrides.<endpoint>.group_by`, never from the source's
+# `group_by` list: costs grouped by `user_id` may be refused (HTTP 400) together with `project_id`
+# grouping or the `project_ids` filter, and a list written for the usage endpoints before costs
+# accepted `user_id` must keep working.
+OPENAI_OVERRIDE_ONLY: dict[str, tuple[str, ...]] = {"costs": ("user_id",)}
+OpenAIEndpoint = Literal[
+    "completions",
+    "embeddings",
+    "moderations",
+    "images",
+    "audio_speeches",
+    "audio_transcriptions",
+    "vector_stores",
+    "code_interpreter_sessions",
+    "file_search_calls",
+    "web_search_calls",
+    "costs",
+    "decisions",
+]
+ALL_GROUP_BY = tuple(dict.fromkeys(k for keys in OPENAI_GROUP_BY.values() for k in keys))
+
+
+class OpenAIEndpointOverride(Strict):
+    group_by: list[str] | None = None
+    lookback: Duration | None = None
+
+
+class OpenAIResources(Strict):
+    """Which of the organization's names and limits to read (each one switchable off)."""
+
+    projects: bool = True
+    api_keys: bool = True
+    users: bool = True
+    spend_limits: bool = True
+    spend_alerts: bool = True
+    rate_limits: bool = True
+
+
+class OpenAIConfig(BaseSource):
+    """An OpenAI organization, read with an Admin API key."""
+
+    kind: Literal["openai"]
+    organization: str | None = None
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    endpoints: list[OpenAIEndpoint] = Field(default_factory=lambda: list(get_args(OpenAIEndpoint)))
+    bucket_width: Literal["1m", "1h", "1d"] = "1h"
+    group_by: list[str] = Field(default_factory=lambda: ["project_id", "model"])
+    overrides: dict[OpenAIEndpoint, OpenAIEndpointOverride] = Field(default_factory=dict)
+    project_ids: list[str] | None = None
+    user_ids: list[str] | None = None
+    api_key_ids: list[str] | None = None
+    models: list[str] | None = None
+    sources: list[str] | None = None
+    sizes: list[str] | None = None
+    context_levels: list[str] | None = None
+    vector_store_ids: list[str] | None = None
+    batch: bool | None = None
+    # names and limits (openai_*_info, spend limits, rate limits), on their own schedule
+    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resources: OpenAIResources = Field(default_factory=OpenAIResources)
+    user_email: bool = False  # personal data: exported (openai_user_info{email}) only if true
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        return check_keys(value, ALL_GROUP_BY)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one endpoint")
+        if len(set(value)) != len(value):
+            raise ValueError("an endpoint is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _override_group_by(self) -> OpenAIConfig:
+        for endpoint, override in self.overrides.items():
+            if override.group_by is not None:
+                try:
+                    check_keys(override.group_by, OPENAI_GROUP_BY[endpoint])
+                except ValueError as err:
+                    raise ValueError(f"overrides.{endpoint}.group_by: {err}") from None
+        return self
+
+
+def openai_costs_user_warning(source: OpenAIConfig) -> str | None:
+    """Why the Costs API may refuse this source's costs grouping (HTTP 400), or None.
+
+    The API documents that grouping costs by `user_id` together with `project_id` grouping or
+    the `project_ids` filter is supported for some organizations and time ranges only."""
+    if "costs" not in source.endpoints:
+        return None
+    override = source.overrides.get("costs")
+    keys = override.group_by if override is not None and override.group_by is not None else []
+    if "user_id" not in keys:
+        return None
+    clash = [
+        what
+        for what, present in (
+            ("group_by project_id", "project_id" in keys),
+            ("the project_ids filter", source.project_ids is not None),
+        )
+        if present
+    ]
+    if not clash:
+        return None
+    return (
+        f"overrides.costs.group_by: user_id with {' and '.join(clash)}: the Costs API answers "
+        "HTTP 400 for this combination in some organizations and time ranges; if costs fail "
+        "with 400, drop user_id there (or project_id and the project_ids filter)"
+    )
+
+
+def warnings(source: OpenAIConfig) -> list[str]:
+    """Valid settings the Costs API may still refuse (check-config), each naming the field."""
+    warning = openai_costs_user_warning(source)
+    return [warning] if warning else []
