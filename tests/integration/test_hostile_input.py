@@ -34,6 +34,7 @@ from exporter.config import Config
 from exporter.daemon import Daemon
 from exporter.ledger import OVERFLOW
 from exporter.model import MAX_LABEL_LENGTH
+from exporter.vendors import kinds
 from tests.harness import (
     HOST,
     exporter,
@@ -184,6 +185,14 @@ def hostile_sources(base_url: str) -> list[dict[str, Any]]:
         {"kind": "anylayer", "name": "al", "api_key": "zk-h"},
     ]
     return [{**common, **kind} for kind in kinds]
+
+
+def test_every_registered_vendor_has_a_hostile_target_and_checks() -> None:
+    """The hostile answers below are written per vendor API: a registered vendor without its
+    target here, or without a family checked, fails until it has them."""
+    kind_of = {s["name"]: s["kind"] for s in hostile_sources(BASE)}
+    assert sorted(kind_of.values()) == sorted(kinds())
+    assert {kind_of[target] for target, _, _ in CHECKS.values()} == set(kinds())
 
 
 # family -> (target, label names that carry the hostile value, value of the i-th input)

@@ -23,10 +23,15 @@ from typing import Any
 
 import bcrypt
 import pytest
+import yaml
 
 from exporter.config import ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.plugin import Plugin
+from exporter.server import serve
+from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.upstream import UpstreamError
+from exporter.vendors import REGISTRY
 from exporter.webconfig import load_web_config
 from tests.harness import exporter, exporter_argv, http, parse_samples, simulator, wait_for
 
@@ -338,3 +343,46 @@ async def test_no_canary_in_reprs_and_raised_upstream_errors(tmp_path: Path) -> 
             await daemon.aclose()
         outputs["ledger"] = describe(daemon.ledger)
     assert not leaks(outputs), leaks(outputs)
+
+
+@pytest.mark.parametrize("plugin", list(REGISTRY), ids=lambda p: p.kind)
+async def test_no_canary_of_any_registered_kind_in_the_daemons_outputs(
+    plugin: Plugin[Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every registered kind, from the registry: a key its twin accepts and one it refuses."""
+    canaries = {"good": f"CANARY-{plugin.kind}-good-7e3f1a", "wrong": f"CANARY-{plugin.kind}-2c9a"}
+    who = next(iter(plugin.twin.default_keys.values()))
+    sim = SimulatorConfig(seed=3, keys={plugin.kind: {canaries["good"]: who}})
+    listener = await serve(create_app(sim), "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.servers[0].sockets[0].getsockname()[1]}"
+    common = {"base_url": url, "interval": "3s", "timeout": "3s", "backfill": "6h", "retries": 0}
+    entries = [
+        {"kind": plugin.kind, "name": name, "api_key": canary, **plugin.example, **common}
+        for name, canary in canaries.items()
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "sources": entries}))
+    caplog.set_level("DEBUG")
+    try:
+        config = load_config(path)
+        daemon = Daemon(config)
+        try:
+            assert not await daemon.poll_all(), "the refused key fails its target"
+            exposition = daemon.state.exposition
+            assert exposition is not None
+            outputs = {
+                "text": exposition.text.decode(),
+                "openmetrics": exposition.openmetrics.decode(),
+                "log records": "\n".join(repr(r.__dict__) for r in caplog.records),
+                "config": describe(config) + config.model_dump_json(),
+                "targets": "".join(describe(t) + describe(t.upstream) for t in daemon.targets),
+                "state": repr(daemon.state.__dict__),
+            }
+        finally:
+            await daemon.aclose()
+    finally:
+        listener.should_exit = True
+        await listener.task
+    assert f'result="success",source="{plugin.kind}",target="good"' in outputs["text"]
+    assert f'result="failure",source="{plugin.kind}",target="wrong"' in outputs["text"]
+    assert not leaks(outputs, canaries), leaks(outputs, canaries)

@@ -1,0 +1,104 @@
+"""Checks every registered vendor plug-in must pass, driven by the registry (exporter.vendors).
+
+`missing(plugin)` names the pieces a vendor lacks (simulator twin, expected values, dashboard,
+docs sections, demo target); `against_twin(plugin, tmp)` runs one target of the vendor's demo
+against its twin over loopback and returns the exporter's counters and the twin's ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from exporter.config import load_config
+from exporter.daemon import Daemon
+from exporter.plugin import Plugin
+from exporter.server import serve
+from exporter.simulator.app import SimulatorConfig, create_app
+from exporter.simulator.faults import FaultQueue
+from exporter.simulator.truth import SeriesKey, counters
+from exporter.simulator.twin import Frame
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _headings(path: Path) -> set[str]:
+    """The `##` headings of a Markdown file, lower-cased, without backticks."""
+    if not path.is_file():
+        return set()
+    text = path.read_text(encoding="utf-8")
+    return {
+        m.group(1).replace("`", "").strip().lower() for m in re.finditer(r"^## (.+)$", text, re.M)
+    }
+
+
+def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
+    """What the vendor lacks, one line per piece; empty when it is complete."""
+    kind = plugin.kind
+    out: list[str] = []
+    routes = plugin.twin.mount(
+        Frame(1, 0, 0, None, dict(plugin.twin.default_keys), FaultQueue(), lambda: 0)
+    ).routes
+    paths = {getattr(route, "path", "") for route in routes}
+    if f"/_sim/{kind}/truth" not in paths or len(paths) < 2:
+        out.append(f"{kind}: no simulator twin (its API's routes and /_sim/{kind}/truth)")
+    if plugin.twin.expected is None:
+        out.append(f"{kind}: no expected values (Twin.expected, from its truth.py)")
+    if not (root / "grafana" / "dashboards" / f"{kind}.json").is_file():
+        out.append(f"{kind}: no dashboard (grafana/dashboards/{kind}.json)")
+    if f"{kind}: {plugin.title}".lower() not in _headings(root / "docs" / "metrics.md"):
+        out.append(f"{kind}: no docs/metrics.md section (make docs)")
+    if f"kind: {kind}" not in _headings(root / "docs" / "configuration.md"):
+        out.append(f"{kind}: no docs/configuration.md section (## `kind: {kind}`)")
+    if kind not in _headings(root / "docs" / "upstreams.md"):
+        out.append(f"{kind}: no docs/upstreams.md section")
+    if not plugin.demo.sources or any(s.get("kind") != kind for s in plugin.demo.sources):
+        out.append(f"{kind}: no demo target (Plugin.demo.sources)")
+    return out
+
+
+async def _against_twin(
+    plugin: Plugin[Any], tmp: Path
+) -> tuple[dict[SeriesKey, float], dict[SeriesKey, float]]:
+    keys = dict(plugin.demo.keys or plugin.twin.default_keys)
+    simulator = await serve(
+        create_app(SimulatorConfig(seed=11, keys={plugin.kind: keys})), "127.0.0.1", 0
+    )
+    try:
+        url = f"http://127.0.0.1:{simulator.servers[0].sockets[0].getsockname()[1]}"
+        async with httpx.AsyncClient() as client:  # a settled twin: truth and reads agree
+            await client.post(f"{url}/_sim/clock", json={"freeze": True})
+        path = tmp / f"{plugin.kind}.yaml"
+        entry = {**plugin.demo.sources[0], "base_url": url}
+        path.write_text(yaml.safe_dump({"state_dir": str(tmp / "state"), "sources": [entry]}))
+        config = load_config(path, env={"SIMULATOR_URL": url})
+        daemon = Daemon(config)
+        try:
+            assert await daemon.poll_all(), "a poll of the demo target failed"
+            exposition = daemon.state.exposition
+            assert exposition is not None
+            text = exposition.openmetrics.decode()
+        finally:
+            await daemon.aclose()
+        source = config.sources[0]
+        names = {f.name for f in plugin.families} | {f"{f.name}_total" for f in plugin.families}
+        got = {k: s for k, s in counters(text, source.name).items() if k[0] in names}
+        expected = plugin.twin.expected
+        assert expected is not None, f"{plugin.kind}: no expected values"
+        truth = await asyncio.to_thread(expected, url, source, keys[source.secret()], got)
+        return {k: s.value for k, s in got.items()}, truth
+    finally:
+        simulator.should_exit = True
+        await simulator.task
+
+
+def against_twin(
+    plugin: Plugin[Any], tmp: Path
+) -> tuple[dict[SeriesKey, float], dict[SeriesKey, float]]:
+    """(the exporter's counters, the twin's truth) for the vendor's first demo target."""
+    return asyncio.run(_against_twin(plugin, tmp))
