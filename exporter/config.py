@@ -13,13 +13,19 @@ import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
 from pydantic import Field, ValidationError, create_model, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from exporter.source_config import (
     SYNTAX_ONLY,
@@ -44,6 +50,25 @@ __all__ = [
     "secrets",
     "warnings",
 ]
+
+
+# The environment overrides docs/configuration.md documents, and the only ones read: the
+# `USAGE_EXPORTER_` prefix, then the key, `__` between nested keys.
+ENV_PREFIX = "USAGE_EXPORTER_"
+ENV_OVERRIDES = ("state_dir", "web__listen_address")
+_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("config_env", default=None)
+
+
+class _DocumentedEnv(EnvSettingsSource):
+    """pydantic-settings' own environment source (prefix and nested delimiter from the model's
+    settings), reading the `env` given to `load_config` and only the documented overrides."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            key.lower(): value
+            for key, value in (_ENV.get() or {}).items()
+            if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in ENV_OVERRIDES
+        }
 
 
 class ConfigError(Exception):
@@ -89,7 +114,8 @@ class ConfigBase(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)  # the environment is merged explicitly in load_config
+        # the environment (documented overrides only) over the file, the file over defaults
+        return (_DocumentedEnv(settings_cls), init_settings)
 
 
 def source_union(models: tuple[type[BaseSource], ...]) -> Any:
@@ -194,20 +220,6 @@ def apply_renames(data: dict[str, Any], renames: Sequence[Rename], notes: list[s
                     _rename(value, f"source.{key}", f"{where}{key}.", renames, notes)
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    prefix = "USAGE_EXPORTER_"
-    for key, value in env.items():
-        if not key.startswith(prefix):
-            continue
-        parts = key[len(prefix) :].lower().split("__")
-        if parts == ["state_dir"]:
-            overrides["state_dir"] = value
-        elif parts == ["web", "listen_address"]:
-            overrides.setdefault("web", {})["listen_address"] = value
-    return overrides
-
-
 def _location(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
@@ -266,12 +278,7 @@ def load_config(
         raise ConfigError(f"{path}: the top level must be a mapping with a `sources` list")
     apply_renames(raw, renames, notes)
     data = _expand(raw, env, "", keep_unset=syntax_only)
-    for key, value in _env_overrides(env).items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    token = SYNTAX_ONLY.set(syntax_only)
+    token, env_token = SYNTAX_ONLY.set(syntax_only), _ENV.set(env)
     try:
         return schema()(**data)
     except ValidationError as err:
@@ -279,6 +286,7 @@ def load_config(
         raise ConfigError("; ".join(_describe(e) for e in errors[:5])) from None
     finally:
         SYNTAX_ONLY.reset(token)
+        _ENV.reset(env_token)
 
 
 def secrets(config: Config) -> list[str]:

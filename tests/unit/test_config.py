@@ -68,6 +68,36 @@ def test_env_expansion_overrides_and_defaults(tmp_path: Path) -> None:
     assert len(source.endpoints) == 12 and source.group_by == ["project_id", "model"]
 
 
+def test_only_the_documented_env_overrides_apply_and_they_win_over_the_file(
+    tmp_path: Path,
+) -> None:
+    """pydantic-settings' environment source, limited to USAGE_EXPORTER_STATE_DIR and
+    USAGE_EXPORTER_WEB__LISTEN_ADDRESS (docs/configuration.md): environment > file > defaults."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "state_dir: /from/file\nweb: {listen_address: ':1'}\ncount_from: 2026-01-01\n"
+        + HEAD
+        + "    api_key: k\n"
+    )
+    assert load_config(path, env={}).web.listen_address == ":1"
+    config = load_config(
+        path,
+        env={
+            "USAGE_EXPORTER_STATE_DIR": "/from/env",
+            "USAGE_EXPORTER_WEB__LISTEN_ADDRESS": ":2",
+            "USAGE_EXPORTER_COUNT_FROM": "garbage",  # not a documented override: ignored
+            "USAGE_EXPORTER_SOURCES": "[]",
+            "usage_exporter_state_dir": "/lower/case",  # the prefix is matched as written
+        },
+    )
+    assert config.state_dir == Path("/from/env") and config.web.listen_address == ":2"
+    assert len(config.sources) == 1 and config.count_from is not None
+    defaults = tmp_path / "d.yaml"
+    defaults.write_text(HEAD + "    api_key: k\n")
+    assert load_config(defaults, env={}).state_dir == Path("./usage-exporter-state")
+    assert load_config(defaults, env={"USAGE_EXPORTER_STATE_DIR": "/e"}).state_dir == Path("/e")
+
+
 def test_api_key_file_is_read(tmp_path: Path) -> None:
     key = tmp_path / "key"
     key.write_text(SECRET + "\n")
