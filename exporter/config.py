@@ -84,7 +84,7 @@ class ConfigBase(BaseSettings):
     by the union of the registered kinds' models: see `Config` and `schema()`."""
 
     model_config = SettingsConfigDict(
-        extra="forbid", env_prefix="USAGE_EXPORTER_", env_nested_delimiter="__", frozen=True
+        extra="forbid", env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True
     )
 
     state_dir: Path = Path("./usage-exporter-state")
@@ -120,6 +120,8 @@ class ConfigBase(BaseSettings):
 
 def source_union(models: tuple[type[BaseSource], ...]) -> Any:
     """The `sources` entry: one of the models, told apart by `kind`."""
+    if len(models) == 1:  # (a union of one is no union: nothing to tell apart)
+        return models[0]
     return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 (built at run time)
 
 
