@@ -13,6 +13,7 @@ from pathlib import Path
 
 from exporter.config import load_config
 from exporter.daemon import Daemon
+from exporter.process import serve_until_stopped
 from exporter.simulator.app import SimulatorConfig, serve
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def run_demo(listen: str, state_dir: Path | None) -> int:
             config = load_config(path, env=env)
         daemon = Daemon(config)
         try:
-            await daemon.serve_forever(listen)
+            await serve_until_stopped(daemon, listen)
         finally:
             simulator.should_exit = True
     return 0
