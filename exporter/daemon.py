@@ -3,7 +3,9 @@
 A poll reads every stream of a target concurrently, commits what was read in one ledger
 transaction, updates the self-metrics and re-renders the exposition. A failed stream changes
 nothing (its buckets are re-read next time); a cancelled poll (shutdown, timeout) changes nothing.
-A scrape never waits on a poll: it is served from the last rendered bytes.
+A scrape never waits on a poll: it is served from the last rendered bytes. Which window of a
+stream a poll reads is `exporter.windows`'s decision; the process around the daemon (listener,
+signals, the scheduler's life) is `exporter.process`.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def secret_of(config: Any) -> str:
 
 
 class Daemon:
-    """Owns the ledger, the self-metrics, the targets and the server state."""
+    """Owns the ledger, the window planner, the self-metrics, the targets and the server state."""
 
     def __init__(
         self,
@@ -451,6 +453,7 @@ class Daemon:
                 del self._polling[target.name]
 
     async def _poll(self, target: Target) -> bool:
+        """A pending hand-over first, then read, commit and report."""
         if target.hand_over and not await self._hand_over_first(target):
             return False
         started = time.monotonic()
