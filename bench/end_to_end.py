@@ -25,6 +25,7 @@ from exporter.exposition import Renderer
 from exporter.ledger import Ledger
 from exporter.model import Stream, StreamRead
 from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, BucketParser
+from exporter.windows import next_window
 
 NOW = 1_763_900_000
 STREAM = Stream("embeddings", 3600, 3 * 3600, 86400)
@@ -60,7 +61,7 @@ def measure(n: int) -> list[str]:
         for poll, name in enumerate(("first poll (all new)", "steady poll (all risen)")):
             body = page(n, start, poll)
             now = NOW + 60 * poll
-            window = ledger.window("t", STREAM, now)
+            window = next_window(STREAM, now, ledger.cursor("t", STREAM.name))
             cpu: list[float] = []
             began = time.process_time()
             data = json.loads(body)

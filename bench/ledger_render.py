@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from exporter.exposition import Renderer, render
 from exporter.ledger import Ledger
 from exporter.model import Family, Flow, Kind, Stream, StreamRead
+from exporter.windows import next_window
 
 FAMILY = Family("bench_tokens_total", Kind.COUNTER, "Tokens.", ("project_id", "model", "user_id"))
 STREAM = Stream("usage", 3600, 3 * 3600, 86400)
@@ -34,7 +35,7 @@ def measure(n: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
         ledger.declare("t", [FAMILY])
-        window = ledger.window("t", STREAM, NOW)
+        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
         start = NOW - NOW % 3600
         flows = [
             Flow(
@@ -85,7 +86,7 @@ def render_cpu(n: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
         ledger.declare("t", [FAMILY])
-        window = ledger.window("t", STREAM, NOW)
+        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
         start = NOW - NOW % 3600
         values = [float(i % 1000 + 1) for i in range(n)]
         labels = [(f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}") for i in range(n)]

@@ -60,11 +60,13 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from prometheus_client import CollectorRegistry
 
-    from exporter.daemon import favour_the_event_loop, release_free_memory
+    from exporter.daemon import release_free_memory
     from exporter.exposition import Exposition, Renderer
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
+    from exporter.process import favour_the_event_loop
     from exporter.server import ServerState, create_app, serve
+    from exporter.windows import next_window
     from tests.reference_render import render as reference
 
     family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)
@@ -73,7 +75,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "state.sqlite", max_series_per_family=n + 1)
         ledger.declare("bench", [family])
-        window = ledger.window("bench", stream, NOW)
+        window = next_window(stream, NOW, ledger.cursor("bench", stream.name))
         start = NOW - NOW % 3600
         flows = [
             Flow(family.name, label_values(i), start, start + 3600, float(i % 1000 + 1))

@@ -194,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import daemon
+            from exporter import commands
 
             listen = args.listen or config.web.listen_address
-            return daemon.run(
+            return commands.run(
                 config,
                 listen,
                 args.web_config,
@@ -208,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "once":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import daemon
+            from exporter import commands
 
-            return daemon.once(config, shard)
+            return commands.once(config, shard)
         if args.command == "demo":
-            from exporter import daemon
+            from exporter import commands
 
-            return daemon.demo(args.listen, args.state_dir)
+            return commands.demo(args.listen, args.state_dir)
         from exporter.simulator.app import SimulatorConfig, run_forever
 
         host, port = parse_listen_address(args.listen)

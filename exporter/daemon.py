@@ -3,7 +3,9 @@
 A poll reads every stream of a target concurrently, commits what was read in one ledger
 transaction, updates the self-metrics and re-renders the exposition. A failed stream changes
 nothing (its buckets are re-read next time); a cancelled poll (shutdown, timeout) changes nothing.
-A scrape never waits on a poll: it is served from the last rendered bytes.
+A scrape never waits on a poll: it is served from the last rendered bytes. Which window of a
+stream a poll reads is `exporter.windows`'s decision; the process around the daemon (listener,
+signals, the scheduler's life) is `exporter.process`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import datetime as dt
 import json
 import logging
 import random
-import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,24 +29,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exporter import __version__
 from exporter.config import Config
 from exporter.exposition import Exposition, Renderer
-from exporter.ledger import Ledger, LedgerError, fixed_origin
-from exporter.model import (
-    Source,
-    Stream,
-    StreamRead,
-    Unavailable,
-    Window,
-    align_down,
-    align_up,
-)
+from exporter.ledger import CommitStats, Ledger, LedgerError
+from exporter.model import Source, Stream, StreamRead, Unavailable, Window
 from exporter.plugin import base_url, upstream_settings
 from exporter.selfmetrics import SelfMetrics
-from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+from exporter.server import ServerState, TargetStatus
 from exporter.sharding import Shard
 from exporter.source_config import BaseSource
 from exporter.upstream import Upstream, UpstreamError
 from exporter.vendors import plugin
-from exporter.webconfig import BasicAuth, WebConfigFile, load_web_config
+from exporter.windows import WindowPlanner, fixed_origin
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +64,21 @@ class Target:
     resource_ok: dict[str, bool] = field(default_factory=dict)  # the last read of each
 
 
+@dataclass
+class PollReads:
+    """What one poll of a target read: the streams its source listed, the ones read whole, and
+    why the others were not (an error makes the poll a failed one)."""
+
+    listed: list[Stream] = field(default_factory=list)
+    reads: list[tuple[Stream, StreamRead]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def usage_streams(self) -> list[Stream]:
+        """The listed streams a poll reads: resources (`Stream.every`) have a job of their own."""
+        return [s for s in self.listed if not s.every]
+
+
 def series_settings(config: BaseSource) -> str:
     """The values of the source's `series_keys` as JSON: what its series and bucket layout
     depend on. Kept in the ledger per target, so a change is seen at a reload or a restart."""
@@ -90,7 +97,7 @@ def series_settings(config: BaseSource) -> str:
 
 
 class Daemon:
-    """Owns the ledger, the self-metrics, the targets and the server state."""
+    """Owns the ledger, the window planner, the self-metrics, the targets and the server state."""
 
     def __init__(
         self,
@@ -110,8 +117,7 @@ class Daemon:
         self.state = ServerState(shard=(self.shard.index, self.shard.total))
         self._render_lock = asyncio.Lock()
         self._renderer = Renderer()  # keeps unchanged chunks from one rendering to the next
-        # (target, stream) -> the longest window to ask for, after a read ran out of time
-        self._spans: dict[tuple[str, str], int] = {}
+        self.windows = WindowPlanner()  # what each stream reads next
         self.targets: list[Target] = []
         owned = [s for s in config.sources if self.shard.owns(s.name)]
         if self.shard.total > 1:
@@ -129,7 +135,6 @@ class Daemon:
         self._polling: dict[str, asyncio.Task[Any]] = {}  # target name -> its poll in flight
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[Any]] = set()
         for source_config in owned:
             self._add_target(self._build_target(source_config), source_config)
         self.metrics.config_loaded(True, self._clock())
@@ -165,9 +170,8 @@ class Daemon:
         self.targets.append(target)
         self._configs[target.name] = source_config
         count_from = getattr(source_config, "count_from", None)
-        self.ledger.declare(
-            target.name, kind.families, int(source_config.max_series_per_family), count_from
-        )
+        self.ledger.declare(target.name, kind.families, int(source_config.max_series_per_family))
+        self.windows.declare(target.name, count_from)
         if count_from is not None:
             self._check_origins(target.name, int(count_from))
         self._note_settings(target)
@@ -297,8 +301,8 @@ class Daemon:
                         name,
                         plugin(target.kind).families,
                         int(source_config.max_series_per_family),
-                        getattr(source_config, "count_from", None),
                     )
+                    self.windows.declare(name, getattr(source_config, "count_from", None))
                 else:
                     self._add_target(target, source_config)
                 self._schedule(target)
@@ -347,8 +351,7 @@ class Daemon:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for key in [k for k in self._spans if k[0] == target.name]:
-            del self._spans[key]
+        self.windows.forget(target.name)
         await target.upstream.aclose()
 
     def _schedule(self, target: Target, first: dt.datetime | None = None) -> None:
@@ -414,64 +417,103 @@ class Daemon:
                 del self._polling[target.name]
 
     async def _poll(self, target: Target) -> bool:
-        if target.hand_over:  # settings changed while stopped: before anything is read
-            try:
-                await self._hand_over(target)
-            except LedgerError as err:  # nothing read: counting now would count twice
-                log.warning("poll failed", extra={"target": target.name, "error": str(err)})
-                return False
+        """A pending hand-over first, then read, commit and report."""
+        if target.hand_over and not await self._hand_over_first(target):
+            return False
         started = time.monotonic()
         now = int(self._clock())
-        errors: list[str] = []
-        reads: list[tuple[Stream, StreamRead]] = []
+        polled = await self._read_streams(target, now)
+        stats = await self._commit(target, now, polled)
+        return await self._report(target, polled, stats, time.monotonic() - started)
+
+    async def _hand_over_first(self, target: Target) -> bool:
+        """The series settings changed while the exporter was stopped: hand the streams over
+        before anything is read. False (a failed poll) when that cannot be saved: counting on
+        without it would count twice."""
+        try:
+            await self._hand_over(target)
+        except LedgerError as err:
+            log.warning("poll failed", extra={"target": target.name, "error": str(err)})
+            return False
+        return True
+
+    async def _read_streams(self, target: Target, now: int) -> PollReads:
+        """List the target's streams and read each one by the poll's deadline, concurrently and
+        on its own: the ones read in time are committed even when another one runs out of time
+        (resource streams have their own job, `poll_resources`)."""
+        polled = PollReads()
         deadline = asyncio.get_running_loop().time() + target.timeout
-        streams: list[Stream] = []
-        listed: list[Stream] = []
         try:
             async with asyncio.timeout_at(deadline):
-                listed = list(await target.source.streams())
-                streams = [s for s in listed if not s.every]  # resources: poll_resources
+                polled.listed = list(await target.source.streams())
         except TimeoutError:
-            errors.append(f"poll timed out after {target.timeout:g}s")
+            polled.errors.append(f"poll timed out after {target.timeout:g}s")
         except UpstreamError as err:  # stream discovery failed
-            errors.append(str(err))
-        # Each stream under the poll's deadline: the ones read in time are committed even when
-        # another one runs out of time.
+            polled.errors.append(str(err))
+        streams = polled.usage_streams
         results = await asyncio.gather(
             *(self._read(target, stream, now, deadline) for stream in streams),
             return_exceptions=True,
         )
         for stream, result in zip(streams, results, strict=True):
             if isinstance(result, StreamRead):
-                reads.append((stream, result))
+                polled.reads.append((stream, result))
             elif isinstance(result, asyncio.CancelledError):
                 raise result
             else:
-                errors.append(_describe(stream.name, result))
-        if streams and not errors:
+                polled.errors.append(_describe(stream.name, result))
+        return polled
+
+    async def _read(self, target: Target, stream: Stream, now: int, deadline: float) -> StreamRead:
+        """Read one stream by the deadline, in the window the planner gives, and tell the
+        planner how it went: a window too long for one poll (a long first backfill, a long
+        outage) is read in shorter ones, so the cursor always moves forward."""
+        cursor = self.ledger.cursor(target.name, stream.name)
+        window = self.windows.window(target.name, stream, now, cursor)
+        if stream.width > 0 and window.end <= window.start:
+            # handed over (a reload changed the series): nothing to read before the boundary
+            return StreamRead(stream.name, window.start, window.start)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout_at(deadline):
+                read = await target.source.read(stream, window)
+        except TimeoutError:
+            self.windows.timed_out(target.name, stream, window)
+            raise TimeoutError(
+                f"timed out after {target.timeout:g}s reading {window.end - window.start}s;"
+                " the next poll reads half of that"
+            ) from None
+        self.windows.read_whole(
+            target.name, stream, window, now, used=loop.time() - started, budget=deadline - started
+        )
+        return read
+
+    async def _commit(self, target: Target, now: int, polled: PollReads) -> CommitStats | None:
+        """Save the streams read whole in one ledger transaction; None when it could not be
+        saved (the poll's error: the cursors did not move, the next poll reads it again). A poll
+        that read every stream also drops the gauges of the streams no longer listed."""
+        if polled.usage_streams and not polled.errors:
             try:
-                self._forget_vanished(target, {s.name for s in listed})
+                self._forget_vanished(target, {s.name for s in polled.listed})
             except LedgerError as err:
-                errors.append(f"state not saved: {err}")
+                polled.errors.append(f"state not saved: {err}")
         try:
             # In a worker thread: folding 100k rows takes seconds of CPU, and the event loop
             # keeps answering scrapes meanwhile (the ledger serialises its writers).
-            stats = await asyncio.to_thread(self.ledger.commit, target.name, now, reads)
+            return await asyncio.to_thread(self.ledger.commit, target.name, now, polled.reads)
         except LedgerError as err:
-            errors.append(f"state not saved: {err}")
-        else:
-            self.metrics.revisions(
-                target.name, target.kind, stats.revisions_up, stats.revisions_down
-            )
-            self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
-            unknown = sum(read.unknown_fields for _, read in reads)
-            if unknown:
-                self.metrics.unknown_fields(target.name, target.kind, unknown)
-            inconsistent = sum(read.inconsistencies for _, read in reads)
-            if inconsistent:
-                self.metrics.inconsistencies(target.name, target.kind, inconsistent)
-        ok = not errors
-        duration = time.monotonic() - started
+            polled.errors.append(f"state not saved: {err}")
+            return None
+
+    async def _report(
+        self, target: Target, polled: PollReads, stats: CommitStats | None, duration: float
+    ) -> bool:
+        """Show how the poll went in the self-metrics, /metrics, the target's status (`/`,
+        /readyz) and the log; whether it read and saved every stream."""
+        if stats is not None:
+            self._count_commit(target, polled, stats)
+        ok = not polled.errors
         watermark = self.ledger.watermark(target.name)
         self.metrics.poll_finished(
             target.name,
@@ -486,54 +528,35 @@ class Daemon:
         status = self.state.targets[target.name]
         status.polled = True
         status.up = ok
-        status.last_error = "; ".join(errors)[:1000]
+        status.last_error = "; ".join(polled.errors)[:1000]
         if ok:
             status.last_success = self._clock()
             log.info(
                 "poll finished",
                 extra={
                     "target": target.name,
-                    "streams": len(reads),
+                    "streams": len(polled.reads),
                     "duration": round(duration, 3),
                 },
             )
         else:
-            for error in errors:
+            for error in polled.errors:
                 log.warning("poll failed", extra={"target": target.name, "error": error})
         return ok
 
-    async def _read(self, target: Target, stream: Stream, now: int, deadline: float) -> StreamRead:
-        """Read one stream by the deadline. A window too long to read in one poll (a long
-        first backfill, a long outage) is halved for the next poll, and grows back after a
-        success that left time to spare, so the cursor always moves forward."""
-        key = (target.name, stream.name)
-        window = self.ledger.window(target.name, stream, now, self._spans.get(key))
-        if stream.width > 0 and window.end <= window.start:
-            # handed over (a reload changed the series): nothing to read before the boundary
-            return StreamRead(stream.name, window.start, window.start)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            async with asyncio.timeout_at(deadline):
-                read = await target.source.read(stream, window)
-        except TimeoutError:
-            if stream.width > 0:
-                self._spans[key] = align_down((window.end - window.start) // 2, stream.width)
-            raise TimeoutError(
-                f"timed out after {target.timeout:g}s reading {window.end - window.start}s;"
-                " the next poll reads half of that"
-            ) from None
-        if key in self._spans:
-            if window.end >= align_up(now + 1, stream.width):
-                del self._spans[key]  # caught up
-            elif loop.time() - started < (deadline - started) / 3:
-                # grow only with room to spare: a doubled window that would time out again
-                # costs a whole poll, and a window that alternates between fitting and not
-                # fitting falls behind
-                self._spans[key] *= 2
-        return read
+    def _count_commit(self, target: Target, polled: PollReads, stats: CommitStats) -> None:
+        """The self-metrics a commit moves: revisions, series, schema drift, contradictions."""
+        self.metrics.revisions(target.name, target.kind, stats.revisions_up, stats.revisions_down)
+        self.metrics.series(target.name, target.kind, stats.series, stats.overflowed)
+        unknown = sum(read.unknown_fields for _, read in polled.reads)
+        if unknown:
+            self.metrics.unknown_fields(target.name, target.kind, unknown)
+        inconsistent = sum(read.inconsistencies for _, read in polled.reads)
+        if inconsistent:
+            self.metrics.inconsistencies(target.name, target.kind, inconsistent)
 
     def _forget_vanished(self, target: Target, current: set[str]) -> None:
+        """Streams the source no longer lists lose their gauges (`Ledger.forget_levels`)."""
         for name in target.streams - current:
             log.info("stream vanished", extra={"target": target.name, "stream": name})
             self.ledger.forget_levels(target.name, name)
@@ -648,56 +671,13 @@ class Daemon:
             await target.upstream.aclose()
         self.ledger.close()
 
-    async def serve_forever(
-        self,
-        listen: str,
-        web: WebConfigFile | None = None,
-        *,
-        config_path: Path | None = None,
-        enable_lifecycle: bool = False,
-    ) -> None:
-        """Listen, schedule one job per target, and run until SIGTERM or SIGINT; SIGHUP (and
-        POST /-/reload with `enable_lifecycle`) reloads `config_path`."""
-        host, port = parse_listen_address(listen)
-        if config_path is not None and enable_lifecycle:
-            self.state.reload = lambda: self.reload(config_path)
-        app: Any = create_app(self.state)
-        if web is not None and web.basic_auth_users:
-            app = BasicAuth(app, web.basic_auth_users)
-        server = await serve(app, host, port, ssl_context=web.ssl_context() if web else None)
-        bound = port
-        with contextlib.suppress(AttributeError, IndexError):
-            bound = server.servers[0].sockets[0].getsockname()[1]
-        log.info("listening", extra={"address": f"{host}:{bound}", "targets": len(self.targets)})
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        if config_path is not None:
-
-            def hangup() -> None:
-                task = asyncio.ensure_future(self.reload(config_path))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-
-            with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-                loop.add_signal_handler(signal.SIGHUP, hangup)
-        scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+    def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Poll every target on `scheduler` from now on, and the targets a reload adds; the
+        process that runs the daemon starts and stops the scheduler (`exporter.process`)."""
         self._scheduler = scheduler
         first = dt.datetime.now(dt.UTC)
         for target in self.targets:
             self._schedule(target, first)
-        scheduler.start()
-        try:
-            await stop.wait()
-        finally:
-            log.info("shutting down")
-            scheduler.shutdown(wait=False)  # cancels polls in flight: nothing half-committed
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.task, timeout=5)
-            await self.aclose()
 
 
 RESOURCE_TICK = 30.0  # seconds between checks for due resources (at most the target's interval)
@@ -728,74 +708,8 @@ def release_free_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-SWITCH_INTERVAL = 0.001
-"""Seconds a thread may hold the GIL while another waits (Python's default is 0.005)."""
-
-
-def favour_the_event_loop() -> None:
-    """The commit and the rendering run in worker threads, mostly in Python; every turn of the
-    event loop that serves a scrape waits for the GIL up to the switch interval while they run.
-    A shorter interval hands the loop the interpreter sooner (bench/RESULTS.md, table 1c)."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
-
-
 def _describe(stream: str, error: BaseException) -> str:
     if isinstance(error, UpstreamError):
         return str(error)
     log.debug("stream read raised", exc_info=error)
     return f"{stream}: {type(error).__name__}: {str(error)[:200]}"
-
-
-def run(
-    config: Any,
-    listen: str,
-    web_config: Path | None,
-    shard: Shard | None = None,
-    *,
-    config_path: Path | None = None,
-    enable_lifecycle: bool = False,
-) -> int:
-    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`."""
-    web = load_web_config(web_config) if web_config is not None else None
-    favour_the_event_loop()
-    return asyncio.run(_run(config, listen, web, shard, config_path, enable_lifecycle))
-
-
-async def _run(
-    config: Any,
-    listen: str,
-    web: WebConfigFile | None,
-    shard: Shard | None = None,
-    config_path: Path | None = None,
-    enable_lifecycle: bool = False,
-) -> int:
-    daemon = Daemon(config, shard=shard)
-    await daemon.serve_forever(
-        listen, web, config_path=config_path, enable_lifecycle=enable_lifecycle
-    )
-    return 0
-
-
-def once(config: Any, shard: Shard | None = None) -> int:
-    """`usage-exporter once`: poll every target (of the shard) once, print the exposition, 1 if
-    any failed."""
-
-    async def main() -> int:
-        daemon = Daemon(config, shard=shard)
-        try:
-            ok = await daemon.poll_all()
-            exposition = daemon.state.exposition
-            assert exposition is not None
-            sys.stdout.write(exposition.text.decode("utf-8"))
-            return 0 if ok else 1
-        finally:
-            await daemon.aclose()
-
-    return asyncio.run(main())
-
-
-def demo(listen: str, state_dir: Path | None) -> int:
-    """`usage-exporter demo`: the simulator on loopback and the exporter against it."""
-    from exporter.demo import run_demo
-
-    return asyncio.run(run_demo(listen, state_dir))

@@ -15,6 +15,7 @@ import yaml
 
 from exporter.config import load_config
 from exporter.daemon import Daemon
+from exporter.process import serve_until_stopped
 from exporter.simulator.app import SimulatorConfig, serve
 from exporter.vendors import plugins
 
@@ -53,7 +54,7 @@ async def run_demo(listen: str, state_dir: Path | None) -> int:
         config = load_config(path, env=env)
         daemon = Daemon(config)
         try:
-            await daemon.serve_forever(listen)
+            await serve_until_stopped(daemon, listen)
         finally:
             simulator.should_exit = True
     return 0

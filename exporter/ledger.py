@@ -9,7 +9,6 @@ never silently reset: an unreadable or foreign state file is an error.
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import json
 import logging
@@ -35,10 +34,10 @@ from exporter.model import (
     Sample,
     Stream,
     StreamRead,
-    Window,
     align_down,
     align_up,
     bound_labels,
+    month_start,
 )
 
 log = logging.getLogger(__name__)
@@ -168,7 +167,6 @@ class _Target:
     # stream -> the series with open buckets of that stream: commits touch only those
     by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
-    count_from: int | None = None  # a fixed origin (unix s) for streams without a cursor
 
     def index(self, series: _Series, before: _Series | None) -> None:
         """Keep `by_stream` right after `series` replaced `before`."""
@@ -187,13 +185,8 @@ def _day_start(t: int) -> int:
     return t - t % 86400
 
 
-def _month_start(t: int) -> int:
-    tm = time.gmtime(t)
-    return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
-
-
 def _previous_month_start(t: int) -> int:
-    return _month_start(_month_start(t) - 1)
+    return month_start(month_start(t) - 1)
 
 
 def _fold(series: _Series, key: BucketKey) -> None:
@@ -201,7 +194,7 @@ def _fold(series: _Series, key: BucketKey) -> None:
     _, value = series.buckets.pop(key)
     start = key[1]
     series.base = math.fsum([series.base, value])
-    for kind, period_start in (("day", _day_start(start)), ("month", _month_start(start))):
+    for kind, period_start in (("day", _day_start(start)), ("month", month_start(start))):
         series.periods[(kind, period_start)] = math.fsum(
             [series.periods.get((kind, period_start), 0.0), value]
         )
@@ -216,15 +209,6 @@ def _prune_periods(series: _Series, oldest: int) -> None:
     """Drop day and month sums that start before `oldest` (the previous month's start)."""
     for key in [k for k in series.periods if k[1] < oldest]:
         del series.periods[key]
-
-
-def fixed_origin(stream: Stream, count_from: int) -> int:
-    """Where a stream's counters begin with a fixed `count_from`: the bucket containing it, or
-    for a stream with month gauges the start of its UTC month (so month-to-date is whole). A
-    function of `count_from` alone: every replica and every new owner of a target agrees."""
-    if stream.month_origin:
-        return align_down(_month_start(count_from), stream.width)
-    return align_down(count_from, stream.width)
 
 
 def _pad_stored_labels(state: _Target) -> None:
@@ -272,7 +256,7 @@ def _pad_stored_labels(state: _Target) -> None:
 
 
 def _period_start(period: Period, t: int) -> int:
-    return _day_start(t) if period is Period.DAY else _month_start(t)
+    return _day_start(t) if period is Period.DAY else month_start(t)
 
 
 class Ledger:
@@ -489,46 +473,20 @@ class Ledger:
         target: str,
         families: Sequence[Family],
         max_series_per_family: int | None = None,
-        count_from: int | None = None,
     ) -> None:
-        """The target's families, its own series limit (default: the ledger's) and its fixed
-        origin (`count_from`, unix s; None: `backfill` before the first poll)."""
+        """The target's families and its own series limit (default: the ledger's)."""
         state = self._target(target)
         state.families = {f.name: f for f in families}
         state.limit = max_series_per_family or self.max_series_per_family
-        state.count_from = count_from
         for family in families:
             state.series.setdefault(family.name, {})
         _pad_stored_labels(state)
 
-    def window(self, target: str, stream: Stream, now: int, max_span: int | None = None) -> Window:
-        """What to read next: from the cursor (or the origin) to the open bucket, but at most
-        `max_span` seconds (the daemon's limit after a read ran out of time)."""
-        if stream.width <= 0:
-            return Window(now, now)
-        state = self._target(target)
-        cursor = state.cursors.get(stream.name)
-        origin = self._origin(stream, now, state.count_from)
-        start = cursor.cursor if cursor is not None else origin
-        # A poll never reads more than a first poll does: after a long outage the cursor
-        # catches up over several polls instead of timing out on the whole gap every time.
-        span = max(now - origin, stream.lookback) + stream.width
-        if max_span is not None:
-            # Never shorter than a steady poll's window (lookback, the open bucket and the one
-            # before it): the limit slows a catch-up, it must not stop a poll short of now.
-            span = min(span, max(max_span, stream.lookback + 2 * stream.width))
-        return Window(
-            start, min(align_up(now + 1, stream.width), align_up(start + span, stream.width))
-        )
-
-    @staticmethod
-    def _origin(stream: Stream, now: int, count_from: int | None = None) -> int:
-        if count_from is not None:
-            return fixed_origin(stream, count_from)
-        origin = align_down(now - stream.backfill, stream.width)
-        if stream.month_origin:
-            origin = min(origin, align_down(_month_start(now), stream.width))
-        return origin
+    def cursor(self, target: str, stream: str) -> int | None:
+        """Where the stream's next read starts (`exporter.windows` plans it): the end of what
+        was settled, or a hand-over's boundary; None for a stream never committed."""
+        cursor = self._target(target).cursors.get(stream)
+        return cursor.cursor if cursor is not None else None
 
     def origins(self, target: str) -> dict[str, tuple[int, int]]:
         """Each stream's stored origin (where its counters began) and bucket width."""

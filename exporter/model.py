@@ -7,6 +7,8 @@ Nothing here knows a vendor, and nothing here knows SQLite or the exposition for
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -187,3 +189,9 @@ def align_down(t: int, width: int) -> int:
 def align_up(t: int, width: int) -> int:
     """The smallest `width` boundary at or after `t`."""
     return -(-t // width) * width if width > 0 else t
+
+
+def month_start(t: int) -> int:
+    """The start of the UTC month containing `t`."""
+    tm = time.gmtime(t)
+    return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))

@@ -704,10 +704,10 @@ async def test_a_first_backfill_too_long_for_one_poll_is_read_over_several(
             clock["now"] += 2
             await daemon.poll_all()
             marks.append(daemon.ledger.watermark("ar"))
-            if daemon.state.targets["ar"].up and not daemon._spans:
+            if daemon.state.targets["ar"].up and not daemon.windows.catching_up("ar"):
                 break
         assert daemon.state.targets["ar"].up, daemon.state.targets["ar"].last_error
-        assert not daemon._spans, "caught up: back to whole windows"
+        assert not daemon.windows.catching_up(), "caught up: back to whole windows"
         watermark = daemon.ledger.watermark("ar")
         assert watermark is not None and watermark >= clock["now"] - 4 * 3600  # lookback 3 h
         known = [m for m in marks if m is not None]

@@ -33,6 +33,7 @@ from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.upstream import UpstreamError
 from exporter.vendors import REGISTRY
 from exporter.webconfig import load_web_config
+from exporter.windows import next_window
 from tests.harness import exporter, exporter_argv, http, parse_samples, simulator, wait_for
 
 CANARY = {
@@ -331,7 +332,9 @@ async def test_no_canary_in_reprs_and_raised_upstream_errors(tmp_path: Path) -> 
                     continue
                 try:
                     for stream in await target.source.streams():
-                        window = daemon.ledger.window(target.name, stream, int(time.time()))
+                        window = next_window(
+                            stream, int(time.time()), daemon.ledger.cursor(target.name, stream.name)
+                        )
                         await target.source.read(stream, window)
                 except UpstreamError as err:
                     raised.append(err)

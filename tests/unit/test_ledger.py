@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.ledger import OVERFLOW, Ledger, LedgerError, _labels_json
-from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead
+from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
+from exporter.windows import next_window
 
 H = 3600
 TOKENS = Family("tokens_total", Kind.COUNTER, "tokens", ("model",))
@@ -43,7 +44,7 @@ class Upstream:
     def read(
         self, ledger: Ledger, now: int, stream: Stream = STREAM, family: str = "tokens_total"
     ) -> StreamRead:
-        window = ledger.window("t", stream, now)
+        window = window_of(ledger, now, stream)
         flows = [
             Flow(family, labels, b, b + stream.width, v)
             for b, values in self.buckets.items()
@@ -55,6 +56,11 @@ class Upstream:
 
     def total(self, labels: tuple[str, ...], since: int) -> float:
         return sum(v.get(labels, 0) for b, v in self.buckets.items() if b >= since)
+
+
+def window_of(ledger: Ledger, now: int, stream: Stream = STREAM) -> Window:
+    """The window a poll of the stream reads next, from the cursor the ledger stored."""
+    return next_window(stream, now, ledger.cursor("t", stream.name))
 
 
 def open_ledger(path: Path, **kwargs: object) -> Ledger:
@@ -116,7 +122,7 @@ def test_a_bucket_missing_from_a_re_read_is_zero_and_the_counter_holds_its_peak(
 
 def test_settled_buckets_are_folded_and_state_stays_bounded(tmp_path: Path) -> None:
     ledger, up = open_ledger(tmp_path), Upstream()
-    origin = ledger.window("t", STREAM, T0).start
+    origin = window_of(ledger, T0).start
     assert origin == T0 - 24 * H
     for hour in range(100):
         now = T0 + hour * H + 60
@@ -129,7 +135,7 @@ def test_settled_buckets_are_folded_and_state_stays_bounded(tmp_path: Path) -> N
         .fetchone()[0]
     )
     assert rows <= 4, "only the lookback's buckets stay open"
-    assert ledger.window("t", STREAM, T0 + 99 * H + 60).start == T0 + 96 * H
+    assert window_of(ledger, T0 + 99 * H + 60).start == T0 + 96 * H
     assert ledger.watermark("t") == T0 + 96 * H
 
 
@@ -152,7 +158,7 @@ def test_flows_before_the_coverage_are_ignored(tmp_path: Path) -> None:
 
 def test_restart_resumes_and_the_gap_is_re_read(tmp_path: Path) -> None:
     ledger, up = open_ledger(tmp_path), Upstream()
-    origin = ledger.window("t", STREAM, T0).start
+    origin = window_of(ledger, T0).start
     for hour in range(5):
         up.set(T0 + hour * H, ("a",), 10 + hour)
         poll(ledger, up, T0 + hour * H + 100)
@@ -164,7 +170,7 @@ def test_restart_resumes_and_the_gap_is_re_read(tmp_path: Path) -> None:
     for hour in range(5, 15):
         up.set(T0 + hour * H, ("a",), 100 + hour)
     up.set(T0 + 3 * H, ("a",), 50)
-    assert ledger.window("t", STREAM, T0 + 15 * H).start <= T0 + 2 * H
+    assert window_of(ledger, T0 + 15 * H).start <= T0 + 2 * H
     poll(ledger, up, T0 + 15 * H + 100)
     assert counter(ledger) == {("a",): up.total(("a",), origin)}
 
@@ -205,7 +211,7 @@ def test_month_origin_and_period_gauges_roll_over(tmp_path: Path) -> None:
     clock = [float(evening)]
     ledger = open_ledger(tmp_path, clock=lambda: clock[0])
     costs = Stream("costs", width=86400, lookback=2 * 86400, backfill=7 * 86400, month_origin=True)
-    assert ledger.window("t", costs, evening).start == calendar.timegm((2026, 3, 1, 0, 0, 0))
+    assert window_of(ledger, evening, costs).start == calendar.timegm((2026, 3, 1, 0, 0, 0))
     up = Upstream()
     for day in range(1, 32):
         up.set(calendar.timegm((2026, 3, day, 0, 0, 0)), ("p",), 0.5)
@@ -285,7 +291,7 @@ def test_random_polls_revisions_and_restarts_match_an_independent_model(tmp_path
     rng = random.Random(1234)
     stream = Stream("usage", width=H, lookback=2 * H, backfill=5 * H)
     ledger, up = open_ledger(tmp_path), Upstream()
-    origin = ledger.window("t", stream, T0).start
+    origin = window_of(ledger, T0, stream).start
     peak: dict[tuple[str, ...], float] = {}
     settled: set[int] = set()
     now = T0
@@ -317,7 +323,7 @@ def test_several_streams_feeding_one_family_stay_exact(tmp_path: Path) -> None:
     streams = [Stream(f"s{i}", width=H, lookback=2 * H, backfill=3 * H) for i in range(3)]
     ledger = open_ledger(tmp_path)
     upstreams = {s.name: Upstream() for s in streams}
-    origin = ledger.window("t", streams[0], T0).start
+    origin = window_of(ledger, T0, streams[0]).start
     now = T0
     for _ in range(150):
         now += rng.choice([300, 1800, 3600, 5400])
@@ -361,6 +367,6 @@ def test_a_stream_that_vanishes_and_returns_is_not_counted_twice(tmp_path: Path)
     assert counter(ledger) == {("m",): 24.0}
     ledger.forget_levels("t", STREAM.name)  # the source did not list the stream in one poll
     later = T0 + 2 * H
-    assert ledger.window("t", STREAM, later).start > T0 - 24 * H, "on from the cursor"
+    assert window_of(ledger, later).start > T0 - 24 * H, "on from the cursor"
     poll(ledger, upstream, later)
     assert counter(ledger) == {("m",): 24.0}

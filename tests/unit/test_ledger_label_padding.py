@@ -15,6 +15,7 @@ from exporter import ledger as ledger_module
 from exporter.ledger import Ledger
 from exporter.model import Flow, Stream, StreamRead
 from exporter.vendors.openai.source import FAMILIES
+from exporter.windows import next_window
 
 H = 3600
 NOW = 1_763_900_000 - 1_763_900_000 % H + 1800
@@ -80,7 +81,7 @@ def reads(
 ) -> list[tuple[Stream, StreamRead]]:
     out = []
     for stream in (USAGE, COSTS, TOOLS):
-        window = ledger.window("acme", stream, now)
+        window = next_window(stream, now, ledger.cursor("acme", stream.name))
         bucket = now - now % stream.width - stream.width  # a closed bucket in the lookback
         flows = [
             Flow(name, labels, bucket, bucket + stream.width, value)

@@ -18,6 +18,7 @@ from exporter import exposition
 from exporter.exposition import Exposition, Renderer
 from exporter.ledger import Ledger
 from exporter.model import Family, FamilySamples, Flow, Kind, Level, Sample, Stream, StreamRead
+from exporter.windows import next_window
 from tests.reference_render import render as reference
 
 TOKENS = Family("x_tokens_total", Kind.COUNTER, "Tokens.\nSecond \\ line.", ("model", "user"))
@@ -203,7 +204,7 @@ def test_ledger_polls_render_as_the_reference(tmp_path: Path) -> None:
     for at, poll in enumerate(polls):
         poll()
         now = NOW + 60 * at
-        window = ledger.window("t", STREAM, now)
+        window = next_window(STREAM, now, ledger.cursor("t", STREAM.name))
         flows = [Flow(FAMILY.name, k, start, start + 3600, v) for k, v in values.items()]
         gauge = [Level(GAUGE.name, k, v) for k, v in levels.items()]
         ledger.commit(

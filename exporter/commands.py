@@ -1,0 +1,69 @@
+"""What the commands `run`, `once` and `demo` do, once `exporter.cli` has parsed their flags
+and loaded the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from exporter.config import Config
+from exporter.daemon import Daemon
+from exporter.process import favour_the_event_loop, serve_until_stopped
+from exporter.sharding import Shard
+from exporter.webconfig import WebConfigFile, load_web_config
+
+
+def run(
+    config: Config,
+    listen: str,
+    web_config: Path | None,
+    shard: Shard | None = None,
+    *,
+    config_path: Path | None = None,
+    enable_lifecycle: bool = False,
+) -> int:
+    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`."""
+    web = load_web_config(web_config) if web_config is not None else None
+    favour_the_event_loop()
+    return asyncio.run(_run(config, listen, web, shard, config_path, enable_lifecycle))
+
+
+async def _run(
+    config: Config,
+    listen: str,
+    web: WebConfigFile | None,
+    shard: Shard | None,
+    config_path: Path | None,
+    enable_lifecycle: bool,
+) -> int:
+    daemon = Daemon(config, shard=shard)
+    await serve_until_stopped(
+        daemon, listen, web, config_path=config_path, enable_lifecycle=enable_lifecycle
+    )
+    return 0
+
+
+def once(config: Config, shard: Shard | None = None) -> int:
+    """`usage-exporter once`: poll every target (of the shard) once, print the exposition, 1 if
+    any failed."""
+
+    async def main() -> int:
+        daemon = Daemon(config, shard=shard)
+        try:
+            ok = await daemon.poll_all()
+            exposition = daemon.state.exposition
+            assert exposition is not None
+            sys.stdout.write(exposition.text.decode("utf-8"))
+            return 0 if ok else 1
+        finally:
+            await daemon.aclose()
+
+    return asyncio.run(main())
+
+
+def demo(listen: str, state_dir: Path | None) -> int:
+    """`usage-exporter demo`: the simulator on loopback and the exporter against it."""
+    from exporter.demo import run_demo  # the simulator: loaded for the demo only
+
+    return asyncio.run(run_demo(listen, state_dir))
