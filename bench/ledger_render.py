@@ -75,7 +75,7 @@ def measure(n: int) -> str:
 
 def render_cpu(n: int) -> str:
     """One row of the render table for N series (see the module docstring)."""
-    from tests.reference_render import render as reference
+    from testkit.reference_render import render as reference
 
     def cpu(work: Callable[..., object], *args: object) -> float:
         began = time.process_time()

@@ -25,8 +25,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.machine import machine_header, memory_kib
-from tests.harness import free_port
+from bench.machine import machine_header
+from testkit.memory import memory_kib
+from testkit.processes import free_port
 
 FAMILY_NAME = "bench_tokens_total"
 LABELS = ("project_id", "model", "user_id")
@@ -65,7 +66,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
     from exporter.server import ServerState, create_app, serve
-    from tests.reference_render import render as reference
+    from testkit.reference_render import render as reference
 
     family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)
     stream = Stream("usage", 3600, 3 * 3600, 86400)

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.soak import run, table
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import CARDS, KINDS
+from testkit.soak import run, table
 
 NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
 SECONDS = 45

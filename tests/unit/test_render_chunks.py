@@ -18,7 +18,7 @@ from exporter import exposition
 from exporter.exposition import Exposition, Renderer
 from exporter.ledger import Ledger
 from exporter.model import Family, FamilySamples, Flow, Kind, Level, Sample, Stream, StreamRead
-from tests.reference_render import render as reference
+from testkit.reference_render import render as reference
 
 TOKENS = Family("x_tokens_total", Kind.COUNTER, "Tokens.\nSecond \\ line.", ("model", "user"))
 COST = Family("x_cost_dollars_total", Kind.COUNTER, "Cost.", ("project",), unit="dollars")
