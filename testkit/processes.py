@@ -62,8 +62,10 @@ def http_json(url: str, **kwargs: Any) -> Any:
 
 
 def wait_for(
-    condition: Callable[[], bool], what: str, timeout: float = 30.0, every: float = 0.2
+    condition: Callable[..., object], what: str, timeout: float = 30.0, every: float = 0.2
 ) -> None:
+    """Call `condition()` until it is truthy or `timeout` passes. Any signature, called without
+    arguments: loops bind their variable as a default (`lambda t=target: ...`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -280,8 +280,10 @@ async def test_0_1_0_state_is_served_unchanged_and_counted_on_exactly(tmp_path: 
             try:
                 families = {name for name, _ in EXPECTED}
                 endpoints = {dict(labels).get("endpoint", "") for _, labels in EXPECTED}
+                openai_config = config.sources[0]
+                assert openai_config.kind == "openai"
                 openai_truth = await asyncio.to_thread(
-                    openai_truth_of, sim.url, url, set(config.sources[0].endpoints)
+                    openai_truth_of, sim.url, url, set(openai_config.endpoints)
                 )
                 got_openai = await asyncio.to_thread(exporter_counters, url, "fixture-openai")
                 compare(

@@ -60,6 +60,7 @@ def test_env_expansion_overrides_and_defaults(tmp_path: Path) -> None:
         },
     )
     source = config.sources[0]
+    assert source.kind == "openai"
     assert source.secret() == SECRET and SECRET not in repr(config) and SECRET not in str(source)
     assert config.state_dir == Path("/var/x") and config.web.listen_address == ":1234"
     assert source.interval == 60 and source.timeout == 48 and source.backfill == 7 * 86400

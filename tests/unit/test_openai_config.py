@@ -25,12 +25,15 @@ def test_decisions_is_an_endpoint_and_in_the_default_list(tmp_path: Path) -> Non
     path = tmp_path / "c.yaml"
     path.write_text(HEAD)
     default = load_config(path, env={}).sources[0]
+    assert default.kind == "openai"
     assert "decisions" in default.endpoints and len(default.endpoints) == 12
     path.write_text(HEAD + "    endpoints: [decisions, costs]\n")
-    assert load_config(path, env={}).sources[0].endpoints == ["decisions", "costs"]
+    listed = load_config(path, env={}).sources[0]
+    assert listed.kind == "openai" and listed.endpoints == ["decisions", "costs"]
     # a list written before decisions existed keeps its meaning: decisions is not added to it
     path.write_text(HEAD + "    endpoints: [completions, costs]\n")
-    assert load_config(path, env={}).sources[0].endpoints == ["completions", "costs"]
+    older = load_config(path, env={}).sources[0]
+    assert older.kind == "openai" and older.endpoints == ["completions", "costs"]
 
 
 def test_group_keys_of_decisions_are_those_of_completions() -> None:
