@@ -55,7 +55,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     """`rerender`: "" serves one rendering; "polls" runs polls back to back the daemon's way
     now (each commits every series risen by one, in a worker thread, then re-renders with the
     kept `Renderer` in a worker thread); "before" the way before issue 17 (the commit on the
-    event loop, the straightforward renderer, `tests/reference_render.py`, in a worker thread).
+    event loop, the straightforward renderer, `testkit/reference_render.py`, in a worker thread).
     Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
     import asyncio
 

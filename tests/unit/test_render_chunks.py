@@ -1,4 +1,4 @@
-"""The chunked renderer equals the straightforward one (tests/reference_render.py, the renderer
+"""The chunked renderer equals the straightforward one (testkit/reference_render.py, the renderer
 as it was before chunks) byte for byte, plain and gzip-decompressed, in both formats, through a
 sequence of renderings that change a few series, many, none, add and remove some, a target and a
 family; with a real ledger folding polls as well. A renderer that reuses a stale chunk is caught."""
