@@ -1,13 +1,14 @@
-# One entry point for people and CI. `make demo` shows the exporter working; `make test` runs
-# every test (lint, types, unit, integration against the simulator, end to end against a real
-# Prometheus). Both create .venv and install what they need on first use.
+# One entry point for people and CI. `make demo` shows the exporter working; `make check` is the
+# fast loop (lint, types, unit tests: under a minute); `make test` runs every test (lint, types,
+# unit, integration against the simulator, end to end against a real Prometheus). All create
+# .venv and install what they need on first use.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit system-deps docs dashboards bench soak clean spec-data
+.PHONY: demo check test lint typecheck unit system-deps docs dashboards bench soak clean spec-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +35,19 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench grafana tools deploy
-	$(BIN)/ruff format --check exporter grafana deploy
+	$(BIN)/ruff check exporter testkit tests bench grafana tools deploy
+	$(BIN)/ruff format --check exporter testkit tests bench grafana deploy
 
+# Strict for exporter, testkit and bench; tests/ per its pyproject section (check_untyped_defs).
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict exporter
+	$(BIN)/mypy --strict exporter testkit bench tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
+
+# The fast loop: lint, types and the unit tests that are not `slow` (no external tool needed).
+check: lint typecheck
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 test: system-deps lint typecheck
 	$(BIN)/python -m pytest -q

@@ -7,7 +7,7 @@ samples() time, render time, exposition bytes (text, gzip).
 
 Then a second table, side by side in one process: the CPU seconds (`time.process_time`, not
 wall time: the machine is shared) of rendering all four variants the way before issue 17 (the
-straightforward renderer kept in `tests/reference_render.py`) and with the kept `Renderer`,
+straightforward renderer kept in `testkit/reference_render.py`) and with the kept `Renderer`,
 for polls that change every series, 1 % of them in one block, 1 % scattered, and none.
 """
 
@@ -76,7 +76,7 @@ def measure(n: int) -> str:
 
 def render_cpu(n: int) -> str:
     """One row of the render table for N series (see the module docstring)."""
-    from tests.reference_render import render as reference
+    from testkit.reference_render import render as reference
 
     def cpu(work: Callable[..., object], *args: object) -> float:
         began = time.process_time()

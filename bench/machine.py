@@ -1,5 +1,5 @@
 """What the benchmarks read of the machine and of their processes (Linux `/proc`): the header
-line every results table starts with, and a process's memory and CPU."""
+line every results table starts with, and a process's CPU (its memory: `testkit.memory`)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,6 @@ def machine_header(command: str) -> str:
         f"load average {os.getloadavg()[0]:.1f} at the start. "
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC."
     )
-
-
-def memory_kib(pid: int | str = "self") -> dict[str, int]:
-    """Resident (`VmRSS`) and peak resident (`VmHWM`) memory of a process; empty off Linux."""
-    with contextlib.suppress(OSError):
-        status = Path(f"/proc/{pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM") if k in fields}
-    return {}
 
 
 def cpu_seconds(pid: int) -> float:

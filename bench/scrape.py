@@ -25,8 +25,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.machine import machine_header, memory_kib
-from tests.harness import free_port
+from bench.machine import machine_header
+from testkit.memory import memory_kib
+from testkit.processes import free_port
 
 FAMILY_NAME = "bench_tokens_total"
 LABELS = ("project_id", "model", "user_id")
@@ -54,7 +55,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     """`rerender`: "" serves one rendering; "polls" runs polls back to back the daemon's way
     now (each commits every series risen by one, in a worker thread, then re-renders with the
     kept `Renderer` in a worker thread); "before" the way before issue 17 (the commit on the
-    event loop, the straightforward renderer, `tests/reference_render.py`, in a worker thread).
+    event loop, the straightforward renderer, `testkit/reference_render.py`, in a worker thread).
     Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
     import asyncio
 
@@ -67,7 +68,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from exporter.process import favour_the_event_loop
     from exporter.server import ServerState, create_app, serve
     from exporter.windows import next_window
-    from tests.reference_render import render as reference
+    from testkit.reference_render import render as reference
 
     family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)
     stream = Stream("usage", 3600, 3 * 3600, 86400)

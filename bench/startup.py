@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.machine import cpu_seconds, machine_header, memory_kib
+from bench.machine import cpu_seconds, machine_header
 from bench.upstream_calls import samples
-from tests.harness import HOST, free_port, http, running, scrape, wait_for
+from testkit.memory import memory_kib
+from testkit.processes import HOST, free_port, http, running, scrape, wait_for
 
 TARGETS = ("openai", "arthur", "telnyx", "anylayer")
 COLUMNS = (

@@ -52,7 +52,7 @@ from typing import Any, get_args
 
 from bench.machine import machine_header
 from exporter.vendors.openai.config import OpenAIEndpoint
-from tests.harness import HOST, Process, free_port, parse_samples, running, scrape
+from testkit.processes import HOST, Process, free_port, parse_samples, running, scrape
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_ENDPOINTS: tuple[str, ...] = get_args(OpenAIEndpoint)

@@ -10,7 +10,10 @@ import urllib.parse
 from pathlib import Path
 
 from exporter.vendors.openai.source import FAMILIES
-from exporter.vendors.openai.truth import GROUP_BY, LABELS, QUANTITIES, SUPPORTED
+from exporter.vendors.openai.truth import GROUP_BY as GROUP_BY
+from exporter.vendors.openai.truth import LABELS as LABELS
+from exporter.vendors.openai.truth import QUANTITIES as QUANTITIES
+from exporter.vendors.openai.truth import SUPPORTED as SUPPORTED
 from tests.harness import created, http_json, parse_samples, scrape
 
 Expected = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -300,7 +300,8 @@ def _limit_problems(vendor: str, op: Operation, values: Mapping[str, list[str]])
     table = limits["costs"] if op.path.endswith("/costs") else limits["usage"]
     width = (values.get("bucket_width") or ["1d"])[0]
     bounds = table.get(width)
-    raw = (values.get("limit") or [None])[0]
+    given = values.get("limit")
+    raw = given[0] if given else None
     if bounds is None or raw is None or not re.fullmatch(r"-?\d+", raw):
         return []
     if not bounds["minimum"] <= int(raw) <= bounds["maximum"]:

@@ -124,10 +124,10 @@ def test_the_report_fails_on_something_new(handled: dict[str, set[str]]) -> None
         drift.ignored = lambda: {
             **rules,
             "arthur": {k: v for k, v in rules["arthur"].items() if k != rule},
-        }  # type: ignore[assignment]
+        }
         assert drift.drift("arthur", handled["arthur"])
     finally:
-        drift.ignored = original  # type: ignore[assignment]
+        drift.ignored = original
 
 
 def test_docs_upstreams_md_is_in_sync() -> None:

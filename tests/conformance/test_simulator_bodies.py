@@ -104,7 +104,7 @@ def fault(sim: Process, upstream: str, path_contains: str, **kind: Any) -> None:
     http_json(f"{sim.url}/_sim/faults", method="POST", body=body)
 
 
-ERROR_FAULTS = (
+ERROR_FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "status", "status": 429, "retry_after": 3},
     {"kind": "status", "status": 429},
     {"kind": "status", "status": 500},
@@ -171,7 +171,7 @@ def test_openai_every_group_by_width_and_page(client: httpx.Client, name: str) -
     for width in widths:
         span = {"1m": 60, "1h": 3600, "1d": 86400}[width]
         start = now - now % span - 4 * span
-        params = [
+        query = [
             ("start_time", str(start)),
             ("end_time", str(now)),
             ("bucket_width", width),
@@ -180,7 +180,7 @@ def test_openai_every_group_by_width_and_page(client: httpx.Client, name: str) -
         ]
         pages = 0
         while True:
-            response = call(client, endpoint.path, params, OPENAI_KEY)
+            response = call(client, endpoint.path, query, OPENAI_KEY)
             assert response.status_code == 200, response.text
             assert_conforms("openai", response)
             pages += 1
@@ -188,7 +188,7 @@ def test_openai_every_group_by_width_and_page(client: httpx.Client, name: str) -
             if not page["has_more"]:
                 break
             assert pages < 10, "pagination does not end"
-            params = [p for p in params if p[0] != "page"] + [("page", page["next_page"])]
+            query = [p for p in query if p[0] != "page"] + [("page", page["next_page"])]
         assert pages >= 2, f"{width}: expected a paginated answer"
         checked += pages
     assert checked >= 2 ** (len(endpoint.group_by) - 1)

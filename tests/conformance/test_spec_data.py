@@ -68,6 +68,7 @@ def test_openai_limits_and_supplement() -> None:
     supplement = data["supplement"]
     package = importlib.import_module("openai")
     assert supplement["source"]["version"] == package.__version__
+    assert package.__file__ is not None
     root = Path(package.__file__).resolve().parent.parent
     for name, digest in supplement["source"]["files"].items():
         # derived from exactly the installed package (the pinned test extra)

@@ -129,10 +129,10 @@ def compare(prom_url: str, expected: dict[tuple[str, frozenset[tuple[str, str]]]
     for family in families:
         got: dict[frozenset[tuple[str, str]], float] = {}
         for row in promql(prom_url, f'{family}{{target="e2e-org"}}'):
-            labels = {
+            metric = {
                 k: v for k, v in row["metric"].items() if k not in ("__name__", "job", "instance")
             }
-            got[frozenset(labels.items())] = float(row["value"][1])
+            got[frozenset(metric.items())] = float(row["value"][1])
         # Prometheus stores a label with the empty value as an absent label.
         want = {
             frozenset((k, v) for k, v in labels if v != ""): value

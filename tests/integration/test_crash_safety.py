@@ -37,7 +37,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import assert_exact, exporter_counters, write_config
+from tests.openai_truth import Expected, assert_exact, exporter_counters, write_config
 
 KEY = "sk-admin-crash-test-key"
 ORG = "org-crash"
@@ -60,7 +60,7 @@ def settled_and_exact(sim_url: str, exp: Process) -> None:
     assert_exact(sim_url, exp.url, ORG, TARGET)
 
 
-def no_counter_went_back(before: dict[object, float], after: dict[object, float]) -> None:
+def no_counter_went_back(before: Expected, after: Expected) -> None:
     resets = [k for k, v in before.items() if after.get(k, 0.0) < v]
     assert not resets, f"counters went backwards: {resets[:10]}"
 
@@ -70,7 +70,7 @@ def test_sigkill_at_random_moments_across_many_polls(tmp_path: Path) -> None:
     kills = 8
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-crash")) as sim:
         config = write_config(tmp_path, sim.url, KEY, name=TARGET, interval="1s", timeout="1s")
-        seen: dict[object, float] = {}
+        seen: Expected = {}
         for round_ in range(kills):
             exp = exporter(tmp_path, config, log_name=f"run{round_}.log")
             try:
@@ -236,7 +236,7 @@ def test_sigkill_mid_poll_leaves_every_vendor_exact(plugin: Plugin[Any], tmp_pat
         }
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "sources": [entry]}))
-        seen: dict[object, float] = {}
+        seen: dict[SeriesKey, float] = {}
         for round_ in range(3):
             exp = exporter(tmp_path, path, log_name=f"run{round_}.log")
             try:

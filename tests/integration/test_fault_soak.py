@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.soak import run, table
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import CARDS, KINDS
 from exporter.vendors import kinds
+from testkit.soak import run, table
 
 NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
 SECONDS = 45
@@ -81,7 +81,7 @@ async def _chaos_run(seed: int, calls: int, exclude: tuple[str, ...] = ()) -> di
         chaos = {"rate": 0.5, "seed": seed, "delay_seconds": 0, "exclude": list(exclude)}
         answer = await c.post("/_sim/chaos", json=chaos)
         assert answer.json()["chaos"]["seed"] == seed
-        outcomes = []
+        outcomes: list[tuple[str, int | str, int]] = []
         for i in range(calls):
             path, params, headers = _calls()[i % 5]
             try:
@@ -119,7 +119,7 @@ async def test_late_revisions_move_answers_and_truth_alike_and_restore_gives_bac
         await c.post("/_sim/clock", json={"freeze": True, "at": NOW})
 
         async def truth() -> int:
-            query = {"engine": "engine-c", "start": NOW - 6 * 3600}
+            query: dict[str, str | int] = {"engine": "engine-c", "start": NOW - 6 * 3600}
             rows = (await c.get("/_sim/arthur/truth", params=query)).json()["rows"]
             return sum(sum(r["values"].values()) for r in rows)
 
@@ -149,7 +149,11 @@ async def test_late_revisions_move_answers_and_truth_alike_and_restore_gives_bac
 async def test_missing_quantities_spare_old_buckets_and_required_fields_go() -> None:
     async with _client(max_page_buckets=None) as c:
         await c.post("/_sim/clock", json={"freeze": True, "at": NOW})
-        params = {"start_time": NOW - 4 * 3600, "bucket_width": "1h", "limit": 5}
+        params: dict[str, str | int] = {
+            "start_time": NOW - 4 * 3600,
+            "bucket_width": "1h",
+            "limit": 5,
+        }
         path = "/v1/organization/usage/embeddings"
         clean = (await c.get(path, params=params, headers=OPENAI)).json()
         fault = {"kind": "missing", "variant": "quantity", "recent": 3600}
@@ -215,7 +219,11 @@ async def test_an_html_page_for_a_bucket_list_fails_the_poll_and_counts_nothing_
                 continue
             for sample in family.samples:
                 bucket, category = sample.labels
-                query = {"account": "acct", "bucket": bucket, "start": int(sample.created or 0)}
+                query: dict[str, str | int] = {
+                    "account": "acct",
+                    "bucket": bucket,
+                    "start": int(sample.created or 0),
+                }
                 rows = (await c.get("/_sim/telnyx/truth", params=query)).json()["rows"]
                 truth = next(r["values"]["ops"] for r in rows if r["category"] == category)
                 assert sample.value == truth, (bucket, category, sample.value, truth)

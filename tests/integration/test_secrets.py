@@ -340,8 +340,8 @@ async def test_no_canary_in_reprs_and_raised_upstream_errors(tmp_path: Path) -> 
                     raised.append(err)
             assert {err.status for err in raised} == {401, 403}, [str(e) for e in raised]
             assert len(raised) == len(BAD)
-            for i, err in enumerate(raised):
-                outputs[f"UpstreamError {i}"] = describe(err)
+            for i, error in enumerate(raised):
+                outputs[f"UpstreamError {i}"] = describe(error)
         finally:
             await daemon.aclose()
         outputs["ledger"] = describe(daemon.ledger)

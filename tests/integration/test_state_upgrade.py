@@ -25,6 +25,7 @@ from exporter.config import load_config
 from exporter.daemon import Daemon
 from exporter.ledger import SCHEMA_VERSION, Ledger
 from exporter.server import create_app, serve
+from exporter.vendors.openai.config import OpenAIConfig
 from tests.harness import (
     HOST,
     Process,
@@ -280,8 +281,10 @@ async def test_0_1_0_state_is_served_unchanged_and_counted_on_exactly(tmp_path: 
             try:
                 families = {name for name, _ in EXPECTED}
                 endpoints = {dict(labels).get("endpoint", "") for _, labels in EXPECTED}
+                openai_config = config.sources[0]
+                assert isinstance(openai_config, OpenAIConfig)
                 openai_truth = await asyncio.to_thread(
-                    openai_truth_of, sim.url, url, set(config.sources[0].endpoints)
+                    openai_truth_of, sim.url, url, set(openai_config.endpoints)
                 )
                 got_openai = await asyncio.to_thread(exporter_counters, url, "fixture-openai")
                 compare(

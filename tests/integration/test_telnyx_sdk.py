@@ -35,5 +35,6 @@ def test_sdk_reads_api_and_storage_usage(tmp_path: Path) -> None:
         assert first.total is not None
         assert first.total.ops == sum(c.ops or 0 for c in first.categories or [])
         storage = client.storage.buckets.usage.get_bucket_usage("app-logs")
-        assert storage.data and storage.data[0].size and storage.meta.total_pages == 1
+        assert storage.data and storage.data[0].size and storage.meta
+        assert storage.meta.total_pages == 1
         client.close()

@@ -10,6 +10,7 @@ import yaml
 from exporter.cli import main
 from exporter.config import load_config
 from exporter.demo import demo_config
+from exporter.vendors.openai.config import OpenAIConfig
 
 SECRET = "sk-admin-SECRET-CANARY-1234"
 HEAD = "sources:\n  - kind: openai\n    name: acme\n"
@@ -62,6 +63,7 @@ def test_env_expansion_overrides_and_defaults(tmp_path: Path) -> None:
         },
     )
     source = config.sources[0]
+    assert isinstance(source, OpenAIConfig)
     assert source.secret() == SECRET and SECRET not in repr(config) and SECRET not in str(source)
     assert config.state_dir == Path("/var/x") and config.web.listen_address == ":1234"
     assert source.interval == 60 and source.timeout == 48 and source.backfill == 7 * 86400

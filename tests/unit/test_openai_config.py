@@ -10,7 +10,7 @@ import pytest
 
 from exporter.cli import main
 from exporter.config import load_config, warnings
-from exporter.vendors.openai.config import OPENAI_GROUP_BY
+from exporter.vendors.openai.config import OPENAI_GROUP_BY, OpenAIConfig
 
 HEAD = "sources:\n  - kind: openai\n    name: acme\n    api_key: sk-admin-k\n"
 
@@ -26,12 +26,15 @@ def test_decisions_is_an_endpoint_and_in_the_default_list(tmp_path: Path) -> Non
     path = tmp_path / "c.yaml"
     path.write_text(HEAD)
     default = load_config(path, env={}).sources[0]
+    assert isinstance(default, OpenAIConfig)
     assert "decisions" in default.endpoints and len(default.endpoints) == 12
     path.write_text(HEAD + "    endpoints: [decisions, costs]\n")
-    assert load_config(path, env={}).sources[0].endpoints == ["decisions", "costs"]
+    listed = load_config(path, env={}).sources[0]
+    assert isinstance(listed, OpenAIConfig) and listed.endpoints == ["decisions", "costs"]
     # a list written before decisions existed keeps its meaning: decisions is not added to it
     path.write_text(HEAD + "    endpoints: [completions, costs]\n")
-    assert load_config(path, env={}).sources[0].endpoints == ["completions", "costs"]
+    older = load_config(path, env={}).sources[0]
+    assert isinstance(older, OpenAIConfig) and older.endpoints == ["completions", "costs"]
 
 
 def test_group_keys_of_decisions_are_those_of_completions() -> None:

@@ -120,7 +120,7 @@ async def test_group_by_applies_only_supported_keys_and_override() -> None:
 
 
 async def test_amounts_as_strings_unknown_fields_and_null_labels() -> None:
-    results = [
+    results: list[dict[str, Any]] = [
         {
             "object": "organization.costs.result",
             "amount": {"value": "0.25", "currency": "usd"},
@@ -315,7 +315,7 @@ async def test_web_search_calls_carry_api_source_on_tools_and_requests() -> None
 
 
 async def test_cost_quantities_keep_their_unit_verbatim_and_null_means_no_flow() -> None:
-    results = [
+    results: list[dict[str, Any]] = [
         {  # a unit the API documents
             "object": "organization.costs.result",
             "amount": {"value": 0.5, "currency": "usd"},

@@ -1,4 +1,4 @@
-"""The chunked renderer equals the straightforward one (tests/reference_render.py, the renderer
+"""The chunked renderer equals the straightforward one (testkit/reference_render.py, the renderer
 as it was before chunks) byte for byte, plain and gzip-decompressed, in both formats, through a
 sequence of renderings that change a few series, many, none, add and remove some, a target and a
 family; with a real ledger folding polls as well. A renderer that reuses a stale chunk is caught."""
@@ -19,7 +19,7 @@ from exporter.exposition import Exposition, Renderer
 from exporter.ledger import Ledger
 from exporter.model import Family, FamilySamples, Flow, Kind, Level, Sample, Stream, StreamRead
 from exporter.windows import next_window
-from tests.reference_render import render as reference
+from testkit.reference_render import render as reference
 
 TOKENS = Family("x_tokens_total", Kind.COUNTER, "Tokens.\nSecond \\ line.", ("model", "user"))
 COST = Family("x_cost_dollars_total", Kind.COUNTER, "Cost.", ("project",), unit="dollars")

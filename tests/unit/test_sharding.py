@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_resolve_and_its_errors() -> None:
     assert resolve(1, None, False, env={"USAGE_EXPORTER_TOTAL_SHARDS": "2"}) == Shard(1, 2)
     pod = {"HOSTNAME": "usage-exporter-2", "USAGE_EXPORTER_TOTAL_SHARDS": "3"}
     assert resolve(None, None, True, env=pod) == Shard(2, 3)
-    cases: list[tuple[Any, str]] = [
+    cases: list[tuple[tuple[int | None, int | None, bool, dict[str, str]], str]] = [
         ((3, 3, False, {}), "out of range"),
         ((0, 0, False, {}), "at least 1"),
         ((1, None, False, {}), "--shard needs --total-shards"),
@@ -239,7 +240,7 @@ async def test_a_long_catch_up_from_count_from_converges(tmp_path: Path) -> None
     totals = []
     for name, now in (("first", NOW), ("later", NOW + 3 * DAY)):
         source = SlowForLongWindows(limit=25 * DAY)
-        daemon = Daemon(telnyx_config(tmp_path, name, start), clock=lambda now=now: float(now))
+        daemon = Daemon(telnyx_config(tmp_path, name, start), clock=functools.partial(float, now))
         target = daemon.targets[0]
         target.source = source
         results = [await daemon.poll(target) for _ in range(4)]

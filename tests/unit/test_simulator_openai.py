@@ -33,7 +33,7 @@ async def freeze(c: httpx.AsyncClient, at: int = NOW) -> None:
     await c.post("/_sim/clock", json={"freeze": True, "at": at})
 
 
-async def pages(c: httpx.AsyncClient, path: str, params: list[tuple[str, str]]) -> list[Any]:
+async def pages(c: httpx.AsyncClient, path: str, params: list[tuple[str, Any]]) -> list[Any]:
     buckets: list[Any] = []
     cursor = None
     for _ in range(100):
@@ -103,9 +103,11 @@ async def test_truth_equals_the_sum_of_what_the_api_reports() -> None:
                     k = tuple(r[x] for x in keys)
                     v = r["amount"]["value"] if field is None else r[field]
                     reported[k] = reported.get(k, 0) + v
-            query = [("org", "org-u"), ("endpoint", endpoint), ("start", str(begin))] + [
-                ("group_by", k) for k in keys
-            ]
+            query: list[tuple[str, Any]] = [
+                ("org", "org-u"),
+                ("endpoint", endpoint),
+                ("start", str(begin)),
+            ] + [("group_by", k) for k in keys]
             truth = (await c.get("/_sim/openai/truth", params=query)).json()["rows"]
             expected = {
                 tuple(row["group"][x] for x in keys): (
@@ -121,7 +123,11 @@ async def test_truth_equals_the_sum_of_what_the_api_reports() -> None:
 async def test_a_closed_bucket_rises_until_late_data_is_in() -> None:
     async with client(late_seconds=180) as c:
         hour = NOW - NOW % 3600
-        params = [("start_time", str(hour - 3600)), ("end_time", str(hour)), ("bucket_width", "1h")]
+        params: list[tuple[str, Any]] = [
+            ("start_time", str(hour - 3600)),
+            ("end_time", str(hour)),
+            ("bucket_width", "1h"),
+        ]
         values = []
         for t in (hour, hour + 60, hour + 180, hour + 600):
             await freeze(c, t)
@@ -139,12 +145,13 @@ async def test_auth_and_bad_parameters() -> None:
             path, params={"start_time": 1}, headers={"Authorization": "Bearer sk-proj-x"}
         )
         assert r.status_code == 403 and "api.usage.read" in r.text
-        for params, param in (
+        refused: tuple[tuple[dict[str, Any], str], ...] = (
             ({}, "start_time"),
             ({"start_time": 1, "limit": 999}, "limit"),
             ({"start_time": 1, "group_by": "size"}, "group_by"),
             ({"start_time": 1, "page": "!!"}, "page"),
-        ):
+        )
+        for params, param in refused:
             r = await c.get(path, params=params)
             assert r.status_code == 400 and r.json()["error"]["param"] == param
         r = await c.get("/v1/organization/costs", params={"start_time": 1, "bucket_width": "1h"})
@@ -176,7 +183,7 @@ async def test_group_by_bracket_spelling_is_the_same() -> None:
 async def test_faults_are_consumed_once(fault: dict[str, Any], check: Any) -> None:
     async with client() as c:
         await c.post("/_sim/faults", json={"upstream": "openai", "faults": [fault]})
-        params = {"start_time": NOW - 7200, "bucket_width": "1h"}
+        params: dict[str, Any] = {"start_time": NOW - 7200, "bucket_width": "1h"}
         first = await c.get("/v1/organization/usage/embeddings", params=params)
         second = await c.get("/v1/organization/usage/embeddings", params=params)
         assert check(first)
@@ -188,7 +195,10 @@ async def test_faults_are_consumed_once(fault: dict[str, Any], check: Any) -> No
 async def test_page_error_only_hits_a_cursor_request() -> None:
     async with client(max_page_buckets=2) as c:
         await c.post("/_sim/faults", json={"faults": [{"kind": "page_error"}]})
-        params = [("start_time", str(NOW - 5 * 3600)), ("bucket_width", "1h")]
+        params: list[tuple[str, Any]] = [
+            ("start_time", str(NOW - 5 * 3600)),
+            ("bucket_width", "1h"),
+        ]
         first = await c.get("/v1/organization/usage/moderations", params=params)
         assert first.status_code == 200 and first.json()["has_more"]
         nxt = await c.get(
@@ -281,10 +291,11 @@ async def test_cost_quantities_follow_their_line_items() -> None:
 async def test_costs_by_user_with_project_is_refused_with_400() -> None:
     async with client() as c:
         path = "/v1/organization/costs"
-        for params in (
+        refused: tuple[list[tuple[str, Any]], ...] = (
             [("start_time", "1"), ("group_by", "user_id"), ("group_by", "project_id")],
             [("start_time", "1"), ("group_by", "user_id"), ("project_ids", "proj_alpha")],
-        ):
+        )
+        for params in refused:
             r = await c.get(path, params=params)
             assert r.status_code == 400, params
             error = r.json()["error"]
