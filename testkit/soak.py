@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import math
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from exporter.config import Config, load_config
 from exporter.model import Kind
-from exporter.vendors.anylayer import source as anylayer_source
-from exporter.vendors.arthur import source as arthur_source
-from exporter.vendors.openai import source as openai_source
-from exporter.vendors.openai.truth import GROUP_BY, LABELS, QUANTITIES, SUPPORTED
-from exporter.vendors.telnyx import source as telnyx_source
+from exporter.plugin import Plugin
+from exporter.simulator.truth import Series, SeriesKey
+from exporter.source_config import BaseSource
+from exporter.vendors import plugins
 from testkit.memory import memory_kib
 from testkit.processes import (
     HOST,
@@ -42,54 +42,43 @@ from testkit.processes import (
     wait_for,
 )
 
-OPENAI_KEY = "sk-admin-soak-0123456789"
-ARTHUR_KEY = "arthur-soak-key-7d2e"
-TELNYX_KEY = "KEYsoakTelnyx0001"
-ANYLAYER_KEY = "zk_prod_soak_4242"
-ORG, ENGINE, ACCOUNT = "org-soak", "engine-soak", "acct-soak"
-TARGETS = {
-    "openai": "soak-openai",
-    "arthur": "soak-arthur",
-    "telnyx": "soak-telnyx",
-    "anylayer": "soak-anylayer",
-}
-TIMEOUT = 4  # the longest client timeout in the config below; a timeout fault waits longer
-BUCKETS = ("app-logs", "backups", "media-assets")
-ANYLAYER_KEYS = ("key_8f3a", "key_c21b")
-ARTHUR_FIELDS = {
-    "inference": "arthur_inference_tokens_total",
-    "eval_prompt": "arthur_eval_prompt_tokens_total",
-    "eval_completion": "arthur_eval_completion_tokens_total",
-}
-TELNYX_FIELDS = {
-    "ops": "telnyx_storage_operations_total",
-    "successful_ops": "telnyx_storage_successful_operations_total",
-    "bytes_sent": "telnyx_storage_sent_bytes_total",
-    "bytes_received": "telnyx_storage_received_bytes_total",
-}
-ANYLAYER_FIELDS = {
-    "requests": "anylayer_requests_total",
-    "failedRequests": "anylayer_failed_requests_total",
-    "dataTransferred": "anylayer_transferred_bytes_total",
-}
-COUNTERS = {
-    source: {f.name for f in module.FAMILIES if f.kind is Kind.COUNTER}
-    for source, module in (
-        ("openai", openai_source),
-        ("arthur", arthur_source),
-        ("telnyx", telnyx_source),
-        ("anylayer", anylayer_source),
-    )
-}
-
+TIMEOUT = 4  # every target's client timeout and interval; a timeout fault waits longer
 Labels = frozenset[tuple[str, str]]
-SeriesKey = tuple[str, Labels]  # (sample name, labels without `target`, empty values dropped)
 
 
-@dataclass
-class Series:
-    value: float
-    created: float | None
+def targets() -> dict[str, Plugin[Any]]:
+    """One target per registered vendor: `soak-<kind>`."""
+    return {f"soak-{p.kind}": p for p in plugins()}
+
+
+def counter_names(plugin: Plugin[Any]) -> set[str]:
+    """The `_total` sample names of the vendor's counters."""
+    return {f"{f.name}_total" for f in plugin.families if f.kind is Kind.COUNTER} | {
+        f.name for f in plugin.families if f.kind is Kind.COUNTER and f.name.endswith("_total")
+    }
+
+
+def entry(plugin: Plugin[Any], name: str, sim_url: str) -> dict[str, Any]:
+    """The vendor's first demo target, renamed, pointed at the simulator, with the first of its
+    twin's default keys and the soak's interval and timeout."""
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("${SIMULATOR_URL}", sim_url)
+        if isinstance(value, list):
+            return [resolved(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolved(v) for k, v in value.items()}
+        return value
+
+    return {
+        **resolved(dict(plugin.demo.sources[0])),
+        "name": name,
+        "base_url": sim_url,
+        "api_key": next(iter(plugin.twin.default_keys)),
+        "interval": f"{TIMEOUT}s",
+        "timeout": f"{TIMEOUT}s",
+    }
 
 
 @dataclass
@@ -115,48 +104,8 @@ class Figures:
 
 
 def config_text(tmp: Path, sim_url: str) -> str:
-    return (
-        f"state_dir: {tmp / 'state'}\n"
-        "sources:\n"
-        "  - kind: openai\n"
-        f"    name: {TARGETS['openai']}\n"
-        f"    base_url: {sim_url}\n"
-        f"    api_key: {OPENAI_KEY}\n"
-        f"    interval: {TIMEOUT}s\n"
-        f"    timeout: {TIMEOUT}s\n"
-        "    max_concurrency: 4\n"
-        "    bucket_width: 1h\n"
-        "    backfill: 1d\n"
-        f"    group_by: [{', '.join(GROUP_BY)}]\n"
-        "  - kind: arthur\n"
-        f"    name: {TARGETS['arthur']}\n"
-        f"    base_url: {sim_url}\n"
-        f"    api_key: {ARTHUR_KEY}\n"
-        "    interval: 3s\n"
-        "    timeout: 3s\n"
-        "    max_concurrency: 4\n"
-        "    window: 15m\n"
-        "    backfill: 6h\n"
-        "    group_by: [rule_type, task]\n"
-        "  - kind: telnyx\n"
-        f"    name: {TARGETS['telnyx']}\n"
-        f"    base_url: {sim_url}\n"
-        f"    api_key: {TELNYX_KEY}\n"
-        "    interval: 3s\n"
-        "    timeout: 3s\n"
-        "    backfill: 1d\n"
-        "    buckets: auto\n"
-        f"    s3_endpoint: {sim_url}/s3/{{region}}\n"
-        "  - kind: anylayer\n"
-        f"    name: {TARGETS['anylayer']}\n"
-        f"    base_url: {sim_url}\n"
-        f"    api_key: {ANYLAYER_KEY}\n"
-        "    interval: 2s\n"
-        "    timeout: 2s\n"
-        "    timeframe: 24h\n"
-        "    granularity: hour\n"
-        f"    key_ids: [{', '.join(ANYLAYER_KEYS)}]\n"
-    )
+    sources = [entry(plugin, name, sim_url) for name, plugin in targets().items()]
+    return yaml.safe_dump({"state_dir": str(tmp / "state"), "sources": sources}, sort_keys=False)
 
 
 # -- reading the exporter -------------------------------------------------------------------------
@@ -199,114 +148,15 @@ def self_metric(url: str, name: str, by: str) -> dict[str, float]:
 # -- ground truth ---------------------------------------------------------------------------------
 
 
-def _origin(series: dict[SeriesKey, Series], belongs: Callable[[SeriesKey], bool]) -> int | None:
-    """The origin of a stream: the `_created` its series share (the first read's start)."""
-    origins = {s.created for key, s in series.items() if belongs(key) and s.created is not None}
-    if len(origins) > 1:
-        raise AssertionError(f"one stream, several origins: {sorted(origins)}")
-    return int(origins.pop()) if origins else None
-
-
-def _first_origin(series: dict[SeriesKey, Series]) -> int:
-    """For a stream without any series yet: the earliest origin of the target's streams."""
-    return int(min((s.created for s in series.values() if s.created is not None), default=0))
-
-
-def _has_label(name: str, value: str) -> Callable[[SeriesKey], bool]:
-    """Whether a series carries the label `name="value"`."""
-    return lambda key: (name, value) in key[1]
-
-
-def _label(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _key(family: str, labels: dict[str, str]) -> SeriesKey:
-    return family, frozenset((k, v) for k, v in labels.items() if v)
-
-
-def openai_expected(sim: str, got: dict[SeriesKey, Series]) -> dict[SeriesKey, float]:
-    fallback = _first_origin(got)
-    expected: dict[SeriesKey, float] = {}
-    for endpoint, quantities in QUANTITIES.items():
-        owned = {(family, frozenset(fixed.items())) for family, fixed in quantities.values()}
-
-        def belongs(key: SeriesKey, owned: set[tuple[str, Labels]] = owned) -> bool:
-            return any(key[0] == family and fixed <= key[1] for family, fixed in owned)
-
-        start = _origin(got, belongs) or fallback
-        keys = [k for k in GROUP_BY if k in SUPPORTED[endpoint]]
-        query = urllib.parse.urlencode(
-            [("org", ORG), ("endpoint", endpoint), ("start", str(start))]
-            + [("group_by", k) for k in keys]
-        )
-        for row in http_json(f"{sim}/_sim/openai/truth?{query}")["rows"]:
-            group = {k: _label(row["group"].get(k)) for k in keys}
-            for name, (family, fixed) in quantities.items():
-                if name == "amount":
-                    value = row["values"]["micro_usd"] / 1e6
-                elif name in row["values"]:
-                    value = row["values"][name]
-                else:
-                    continue
-                if name == "quantity":  # the unit label comes from the truth row
-                    fixed = {"quantity_unit": _label(row.get("quantity_unit"))}
-                labels = {k: v for k, v in group.items() if k in LABELS[family]} | dict(fixed)
-                key = _key(family, labels)
-                expected[key] = expected.get(key, 0) + value
-    return expected
-
-
-def arthur_expected(sim: str, got: dict[SeriesKey, Series]) -> dict[SeriesKey, float]:
-    start = _origin(got, lambda k: True) or _first_origin(got)
-    query = urllib.parse.urlencode(
-        [("engine", ENGINE), ("start", str(start)), ("group_by", "rule_type"), ("group_by", "task")]
-    )
-    expected: dict[SeriesKey, float] = {}
-    for row in http_json(f"{sim}/_sim/arthur/truth?{query}")["rows"]:
-        labels = {
-            "rule_type": _label(row["group"]["rule_type"]),
-            "task_id": _label(row["group"]["task_id"]),
-        }
-        for name, family in ARTHUR_FIELDS.items():
-            expected[_key(family, labels)] = row["values"][name]
-    return expected
-
-
-def telnyx_expected(sim: str, got: dict[SeriesKey, Series]) -> dict[SeriesKey, float]:
-    fallback = _first_origin(got)
-    expected: dict[SeriesKey, float] = {}
-    for bucket in BUCKETS:
-        start = _origin(got, _has_label("bucket", bucket)) or fallback
-        query = urllib.parse.urlencode({"account": ACCOUNT, "bucket": bucket, "start": start})
-        for row in http_json(f"{sim}/_sim/telnyx/truth?{query}")["rows"]:
-            for name, family in TELNYX_FIELDS.items():
-                labels = {"bucket": bucket, "category": row["category"]}
-                expected[_key(family, labels)] = row["values"][name]
-    return expected
-
-
-def anylayer_expected(sim: str, got: dict[SeriesKey, Series]) -> dict[SeriesKey, float]:
-    expected: dict[SeriesKey, float] = {}
-    for key_id in ANYLAYER_KEYS:
-        start = _origin(got, _has_label("key_id", key_id)) or _first_origin(got)
-        query = urllib.parse.urlencode({"account": ACCOUNT, "key": key_id, "start": start})
-        values = http_json(f"{sim}/_sim/anylayer/truth?{query}")["values"]
-        for name, family in ANYLAYER_FIELDS.items():
-            expected[_key(family, {"key_id": key_id})] = values[name]
-    return expected
-
-
-EXPECTED = {
-    "openai": openai_expected,
-    "arthur": arthur_expected,
-    "telnyx": telnyx_expected,
-    "anylayer": anylayer_expected,
-}
+def expected_of(
+    plugin: Plugin[Any], sim: str, config: BaseSource, got: dict[SeriesKey, Series]
+) -> dict[SeriesKey, float]:
+    """The counters the target must show: the vendor's `Twin.expected` from the twin's truth."""
+    expected = plugin.twin.expected
+    if expected is None:
+        raise AssertionError(f"{plugin.kind}: no expected values (Twin.expected)")
+    who = plugin.twin.default_keys[config.secret()]
+    return expected(sim, config, who, got)
 
 
 def equal(actual: float, expected: float) -> bool:
@@ -315,26 +165,31 @@ def equal(actual: float, expected: float) -> bool:
     return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def compare(sim: str, exp: str) -> tuple[dict[str, int], list[str]]:
+def compare(sim: str, exp: str, config: Config) -> tuple[dict[str, int], list[str]]:
     """Series checked per source and every mismatch: a value that differs, a series the truth
     has and the exporter lacks, or a non-zero series the truth does not know."""
     series = exporter_series(exp)
     checked: dict[str, int] = {}
     mismatches: list[str] = []
-    for source, target in TARGETS.items():
-        got = {k: s for k, s in series.get(target, {}).items() if k[0] in COUNTERS[source]}
-        expected = {k: v for k, v in EXPECTED[source](sim, got).items() if v != 0}
-        checked[source] = len(expected.keys() | got.keys())
+    for source in config.sources:
+        plugin = targets()[source.name]
+        names = counter_names(plugin)
+        got = {k: s for k, s in series.get(source.name, {}).items() if k[0] in names}
+        truth = expected_of(plugin, sim, source, got)
+        expected = {k: v for k, v in truth.items() if v != 0}
+        checked[plugin.kind] = len(expected.keys() | got.keys())
         for key, value in sorted(expected.items(), key=str):
             actual = got.get(key)
             if actual is None or not equal(actual.value, value):
                 shown = None if actual is None else actual.value
                 mismatches.append(
-                    f"{target} {key[0]}{dict(key[1])}: exporter {shown}, truth {value}"
+                    f"{source.name} {key[0]}{dict(key[1])}: exporter {shown}, truth {value}"
                 )
         for key, actual in sorted(got.items(), key=str):
             if key not in expected and actual.value != 0:
-                mismatches.append(f"{target} {key[0]}{dict(key[1])}: {actual.value}, not in truth")
+                mismatches.append(
+                    f"{source.name} {key[0]}{dict(key[1])}: {actual.value}, not in truth"
+                )
     return checked, mismatches
 
 
@@ -366,14 +221,9 @@ def run(
     `exclude` names fault sorts chaos must not deal (`kind`, `label` or `upstream:label`)."""
     figures = Figures(seconds=seconds, seed=seed, rate=rate, exclude=exclude)
     began = time.monotonic()
-    keys = (
-        ("--openai-key", f"{OPENAI_KEY}={ORG}"),
-        ("--arthur-key", f"{ARTHUR_KEY}={ENGINE}"),
-        ("--telnyx-key", f"{TELNYX_KEY}={ACCOUNT}"),
-        ("--anylayer-key", f"{ANYLAYER_KEY}={ACCOUNT}"),
-    )
-    # Three buckets a page: every OpenAI read of the lookback follows a cursor.
-    extra = (*(part for pair in keys for part in pair), "--max-page-buckets", "3")
+    # The twins accept their default keys; three buckets a page: every OpenAI read of the
+    # lookback follows a cursor.
+    extra = ("--max-page-buckets", "3")
     with simulator(tmp, seed=seed, extra=extra) as sim:
         assert sim.url.startswith(f"http://{HOST}:")
         chaos = {"rate": rate, "seed": seed, "delay_seconds": TIMEOUT + 2, "exclude": exclude}
@@ -409,10 +259,10 @@ def run(
 
             def settled() -> bool:
                 now = _successes(exp.url)
-                return all(now.get(t, 0) >= before.get(t, 0) + 2 for t in TARGETS.values())
+                return all(now.get(t, 0) >= before.get(t, 0) + 2 for t in targets())
 
             wait_for(settled, "two successful polls of every target after the freeze", 90)
-            figures.series, mismatches = compare(sim.url, exp.url)
+            figures.series, mismatches = compare(sim.url, exp.url, load_config(config, env={}))
             figures.mismatches += mismatches
             figures.polls = _polls(exp.url)
             figures.exporter_requests = self_metric(
@@ -466,14 +316,14 @@ def table(f: Figures) -> str:
         "| target | successful polls | failed polls | series checked |",
         "|---|---|---|---|",
     ]
-    for source, target in TARGETS.items():
+    for target, plugin in targets().items():
         polls = f.polls.get(target, {})
         lines.append(
             _row(
                 target,
                 f"{polls.get('success', 0):.0f}",
                 f"{polls.get('failure', 0):.0f}",
-                f.series.get(source, 0),
+                f.series.get(plugin.kind, 0),
             )
         )
     upstreams = sorted(f.simulator.get("faults_by_upstream", {}))
