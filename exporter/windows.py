@@ -4,8 +4,8 @@ A window runs from the stream's cursor (or, never read, from its origin) to the 
 is bounded twice: no poll reads more than a first poll does (`backfill`, or `lookback` if
 larger, plus a bucket), so a long outage is caught up over several polls; and a stream whose
 read ran out of time asks for half that window next time, and doubles it after each read that
-left time to spare, until it has caught up (docs/design-changes.md). Pure: the caller passes
-what the ledger stored (the cursor) and says how each read went.
+left time to spare, until it has caught up (docs/architecture.md, "Where the code departs").
+Pure: the caller passes what the ledger stored (the cursor) and says how each read went.
 """
 
 from __future__ import annotations
