@@ -262,7 +262,7 @@ def test_sigkill_mid_poll_leaves_every_vendor_exact(plugin: Plugin[Any], tmp_pat
             assert plugin.twin.expected is not None
             source = load_config(path).sources[0]
             truth = {k: v for k, v in plugin.twin.expected(sim.url, source, who, got).items() if v}
-            assert len(truth) >= 3
+            assert truth, "the twin's truth has no series: nothing was checked"
             wrong = [
                 (k, got.get(k), v)
                 for k, v in truth.items()

@@ -1,8 +1,9 @@
 """A sixth vendor, added from outside the exporter (tests/sixth_vendor), without any core file
 changed: registered, it is configured (its `kind` loads), simulated (its routes served over
 loopback), polled by the daemon, exported on /metrics with its twin's ground truth, offered by
-`simulate --tally-key` and docs/metrics.md's generator, and held to the registry-driven
-completeness checks (which name what it lacks)."""
+`simulate --tally-key` and docs/metrics.md's generator, held to the registry-driven
+completeness checks (which name what it lacks), and, installed through an entry point, soaked
+and crash-tested in real processes by the same tests as the built-in vendors."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ from exporter.server import serve
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.truth import counters
 from exporter.vendors import kinds, registered
+from testkit import soak
+from tests.integration.test_crash_safety import test_sigkill_mid_poll_leaves_every_vendor_exact
 from tests.sixth_vendor import PLUGIN
+from tests.sixth_vendor.install import install
 from tests.vendor_checks import ROOT, missing
 
 KEY, ACCOUNT = "tally-secret-key-6", "acct-six"
@@ -123,3 +127,20 @@ def test_the_completeness_checks_name_what_the_sixth_vendor_lacks(tmp_path: Path
         "tally: no expected values",
         "tally: no demo target",
     ]
+
+
+def test_the_sixth_vendor_installed_is_soaked_and_crash_tested_with_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed as a third party would ship it (an entry point), the simulator and exporter
+    processes load it, and the registry-driven fault soak and crash test cover it unchanged."""
+    monkeypatch.setenv("PYTHONPATH", install(tmp_path / "site"))
+    (tmp_path / "soak").mkdir()
+    (tmp_path / "crash").mkdir()
+    with registered(PLUGIN):
+        figures = soak.run(tmp_path / "soak", seconds=8, seed=6, rate=0.2)
+        assert figures.exporter_alive and figures.exporter_exit == 0
+        assert figures.mismatches == [], figures.mismatches[:10]
+        assert set(figures.series) == set(kinds()) and figures.series["tally"] >= 1
+        assert figures.simulator["calls_by_upstream"].get("tally", 0) > 0
+        test_sigkill_mid_poll_leaves_every_vendor_exact(PLUGIN, tmp_path / "crash")

@@ -4,11 +4,15 @@ two of them (even in a comment) has started to know about vendors again."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from exporter.vendors import REGISTRY, kinds, plugin, register, registered
+from exporter.vendors import REGISTRY, PluginError, installed, kinds, plugin, register, registered
+from tests.sixth_vendor.install import ROOT, dist_info, install
 
 PACKAGE = Path(__file__).resolve().parents[2] / "exporter"
 REGISTRY_FILE = PACKAGE / "vendors" / "__init__.py"
@@ -46,3 +50,51 @@ def test_register_adds_a_kind_once_and_registered_restores() -> None:
     assert before == REGISTRY
     with pytest.raises(KeyError):
         plugin("seventh")
+
+
+def child_kinds(pythonpath: str) -> subprocess.CompletedProcess[str]:
+    """`kinds()` as a fresh interpreter with `pythonpath` sees them."""
+    return subprocess.run(
+        [sys.executable, "-c", "from exporter.vendors import kinds; print(','.join(kinds()))"],
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_installed_plugin_is_registered_after_the_built_in_ones(tmp_path: Path) -> None:
+    plain = child_kinds(str(ROOT))
+    assert plain.stdout.strip() == ",".join(kinds()), plain.stderr
+    seen = child_kinds(install(tmp_path))
+    assert seen.returncode == 0, seen.stderr
+    assert seen.stdout.strip() == ",".join([*kinds(), "tally"])
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("tally = tests.sixth_vendor.absent:PLUGIN", "'tally' .* failed to load: ModuleNotFound"),
+        ("tally = tests.sixth_vendor:TallyConfig", "is a ModelMetaclass, not exporter.plugin"),
+        ("tallies = tests.sixth_vendor:PLUGIN", "has kind 'tally': the names must agree"),
+    ],
+)
+def test_an_installed_plugin_that_cannot_be_registered_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, message: str
+) -> None:
+    dist_info(tmp_path, f"[usage_exporter.vendors]\n{entry}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match=message):
+        installed()
+    child = child_kinds(f"{tmp_path}{os.pathsep}{ROOT}")  # the CLI refuses to start
+    assert child.returncode != 0 and "PluginError" in child.stderr
+
+
+def test_an_installed_plugin_may_not_take_a_built_in_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist_info(tmp_path, "[usage_exporter.vendors]\nopenai = exporter.vendors.openai:PLUGIN\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match="kind 'openai' is already registered"):
+        installed()
