@@ -169,7 +169,7 @@ class Daemon:
         kind = plugin(target.kind)
         self.targets.append(target)
         self._configs[target.name] = source_config
-        count_from = getattr(source_config, "count_from", None)
+        count_from = source_config.count_from
         self.ledger.declare(target.name, kind.families, int(source_config.max_series_per_family))
         self.windows.declare(target.name, count_from)
         if count_from is not None:
@@ -302,7 +302,7 @@ class Daemon:
                         plugin(target.kind).families,
                         int(source_config.max_series_per_family),
                     )
-                    self.windows.declare(name, getattr(source_config, "count_from", None))
+                    self.windows.declare(name, source_config.count_from)
                 else:
                     self._add_target(target, source_config)
                 self._schedule(target)
