@@ -66,6 +66,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
     from exporter.process import favour_the_event_loop
+    from exporter.scrape_process import ListenerSettings, ScrapeProcess
     from exporter.server import ServerState, create_app, serve
     from exporter.windows import next_window
     from testkit.reference_render import render as reference
@@ -130,7 +131,13 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
         async def forever() -> None:
             nonlocal polls
-            await serve(create_app(state), "127.0.0.1", port)
+            if rerender == "process":  # run --web.listener-process
+                listener = ListenerSettings(f"127.0.0.1:{port}", None, False, "warning", "logfmt")
+                separate = ScrapeProcess(listener)
+                await separate.start(state, None)
+                state.watchers.append(separate.publish)
+            else:
+                await serve(create_app(state), "127.0.0.1", port)
             while rerender:
                 cpu = time.process_time()
                 if rerender == "before":
@@ -138,6 +145,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
                 else:
                     await asyncio.to_thread(fold)
                 state.exposition = await asyncio.to_thread(again)
+                state.changed()
                 polls += 1
                 print(f"poll cpu={time.process_time() - cpu:.3f}", flush=True)
                 await asyncio.sleep(0.01)
@@ -234,12 +242,27 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
     }
 
 
+def listeners(pid: int) -> list[int]:
+    """The listener processes `pid` spawned (`--web.listener-process`), on Linux."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    if not found.exists():
+        return []
+    return [
+        int(child)
+        for child in found.read_text(encoding="ascii").split()
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
 def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
     """wrk (text+gzip) against a server polling back to back; its polls and RSS after."""
     busy, busy_port, _ = start_server("ours", n, mode)
     try:
         result = wrk(busy_port, VARIANTS["text+gzip"], seconds)
-        memory = memory_kib(busy.pid)
+        memory: dict[str, int] = {}
+        for pid in (busy.pid, *listeners(busy.pid)):  # the listener process's memory counts too
+            for key, kib in memory_kib(pid).items():
+                memory[key] = memory.get(key, 0) + kib
     finally:
         busy.kill()
         out, _ = busy.communicate()
@@ -260,6 +283,7 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     names = {
         "": "between polls",
         "polls": "during polls, now (commit + chunked render in threads)",
+        "process": "during polls, listener in its own process (`--web.listener-process`)",
         "before": "during polls, before (commit on the loop, full render in a thread)",
     }
     for (n, mode), r in during.items():
@@ -288,7 +312,7 @@ def run_during(sizes: list[int], seconds: float) -> None:
         finally:
             ours.kill()
             ours.wait()
-        for mode in ("polls", "before"):
+        for mode in ("process", "polls", "before"):
             during[(n, mode)] = during_polls(n, mode, seconds)
             print(during[(n, mode)], file=sys.stderr, flush=True)
     print_during(during)
@@ -319,7 +343,7 @@ def run(sizes: list[int], seconds: float, baseline_max_wrk: int) -> None:
             ours.kill()
             ours.wait()
         during[(n, "")] = ours_results["text+gzip"]
-        for mode in ("polls", "before"):
+        for mode in ("process", "polls", "before"):
             during[(n, mode)] = during_polls(n, mode, seconds)
         base, base_port, _ = start_server("baseline", n)
         try:

@@ -89,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept POST /-/reload (behind the web config's TLS and basic auth)",
     )
+    run.add_argument(
+        "--web.listener-process",
+        dest="listener_process",
+        action="store_true",
+        help="serve HTTP from a second process, so no scrape waits on a poll (docs/operations.md)",
+    )
     _shard_flags(run)
 
     demo = commands.add_parser(
@@ -204,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                 shard,
                 config_path=args.config,
                 enable_lifecycle=args.enable_lifecycle,
+                listener_process=(
+                    (args.log_level, args.log_format) if args.listener_process else None
+                ),
             )
         if args.command == "once":
             shard = _shard(args)

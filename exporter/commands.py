@@ -10,6 +10,7 @@ from pathlib import Path
 from exporter.config import Config
 from exporter.daemon import Daemon
 from exporter.process import favour_the_event_loop, serve_until_stopped
+from exporter.scrape_process import ListenerSettings, ScrapeProcessError
 from exporter.sharding import Shard
 from exporter.webconfig import WebConfigFile, load_web_config
 
@@ -22,11 +23,23 @@ def run(
     *,
     config_path: Path | None = None,
     enable_lifecycle: bool = False,
+    listener_process: tuple[str, str] | None = None,
 ) -> int:
-    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`."""
-    web = load_web_config(web_config) if web_config is not None else None
+    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`.
+    `listener_process` (log level, log format): serve HTTP from a process of its own."""
+    web = load_web_config(web_config) if web_config is not None else None  # refused here first
     favour_the_event_loop()
-    return asyncio.run(_run(config, listen, web, shard, config_path, enable_lifecycle))
+    listener = None
+    if listener_process is not None:
+        level, fmt = listener_process
+        listener = ListenerSettings(listen, web_config, enable_lifecycle, level, fmt)
+    try:
+        return asyncio.run(
+            _run(config, listen, web, shard, config_path, enable_lifecycle, listener)
+        )
+    except ScrapeProcessError as err:
+        print(f"usage-exporter: {err}", file=sys.stderr)
+        return 1
 
 
 async def _run(
@@ -36,12 +49,18 @@ async def _run(
     shard: Shard | None,
     config_path: Path | None,
     enable_lifecycle: bool,
+    listener: ListenerSettings | None,
 ) -> int:
     daemon = Daemon(config, shard=shard)
-    await serve_until_stopped(
-        daemon, listen, web, config_path=config_path, enable_lifecycle=enable_lifecycle
+    served = await serve_until_stopped(
+        daemon,
+        listen,
+        web,
+        config_path=config_path,
+        enable_lifecycle=enable_lifecycle,
+        listener=listener,
     )
-    return 0
+    return 0 if served else 1
 
 
 def once(config: Config, shard: Shard | None = None) -> int:

@@ -390,6 +390,7 @@ class Daemon:
     def render(self) -> None:
         """Re-render the exposition from the ledger and self-metrics, and swap it in."""
         self.state.exposition = self._render()
+        self.state.changed()
 
     def _render(self) -> Exposition:
         families = [fs for target in self.targets for fs in self.ledger.samples(target.name)]
@@ -398,12 +399,15 @@ class Daemon:
         release_free_memory()
         return exposition
 
-    async def refresh(self) -> None:
+    async def refresh(self, *, publish: bool = True) -> None:
         """`render` in a worker thread, one at a time: at 100k series rendering takes about a
         second, and scrapes keep being answered from the previous bytes meanwhile. The ledger's
-        published series are never changed in place, so reading them off the loop is safe."""
+        published series are never changed in place, so reading them off the loop is safe.
+        `publish=False`: the caller changes more and calls `state.changed()` itself."""
         async with self._render_lock:
             self.state.exposition = await asyncio.to_thread(self._render)
+        if publish:
+            self.state.changed()
 
     async def poll(self, target: Target) -> bool:
         """Read every stream of `target`, commit, update self-metrics, re-render."""
@@ -524,7 +528,7 @@ class Daemon:
             float(watermark) if watermark is not None else None,
         )
         # Render first: /readyz must not say ready before /metrics shows this poll.
-        await self.refresh()
+        await self.refresh(publish=False)
         status = self.state.targets[target.name]
         status.polled = True
         status.up = ok
@@ -542,6 +546,7 @@ class Daemon:
         else:
             for error in polled.errors:
                 log.warning("poll failed", extra={"target": target.name, "error": error})
+        self.state.changed()  # the bytes and the status together
         return ok
 
     def _count_commit(self, target: Target, polled: PollReads, stats: CommitStats) -> None:

@@ -9,13 +9,15 @@ import datetime as dt
 import logging
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter.daemon import Daemon
-from exporter.server import create_app, parse_listen_address, serve
+from exporter.scrape_process import ListenerSettings, ScrapeProcess
+from exporter.server import Listener, create_app, parse_listen_address, serve
 from exporter.webconfig import BasicAuth, WebConfigFile
 
 log = logging.getLogger(__name__)
@@ -38,35 +40,80 @@ async def serve_until_stopped(
     *,
     config_path: Path | None = None,
     enable_lifecycle: bool = False,
-) -> None:
+    listener: ListenerSettings | None = None,
+) -> bool:
     """Listen, poll each target on schedule, and run until SIGTERM or SIGINT; SIGHUP (and
-    POST /-/reload with `enable_lifecycle`) reloads `config_path`. Closes the daemon."""
-    host, port = parse_listen_address(listen)
+    POST /-/reload with `enable_lifecycle`) reloads `config_path`. Closes the daemon.
+
+    With `listener`, the HTTP listener runs in a process of its own (exporter/scrape_process.py;
+    `listen` and `web` are then its settings). False when that process died: the caller exits 1.
+    ScrapeProcessError when it could not listen."""
+    reload = None
     if config_path is not None and enable_lifecycle:
-        daemon.state.reload = lambda: daemon.reload(config_path)
-    app: Any = create_app(daemon.state)
-    if web is not None and web.basic_auth_users:
-        app = BasicAuth(app, web.basic_auth_users)
-    server = await serve(app, host, port, ssl_context=web.ssl_context() if web else None)
-    bound = port
-    with contextlib.suppress(AttributeError, IndexError):
-        bound = server.servers[0].sockets[0].getsockname()[1]
-    log.info("listening", extra={"address": f"{host}:{bound}", "targets": len(daemon.targets)})
+        reload = partial(daemon.reload, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    server: Listener | None = None
+    separate: ScrapeProcess | None = None
+    if listener is not None:
+        separate = ScrapeProcess(listener)
+        try:
+            await separate.start(daemon.state, reload)
+        except BaseException:
+            separate.close()
+            await daemon.aclose()
+            raise
+        daemon.state.watchers.append(separate.publish)
+        address = separate.address
+    else:
+        daemon.state.reload = reload
+        host, port = parse_listen_address(listen)
+        app: Any = create_app(daemon.state)
+        if web is not None and web.basic_auth_users:
+            app = BasicAuth(app, web.basic_auth_users)
+        server = await serve(app, host, port, ssl_context=web.ssl_context() if web else None)
+        bound = port
+        with contextlib.suppress(AttributeError, IndexError):
+            bound = server.servers[0].sockets[0].getsockname()[1]
+        address = f"{host}:{bound}"
+    log.info(
+        "listening",
+        extra={
+            "address": address,
+            "targets": len(daemon.targets),
+            "listener": "own process" if separate else "this process",
+        },
+    )
     _handle_signals(loop, daemon, stop, config_path)
     scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
     daemon.start(scheduler)
     scheduler.start()
+    if separate is not None:  # a daemon nobody can scrape must not run on
+        loop.add_reader(separate.sentinel, _listener_died, loop, separate, stop)
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         scheduler.shutdown(wait=False)  # cancels polls in flight: nothing half-committed
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.task, timeout=5)
+        if separate is not None:
+            loop.remove_reader(separate.sentinel)
+        if server is not None:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.task, timeout=5)
+        if separate is not None:
+            await asyncio.to_thread(separate.close)
         await daemon.aclose()
+    return separate is None or not separate.died
+
+
+def _listener_died(
+    loop: asyncio.AbstractEventLoop, separate: ScrapeProcess, stop: asyncio.Event
+) -> None:
+    loop.remove_reader(separate.sentinel)
+    separate.died = True
+    log.error("the listener process exited", extra={"exit_code": separate.exitcode})
+    stop.set()
 
 
 def _handle_signals(

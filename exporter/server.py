@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -48,6 +49,13 @@ class ServerState:
     shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
     # POST /-/reload (--web.enable-lifecycle): reload the config; (ok, message)
     reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
+    # told of every change by `changed()`: a listener in another process (exporter/scrape_process)
+    watchers: list[Callable[[ServerState], None]] = field(default_factory=list)
+
+    def changed(self) -> None:
+        """The exposition or a target's status changed: tell the watchers."""
+        for watcher in self.watchers:
+            watcher(self)
 
     def shard_text(self) -> str:
         return f"shard {self.shard[0]} of {self.shard[1]}"
@@ -219,7 +227,14 @@ async def serve(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Listener:
-    """Start serving `app`; returns once listening. Stop: `should_exit = True`, await `.task`."""
+    """Start serving `app`; returns once listening. Stop: `should_exit = True`, await `.task`.
+    OSError, naming the address and the cause, when it cannot listen."""
+    if port:  # uvicorn says why in a log line and exits the process: say it here instead
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            socket.create_server((host, port), family=family).close()
+        except OSError as err:
+            raise OSError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
     config = uvicorn.Config(
         app,
         host=host,
@@ -236,7 +251,14 @@ async def serve(
     config.load()
     config.ssl = ssl_context  # uvicorn hands it to create_server as it is
     server = Listener(config)
-    task = asyncio.create_task(server.serve())
+
+    async def serving() -> None:
+        try:
+            await server.serve()
+        except SystemExit as stop:  # uvicorn's way to fail a start: an error, not an exit
+            raise OSError(f"the listener stopped (uvicorn exit {stop.code})") from None
+
+    task = asyncio.create_task(serving())
     server.task = task
     for _ in range(500):
         if server.started:

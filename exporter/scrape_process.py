@@ -1,0 +1,286 @@
+"""`--web.scrape-process`: the HTTP listener in a process of its own, so no scrape waits on a poll.
+
+In one process the fold and the rendering of a poll run in worker threads but hold the GIL, and
+every turn of the event loop that serves a scrape waits for it (bench/RESULTS.md, round two:
+p99 262 ms at 100k series during polls). Here the daemon's process polls, commits and renders;
+after each change it sends a snapshot of the server state (the rendered bytes and the targets'
+status as JSON: nothing is unpickled) down a pipe, and a second process, which holds no ledger
+and no secret, answers every request from the last snapshot it received. The pipe is written
+and read in threads that release the GIL for the copy, and a snapshot not yet sent is replaced
+by a newer one.
+
+`/-/reload` (with `--web.enable-lifecycle`) is asked of the daemon's process over a control
+pipe and answered with its outcome. The listener process exits when the daemon's process closes
+the pipes or dies; the daemon's process stops (exit 1) when the listener process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from exporter.exposition import Exposition
+from exporter.logs import configure_logging
+from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+from exporter.webconfig import BasicAuth, load_web_config
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
+
+
+class ScrapeProcessError(Exception):
+    """The listener process could not start (its message says why) or died."""
+
+
+VARIANTS = ("text", "text_gzip", "openmetrics", "openmetrics_gzip")
+
+
+def encode(state: ServerState) -> list[bytes]:
+    """A snapshot as pipe messages: a JSON header (status, shard, series), then the exposition's
+    four variants, when there is one."""
+    exposition = state.exposition
+    header = {
+        "targets": [asdict(t) for t in state.targets.values()],
+        "shard": list(state.shard),
+        "series": exposition.series if exposition is not None else None,
+    }
+    variants = [getattr(exposition, v) for v in VARIANTS] if exposition is not None else []
+    return [json.dumps(header).encode(), *variants]
+
+
+def decode(
+    header: bytes, variants: list[bytes]
+) -> tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]:
+    """`encode` undone."""
+    fields = json.loads(header)
+    targets = {t["name"]: TargetStatus(**t) for t in fields["targets"]}
+    shard = (int(fields["shard"][0]), int(fields["shard"][1]))
+    if fields["series"] is None:
+        return None, targets, shard
+    text, text_gzip, openmetrics, openmetrics_gzip = variants
+    return (
+        Exposition(text, text_gzip, openmetrics, openmetrics_gzip, int(fields["series"])),
+        targets,
+        shard,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSettings:
+    listen: str
+    web_config: Path | None
+    lifecycle: bool
+    log_level: str
+    log_format: str
+
+
+class ScrapeProcess:
+    """The daemon's side: starts the listener process, publishes snapshots, answers reloads."""
+
+    def __init__(self, settings: ListenerSettings) -> None:
+        self.settings = settings
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        self._child_data, self._data_send = context.Pipe(duplex=False)  # (receiving, sending)
+        self._control, self._child_control = context.Pipe()
+        self._process = context.Process(
+            target=listener_main,
+            args=(self._child_data, self._child_control, settings),
+            name="usage-exporter-listener",
+            daemon=True,
+        )
+        self._pending: list[bytes] | None = None
+        self._wake = threading.Condition()
+        self._closed = False
+        self._sender = threading.Thread(target=self._send_loop, name="snapshot-sender", daemon=True)
+        self.address = ""
+        self.died = False  # set by whoever saw the listener process exit while serving
+
+    async def start(
+        self, state: ServerState, reload: Callable[[], Awaitable[tuple[bool, str]]] | None
+    ) -> None:
+        """Start the listener process with `state` as its first snapshot (it listens only once
+        it has one: never a 503 that one process would not give) and wait until it listens;
+        ScrapeProcessError if it cannot."""
+        self._process.start()
+        self._child_control.close()  # the child's ends: closed here, so its death is EOF
+        self._child_data.close()
+        self._sender.start()
+        self.publish(state)
+        try:
+            answer = await asyncio.to_thread(self._receive_ready)
+        except (EOFError, OSError) as err:
+            raise ScrapeProcessError("the listener process exited before listening") from err
+        if answer[0] != "ready":
+            raise ScrapeProcessError(str(answer[1]))
+        self.address = str(answer[1])
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=self._control_loop, args=(loop, reload), name="listener-control", daemon=True
+        ).start()
+
+    def _receive_ready(self) -> tuple[str, Any]:
+        if not self._control.poll(READY_TIMEOUT):
+            raise ScrapeProcessError(f"the listener process did not listen in {READY_TIMEOUT:g} s")
+        answer: tuple[str, Any] = self._control.recv()
+        return answer
+
+    def publish(self, state: ServerState) -> None:
+        """Queue a snapshot of `state`; one not yet sent is replaced (only the newest matters)."""
+        messages = encode(state)
+        with self._wake:
+            self._pending = messages
+            self._wake.notify()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                messages, self._pending = self._pending, None
+            assert messages is not None
+            try:
+                for message in messages:  # one sender: the messages of a snapshot stay together
+                    self._data_send.send_bytes(message)  # the GIL is released while it writes
+            except OSError:
+                return  # the listener is gone: `alive` says so
+
+    def _control_loop(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        reload: Callable[[], Awaitable[tuple[bool, str]]] | None,
+    ) -> None:
+        """Answer the listener's reload requests with the daemon's outcome, one at a time."""
+        while True:
+            try:
+                request = self._control.recv()
+            except (EOFError, OSError):
+                return
+            if request != "reload":
+                continue
+            if reload is None:
+                outcome: tuple[bool, str] = (False, "lifecycle API is not enabled")
+            else:
+                try:
+                    outcome = asyncio.run_coroutine_threadsafe(_awaited(reload), loop).result()
+                except Exception as err:  # the daemon's error, answered, not a dead thread
+                    outcome = (False, f"reload failed: {type(err).__name__}")
+            try:
+                self._control.send(outcome)
+            except OSError:
+                return
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    @property
+    def sentinel(self) -> int:
+        """A file descriptor that becomes readable when the listener process ends."""
+        return self._process.sentinel
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the pipes (the listener exits on their end) and wait for it; kill if it won't."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        for end in (self._data_send, self._control):
+            with contextlib.suppress(OSError):
+                end.close()
+        if self._process.pid is None:
+            return
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout)
+
+
+async def _awaited(
+    call: Callable[[], Awaitable[tuple[bool, str]]],
+) -> tuple[bool, str]:
+    return await call()
+
+
+# -- the listener process -------------------------------------------------------------------------
+
+
+def listener_main(data: Connection, control: Connection, settings: ListenerSettings) -> None:
+    """The listener process: serve the snapshots the daemon's process sends until it stops."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # the daemon's process decides when to stop
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(_listen(data, control, settings))
+
+
+async def _listen(data: Connection, control: Connection, settings: ListenerSettings) -> None:
+    loop = asyncio.get_running_loop()
+    state = ServerState()
+    stop = asyncio.Event()
+    asking = asyncio.Lock()
+
+    async def reload() -> tuple[bool, str]:
+        async with asking:  # one question on the control pipe at a time
+            control.send("reload")
+            answer: tuple[bool, str] = await asyncio.to_thread(control.recv)
+            return answer
+
+    if settings.lifecycle:
+        state.reload = reload
+
+    def receive_one() -> tuple[bytes, list[bytes]]:
+        header = data.recv_bytes()  # the GIL is released while the pipe fills it
+        rendered = json.loads(header)["series"] is not None
+        return header, [data.recv_bytes() for _ in VARIANTS] if rendered else []
+
+    try:
+        first = await asyncio.to_thread(receive_one)
+    except (EOFError, OSError):
+        return  # the daemon's process is gone before we began
+    state.exposition, state.targets, state.shard = decode(*first)
+    try:
+        web = load_web_config(settings.web_config) if settings.web_config else None
+        host, port = parse_listen_address(settings.listen)
+        app: Any = create_app(state)
+        if web is not None and web.basic_auth_users:
+            app = BasicAuth(app, web.basic_auth_users)
+        server = await serve(app, host, port, ssl_context=web.ssl_context() if web else None)
+    except Exception as err:  # said to the daemon's process, which exits with it
+        control.send(("error", str(err)))
+        return
+    bound = port
+    with contextlib.suppress(AttributeError, IndexError):
+        bound = server.servers[0].sockets[0].getsockname()[1]
+    control.send(("ready", f"{host}:{bound}"))
+
+    def apply(header: bytes, variants: list[bytes]) -> None:
+        state.exposition, state.targets, state.shard = decode(header, variants)
+
+    def receive() -> None:
+        while True:
+            try:
+                header, variants = receive_one()
+            except (EOFError, OSError):
+                loop.call_soon_threadsafe(stop.set)
+                return
+            loop.call_soon_threadsafe(apply, header, variants)
+
+    threading.Thread(target=receive, name="snapshot-receiver", daemon=True).start()
+    await stop.wait()
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.task, timeout=5)
