@@ -1,6 +1,8 @@
 """Anylayer end to end: a real Prometheus scrapes the exporter polling the simulated "Get Usage";
 counters equal the simulator's totals per key after late data, pagination and a 429; gauges equal
-the simulator's last response (converted to base units)."""
+the simulator's last response (converted to base units). The exporter runs with
+`--web.listener-process`: Prometheus scrapes the listener process (the other vendors' tests
+scrape one process)."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def test_prometheus_counters_and_gauges_equal_simulator(tmp_path: Path) -> None:
             f"    base_url: {sim.url}\n    api_key: {KEY}\n    interval: 4s\n    timeout: 3s\n"
             "    timeframe: 7d\n    granularity: hour\n    key_ids: [key_8f3a, key_c21b]\n"
         )
-        exp = exporter(tmp_path, config)
+        exp = exporter(tmp_path, config, "--web.listener-process")
         try:
             with prometheus(tmp_path, exp.url) as prom:
                 wait_for(lambda: success_polls(exp.url) >= 2, "two polls", timeout=60)
