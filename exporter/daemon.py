@@ -135,6 +135,7 @@ class Daemon:
         self._polling: dict[str, asyncio.Task[Any]] = {}  # target name -> its poll in flight
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_lock = asyncio.Lock()
+        self._stopping = False  # set by `stopping()`: a cancelled poll then ends quietly
         for source_config in owned:
             self._add_target(self._build_target(source_config), source_config)
         self.metrics.config_loaded(True, self._clock())
@@ -416,6 +417,11 @@ class Daemon:
             self._polling[target.name] = task
         try:
             return await self._poll(target)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.info("poll cancelled: shutting down", extra={"target": target.name})
+            return False
         finally:
             if self._polling.get(target.name) is task:
                 del self._polling[target.name]
@@ -578,6 +584,10 @@ class Daemon:
             self._polling[key] = task
         try:
             await self._poll_resources(target, force)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.info("resources read cancelled: shutting down", extra={"target": target.name})
         finally:
             if self._polling.get(key) is task:
                 del self._polling[key]
@@ -670,6 +680,11 @@ class Daemon:
             *(self.poll_resources(t) for t in self.targets),
         )
         return all(r for r in results if r is not None)
+
+    def stopping(self) -> None:
+        """The process is shutting down: a poll cancelled from now on commits nothing (as
+        always) and ends as a finished job, not as an error with a traceback in the log."""
+        self._stopping = True
 
     async def aclose(self) -> None:
         for target in self.targets:

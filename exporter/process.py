@@ -94,6 +94,7 @@ async def serve_until_stopped(
         await stop.wait()
     finally:
         log.info("shutting down")
+        daemon.stopping()
         scheduler.shutdown(wait=False)  # cancels polls in flight: nothing half-committed
         if separate is not None:
             loop.remove_reader(separate.sentinel)
