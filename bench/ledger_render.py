@@ -9,10 +9,15 @@ Then a second table, side by side in one process: the CPU seconds (`time.process
 wall time: the machine is shared) of rendering all four variants the way before issue 17 (the
 straightforward renderer kept in `testkit/reference_render.py`) and with the kept `Renderer`,
 for polls that change every series, 1 % of them in one block, 1 % scattered, and none.
+
+Then a third table, side by side in one process: the CPU seconds of a re-read commit (every
+value risen), `samples()` and the kept `Renderer`'s rendering, with the cyclic garbage collector
+on and paused (`exporter.gc_pause`, as the daemon runs them), alternating, the least of three.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import time
@@ -22,6 +27,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from exporter.exposition import Renderer, render
+from exporter.gc_pause import gc_paused
 from exporter.ledger import Ledger
 from exporter.model import Family, Flow, Kind, Stream, StreamRead
 from exporter.windows import next_window
@@ -31,22 +37,27 @@ STREAM = Stream("usage", 3600, 3 * 3600, 86400)
 NOW = 1_763_900_000
 
 
+def rows(n: int, start: int, risen: int = 0) -> list[Flow]:
+    """N result rows of one open hourly bucket, each value `risen` above the first poll's."""
+    return [
+        Flow(
+            FAMILY.name,
+            (f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}"),
+            start,
+            start + 3600,
+            float(i % 1000 + 1 + risen),
+        )
+        for i in range(n)
+    ]
+
+
 def measure(n: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
         ledger.declare("t", [FAMILY])
         window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
         start = NOW - NOW % 3600
-        flows = [
-            Flow(
-                FAMILY.name,
-                (f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}"),
-                start,
-                start + 3600,
-                float(i % 1000 + 1),
-            )
-            for i in range(n)
-        ]
+        flows = rows(n, start)
         read = StreamRead("usage", window.start, window.end, flows)
         wall, cpu = time.perf_counter(), time.process_time()
         ledger.commit("t", NOW, [(STREAM, read)])
@@ -124,6 +135,39 @@ def render_cpu(n: int) -> str:
     return f"| {n:,} | " + " | ".join(cells) + f" | {sizes} |"
 
 
+def gc_cpu(n: int) -> str:
+    """(commit, samples(), render) CPU s with the collector on, then paused: least of 3 each."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
+        ledger.declare("t", [FAMILY])
+        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
+        start = NOW - NOW % 3600
+        renderer = Renderer()
+        best: dict[bool, list[float]] = {False: [9e9] * 3, True: [9e9] * 3}
+        for poll in range(7):  # the first one creates the series; then on, paused, on, ...
+            flows = rows(n, start, poll)
+            read = StreamRead("usage", window.start, window.end, flows)
+            paused = poll % 2 == 0
+            with gc_paused() if paused else contextlib.nullcontext():
+                began = time.process_time()
+                ledger.commit("t", NOW + 60 * poll, [(STREAM, read)])
+                commit = time.process_time() - began
+                began = time.process_time()
+                families = ledger.samples("t")
+                samples = time.process_time() - began
+                began = time.process_time()
+                renderer.render(families, CollectorRegistry())
+                rendered = time.process_time() - began
+            if poll:
+                now = (commit, samples, rendered)
+                best[paused] = [min(a, b) for a, b in zip(best[paused], now, strict=True)]
+            del flows, read, families
+        ledger.close()
+    on, off = best[False], best[True]
+    cells = [f"{a:.3f} → {b:.3f}" for a, b in zip(on, off, strict=True)]
+    return f"| {n:,} | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10_000, 100_000]
     print(
@@ -142,6 +186,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         print(render_cpu(n), flush=True)
+    print()
+    print("| series | re-read commit CPU s: collector on → paused | samples() | render |")
+    print("|---|---|---|---|")
+    for n in sizes:
+        print(gc_cpu(n), flush=True)
 
 
 if __name__ == "__main__":

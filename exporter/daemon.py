@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exporter import __version__
 from exporter.config import Config
 from exporter.exposition import Exposition, Renderer
+from exporter.gc_pause import without_gc
 from exporter.ledger import CommitStats, Ledger, LedgerError
 from exporter.model import Source, Stream, StreamRead, Unavailable, Window
 from exporter.plugin import base_url, upstream_settings
@@ -406,7 +407,7 @@ class Daemon:
         published series are never changed in place, so reading them off the loop is safe.
         `publish=False`: the caller changes more and calls `state.changed()` itself."""
         async with self._render_lock:
-            self.state.exposition = await asyncio.to_thread(self._render)
+            self.state.exposition = await asyncio.to_thread(without_gc(self._render))
         if publish:
             self.state.changed()
 
@@ -511,7 +512,9 @@ class Daemon:
         try:
             # In a worker thread: folding 100k rows takes seconds of CPU, and the event loop
             # keeps answering scrapes meanwhile (the ledger serialises its writers).
-            return await asyncio.to_thread(self.ledger.commit, target.name, now, polled.reads)
+            return await asyncio.to_thread(
+                without_gc(self.ledger.commit), target.name, now, polled.reads
+            )
         except LedgerError as err:
             polled.errors.append(f"state not saved: {err}")
             return None
@@ -648,7 +651,9 @@ class Daemon:
                 )
         if reads:
             try:
-                stats = await asyncio.to_thread(self.ledger.commit, target.name, int(now), reads)
+                stats = await asyncio.to_thread(
+                    without_gc(self.ledger.commit), target.name, int(now), reads
+                )
             except LedgerError as err:
                 log.warning("state not saved", extra={"target": target.name, "error": str(err)})
                 outcome.update({s.name.rpartition("/")[2]: False for s, _ in reads})

@@ -28,7 +28,8 @@ def test_ledger_render_and_render_comparison_benchmarks_run() -> None:
     rows = [line for line in run_bench("bench.ledger_render", 300) if line.startswith("| 300 |")]
     ledger = [r for r in rows if r.count("|") == 10]
     render = [r for r in rows if r.count("|") == 9 and r.count("→") == 6]
-    assert len(ledger) == 1 and len(render) == 1 and len(rows) == 2, rows
+    collector = [r for r in rows if r.count("|") == 5 and r.count("→") == 3]
+    assert len(ledger) == 1 and len(render) == 1 and len(collector) == 1 and len(rows) == 3, rows
 
 
 def test_end_to_end_benchmark_runs() -> None:
