@@ -64,9 +64,9 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from exporter.daemon import release_free_memory
     from exporter.exposition import Exposition, Renderer
     from exporter.ledger import Ledger
+    from exporter.listener_process import ListenerProcess, ListenerSettings
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
     from exporter.process import favour_the_event_loop
-    from exporter.scrape_process import ListenerSettings, ScrapeProcess
     from exporter.server import ServerState, create_app, serve
     from exporter.windows import next_window
     from testkit.reference_render import render as reference
@@ -133,7 +133,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
             nonlocal polls
             if rerender == "process":  # run --web.listener-process
                 listener = ListenerSettings(f"127.0.0.1:{port}", None, False, "warning", "logfmt")
-                separate = ScrapeProcess(listener)
+                separate = ListenerProcess(listener)
                 await separate.start(state, None)
                 state.watchers.append(separate.publish)
             else:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from exporter.config import Config
 from exporter.daemon import Daemon
+from exporter.listener_process import ListenerProcessError, ListenerSettings
 from exporter.process import favour_the_event_loop, serve_until_stopped
-from exporter.scrape_process import ListenerSettings, ScrapeProcessError
 from exporter.sharding import Shard
 from exporter.webconfig import WebConfigFile, load_web_config
 
@@ -37,7 +37,7 @@ def run(
         return asyncio.run(
             _run(config, listen, web, shard, config_path, enable_lifecycle, listener)
         )
-    except ScrapeProcessError as err:
+    except ListenerProcessError as err:
         print(f"usage-exporter: {err}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter.daemon import Daemon
-from exporter.scrape_process import ListenerSettings, ScrapeProcess
+from exporter.listener_process import ListenerProcess, ListenerSettings
 from exporter.server import Listener, create_app, parse_listen_address, serve
 from exporter.webconfig import BasicAuth, WebConfigFile
 
@@ -45,18 +45,18 @@ async def serve_until_stopped(
     """Listen, poll each target on schedule, and run until SIGTERM or SIGINT; SIGHUP (and
     POST /-/reload with `enable_lifecycle`) reloads `config_path`. Closes the daemon.
 
-    With `listener`, the HTTP listener runs in a process of its own (exporter/scrape_process.py;
+    With `listener`, the HTTP listener runs in a process of its own (exporter/listener_process.py;
     `listen` and `web` are then its settings). False when that process died: the caller exits 1.
-    ScrapeProcessError when it could not listen."""
+    ListenerProcessError when it could not listen."""
     reload = None
     if config_path is not None and enable_lifecycle:
         reload = partial(daemon.reload, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     server: Listener | None = None
-    separate: ScrapeProcess | None = None
+    separate: ListenerProcess | None = None
     if listener is not None:
-        separate = ScrapeProcess(listener)
+        separate = ListenerProcess(listener)
         try:
             await separate.start(daemon.state, reload)
         except BaseException:
@@ -109,7 +109,7 @@ async def serve_until_stopped(
 
 
 def _listener_died(
-    loop: asyncio.AbstractEventLoop, separate: ScrapeProcess, stop: asyncio.Event
+    loop: asyncio.AbstractEventLoop, separate: ListenerProcess, stop: asyncio.Event
 ) -> None:
     loop.remove_reader(separate.sentinel)
     separate.died = True

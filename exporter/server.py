@@ -49,7 +49,7 @@ class ServerState:
     shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
     # POST /-/reload (--web.enable-lifecycle): reload the config; (ok, message)
     reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
-    # told of every change by `changed()`: a listener in another process (exporter/scrape_process)
+    # told of every change by `changed()`: a listener in another process (exporter/listener_process)
     watchers: list[Callable[[ServerState], None]] = field(default_factory=list)
 
     def changed(self) -> None:

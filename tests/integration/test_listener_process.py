@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from exporter.exposition import Exposition
-from exporter.scrape_process import decode, encode
+from exporter.listener_process import decode, encode
 from exporter.server import ServerState, TargetStatus
 from tests.harness import (
     HOST,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import multiprocessing
 import signal
 import threading
@@ -34,12 +33,10 @@ from exporter.logs import configure_logging
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.webconfig import BasicAuth, load_web_config
 
-log = logging.getLogger(__name__)
-
 READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
 
 
-class ScrapeProcessError(Exception):
+class ListenerProcessError(Exception):
     """The listener process could not start (its message says why) or died."""
 
 
@@ -85,7 +82,7 @@ class ListenerSettings:
     log_format: str
 
 
-class ScrapeProcess:
+class ListenerProcess:
     """The daemon's side: starts the listener process, publishes snapshots, answers reloads."""
 
     def __init__(self, settings: ListenerSettings) -> None:
@@ -111,7 +108,7 @@ class ScrapeProcess:
     ) -> None:
         """Start the listener process with `state` as its first snapshot (it listens only once
         it has one: never a 503 that one process would not give) and wait until it listens;
-        ScrapeProcessError if it cannot."""
+        ListenerProcessError if it cannot."""
         self._process.start()
         self._child_control.close()  # the child's ends: closed here, so its death is EOF
         self._child_data.close()
@@ -120,9 +117,9 @@ class ScrapeProcess:
         try:
             answer = await asyncio.to_thread(self._receive_ready)
         except (EOFError, OSError) as err:
-            raise ScrapeProcessError("the listener process exited before listening") from err
+            raise ListenerProcessError("the listener process exited before listening") from err
         if answer[0] != "ready":
-            raise ScrapeProcessError(str(answer[1]))
+            raise ListenerProcessError(str(answer[1]))
         self.address = str(answer[1])
         loop = asyncio.get_running_loop()
         threading.Thread(
@@ -131,7 +128,7 @@ class ScrapeProcess:
 
     def _receive_ready(self) -> tuple[str, Any]:
         if not self._control.poll(READY_TIMEOUT):
-            raise ScrapeProcessError(f"the listener process did not listen in {READY_TIMEOUT:g} s")
+            raise ListenerProcessError(f"the listener process did not listen in {READY_TIMEOUT:g}s")
         answer: tuple[str, Any] = self._control.recv()
         return answer
 
@@ -155,7 +152,7 @@ class ScrapeProcess:
                 for message in messages:  # one sender: the messages of a snapshot stay together
                     self._data_send.send_bytes(message)  # the GIL is released while it writes
             except OSError:
-                return  # the listener is gone: `alive` says so
+                return  # the listener is gone: its sentinel says so
 
     def _control_loop(
         self,
@@ -181,9 +178,6 @@ class ScrapeProcess:
                 self._control.send(outcome)
             except OSError:
                 return
-
-    def alive(self) -> bool:
-        return self._process.is_alive()
 
     @property
     def sentinel(self) -> int:
