@@ -53,10 +53,8 @@ def targets() -> dict[str, Plugin[Any]]:
 
 
 def counter_names(plugin: Plugin[Any]) -> set[str]:
-    """The `_total` sample names of the vendor's counters."""
-    return {f"{f.name}_total" for f in plugin.families if f.kind is Kind.COUNTER} | {
-        f.name for f in plugin.families if f.kind is Kind.COUNTER and f.name.endswith("_total")
-    }
+    """The sample names of the vendor's counters (a counter family's name ends in `_total`)."""
+    return {f.name for f in plugin.families if f.kind is Kind.COUNTER}
 
 
 def entry(plugin: Plugin[Any], name: str, sim_url: str) -> dict[str, Any]:
