@@ -80,7 +80,8 @@ def test_the_listener_process_serves_exact_counters_and_reloads(tmp_path: Path) 
         exp = exporter(tmp_path, config, "--web.listener-process", "--web.enable-lifecycle")
         try:
             assert http(f"{exp.url}/metrics")[0] == 200  # it listens once it has bytes to serve
-            assert "listener=" in exp.output() and "own process" in exp.output()
+            # the listener answers as soon as it listens; the daemon's process logs it after
+            wait_for(lambda: 'listener="own process"' in exp.output(), "the listening line", 10)
             wait_for(lambda: success_polls(exp.url, "solo") >= 1, "a poll", timeout=60)
             assert http(f"{exp.url}/readyz")[0] == 200
             assert http(f"{exp.url}/healthz")[0] == 200
