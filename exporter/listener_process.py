@@ -56,21 +56,17 @@ def encode(state: ServerState) -> list[bytes]:
     return [json.dumps(header).encode(), *variants]
 
 
-def decode(
-    header: bytes, variants: list[bytes]
-) -> tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]:
-    """`encode` undone."""
-    fields = json.loads(header)
+def receive(data: Connection) -> tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]:
+    """`encode` undone, read off the pipe (the GIL is released while it fills each message):
+    (exposition, targets' status, shard)."""
+    fields = json.loads(data.recv_bytes())
     targets = {t["name"]: TargetStatus(**t) for t in fields["targets"]}
     shard = (int(fields["shard"][0]), int(fields["shard"][1]))
     if fields["series"] is None:
         return None, targets, shard
-    text, text_gzip, openmetrics, openmetrics_gzip = variants
-    return (
-        Exposition(text, text_gzip, openmetrics, openmetrics_gzip, int(fields["series"])),
-        targets,
-        shard,
-    )
+    text, text_gzip, openmetrics, openmetrics_gzip = (data.recv_bytes() for _ in VARIANTS)
+    exposition = Exposition(text, text_gzip, openmetrics, openmetrics_gzip, int(fields["series"]))
+    return exposition, targets, shard
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +232,10 @@ async def _listen(data: Connection, control: Connection, settings: ListenerSetti
     if settings.lifecycle:
         state.reload = reload
 
-    def receive_one() -> tuple[bytes, list[bytes]]:
-        header = data.recv_bytes()  # the GIL is released while the pipe fills it
-        rendered = json.loads(header)["series"] is not None
-        return header, [data.recv_bytes() for _ in VARIANTS] if rendered else []
-
     try:
-        first = await asyncio.to_thread(receive_one)
+        state.exposition, state.targets, state.shard = await asyncio.to_thread(receive, data)
     except (EOFError, OSError):
         return  # the daemon's process is gone before we began
-    state.exposition, state.targets, state.shard = decode(*first)
     try:
         web = load_web_config(settings.web_config) if settings.web_config else None
         host, port = parse_listen_address(settings.listen)
@@ -261,19 +251,19 @@ async def _listen(data: Connection, control: Connection, settings: ListenerSetti
         bound = server.servers[0].sockets[0].getsockname()[1]
     control.send(("ready", f"{host}:{bound}"))
 
-    def apply(header: bytes, variants: list[bytes]) -> None:
-        state.exposition, state.targets, state.shard = decode(header, variants)
+    def apply(snapshot: tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]) -> None:
+        state.exposition, state.targets, state.shard = snapshot
 
-    def receive() -> None:
+    def receiving() -> None:
         while True:
             try:
-                header, variants = receive_one()
+                snapshot = receive(data)
             except (EOFError, OSError):
                 loop.call_soon_threadsafe(stop.set)
                 return
-            loop.call_soon_threadsafe(apply, header, variants)
+            loop.call_soon_threadsafe(apply, snapshot)
 
-    threading.Thread(target=receive, name="snapshot-receiver", daemon=True).start()
+    threading.Thread(target=receiving, name="snapshot-receiver", daemon=True).start()
     await stop.wait()
     server.should_exit = True
     with contextlib.suppress(Exception):

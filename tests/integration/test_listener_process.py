@@ -8,6 +8,7 @@ a dead listener stops the daemon's process with exit 1, and a port in use is a c
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from exporter.exposition import Exposition
-from exporter.listener_process import decode, encode
+from exporter.listener_process import encode, receive
 from exporter.server import ServerState, TargetStatus
 from tests.harness import (
     HOST,
@@ -63,15 +64,22 @@ def gone(pid: int) -> bool:
     return "State:\tZ" in status
 
 
-def test_a_snapshot_survives_the_pipe_encoding() -> None:
+def test_a_snapshot_survives_the_pipe() -> None:
+    receiving, sending = multiprocessing.Pipe(duplex=False)
     state = ServerState(shard=(1, 3))
     state.targets["a"] = TargetStatus("a", "openai", True, True, 12.5, "")
     state.targets["b"] = TargetStatus("b", "telnyx", False, True, None, 'HTTP 500 "x"\n')
-    assert decode(encode(state)[0], []) == (None, state.targets, (1, 3))
+    messages = encode(state)
+    assert len(messages) == 1
+    for message in messages:
+        sending.send_bytes(message)
+    assert receive(receiving) == (None, state.targets, (1, 3))
     state.exposition = Exposition(b"t", b"tg", b"o", b"og\x00\xff", 7)
-    header, *variants = encode(state)
-    assert len(variants) == 4
-    assert decode(header, variants) == (state.exposition, state.targets, (1, 3))
+    messages = encode(state)
+    assert len(messages) == 5
+    for message in messages:
+        sending.send_bytes(message)
+    assert receive(receiving) == (state.exposition, state.targets, (1, 3))
 
 
 def test_the_listener_process_serves_exact_counters_and_reloads(tmp_path: Path) -> None:
