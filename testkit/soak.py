@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter.config import Config, load_config
 from exporter.model import Kind
 from exporter.plugin import Plugin
-from exporter.simulator.truth import Series, SeriesKey
+from exporter.simulator.truth import Series, SeriesKey, counters
 from exporter.source_config import BaseSource
 from exporter.vendors import plugins
 from testkit.memory import memory_kib
@@ -44,7 +43,6 @@ from testkit.processes import (
 )
 
 TIMEOUT = 4  # every target's client timeout and interval; a timeout fault waits longer
-Labels = frozenset[tuple[str, str]]
 
 
 def targets() -> dict[str, Plugin[Any]]:
@@ -111,28 +109,6 @@ def config_text(tmp: Path, sim_url: str) -> str:
 # -- reading the exporter -------------------------------------------------------------------------
 
 
-def exporter_series(url: str) -> dict[str, dict[SeriesKey, Series]]:
-    """Every counter sample per target, with its `_created`, from one OpenMetrics scrape."""
-    out: dict[str, dict[SeriesKey, Series]] = {}
-    for family in text_string_to_metric_families(scrape(url, openmetrics=True)):
-        if family.type != "counter":
-            continue
-        created: dict[Labels, float] = {}
-        values: dict[Labels, float] = {}
-        target_of: dict[Labels, str] = {}
-        for sample in family.samples:
-            labels = frozenset((k, v) for k, v in sample.labels.items() if k != "target" and v)
-            target_of[labels] = sample.labels.get("target", "")
-            if sample.name.endswith("_created"):
-                created[labels] = sample.value
-            elif sample.name.endswith("_total"):
-                values[labels] = sample.value
-        for labels, value in values.items():
-            series = Series(value, created.get(labels))
-            out.setdefault(target_of[labels], {})[(f"{family.name}_total", labels)] = series
-    return out
-
-
 def self_metric(url: str, name: str, by: str) -> dict[str, float]:
     """A self-metric summed by target and one label, keyed `target/label`."""
     sums: dict[str, float] = {}
@@ -168,13 +144,13 @@ def equal(actual: float, expected: float) -> bool:
 def compare(sim: str, exp: str, config: Config) -> tuple[dict[str, int], list[str]]:
     """Series checked per source and every mismatch: a value that differs, a series the truth
     has and the exporter lacks, or a non-zero series the truth does not know."""
-    series = exporter_series(exp)
+    scraped = scrape(exp, openmetrics=True)
     checked: dict[str, int] = {}
     mismatches: list[str] = []
     for source in config.sources:
         plugin = targets()[source.name]
         names = counter_names(plugin)
-        got = {k: s for k, s in series.get(source.name, {}).items() if k[0] in names}
+        got = {k: s for k, s in counters(scraped, source.name).items() if k[0] in names}
         truth = expected_of(plugin, sim, source, got)
         expected = {k: v for k, v in truth.items() if v != 0}
         checked[plugin.kind] = len(expected.keys() | got.keys())
@@ -301,6 +277,15 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def _over_targets(by_target: dict[str, float]) -> list[tuple[str, float]]:
+    """`self_metric`'s `target/label` sums summed over the targets, by label, sorted."""
+    sums: dict[str, float] = {}
+    for key, value in by_target.items():
+        label = key.partition("/")[2]
+        sums[label] = sums.get(label, 0) + value
+    return sorted(sums.items())
+
+
 def table(f: Figures) -> str:
     lines = [
         "| figure | value |",
@@ -355,17 +340,9 @@ def table(f: Figures) -> str:
     for upstream, counts in f.simulator.get("revisions", {}).items():
         lines.append(_row(upstream, counts["up"], counts["down"], counts["restored"]))
     lines += ["", "| exporter saw | value |", "|---|---|"]
-    codes: dict[str, float] = {}
-    for key, value in f.exporter_requests.items():
-        code = key.partition("/")[2]
-        codes[code] = codes.get(code, 0) + value
-    for code, value in sorted(codes.items()):
+    for code, value in _over_targets(f.exporter_requests):
         lines.append(_row(f"upstream answers {code}", f"{value:.0f}"))
-    directions: dict[str, float] = {}
-    for key, value in f.exporter_revisions.items():
-        direction = key.partition("/")[2]
-        directions[direction] = directions.get(direction, 0) + value
-    for direction, value in sorted(directions.items()):
+    for direction, value in _over_targets(f.exporter_revisions):
         lines.append(_row(f"bucket revisions {direction}", f"{value:.0f}"))
     if f.mismatches:
         lines += ["", "Mismatches (first 20):", ""] + [f"- {m}" for m in f.mismatches[:20]]
