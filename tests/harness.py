@@ -7,6 +7,8 @@ The helpers themselves live in `testkit.processes`, shared with the benchmarks.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -79,3 +81,18 @@ def prometheus(
     return _prometheus(
         tmp, exporter_url, scrape_interval, rule_files, binary=require_tool("prometheus")
     )
+
+
+def bench_output(module: str, *args: str, timeout: float = 120) -> str:
+    """What `python -m <module> <args>` prints, run from the repository root (the tests never
+    import `bench`); a non-zero exit fails the test with the end of its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done.stdout

@@ -5,29 +5,17 @@ columns and numbers in it. No timing is asserted, no Prometheus is needed."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from exporter.vendors import kinds
+from tests.harness import bench_output
 
-REPO = Path(__file__).resolve().parents[2]
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
 def run_smoke(module: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", module, "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
-    return done.stdout
+    return bench_output(module, "--smoke")
 
 
 def table(output: str) -> tuple[list[str], list[list[str]]]:
@@ -97,12 +85,4 @@ def test_startup_smoke() -> None:
 
 @pytest.mark.parametrize("module", ["bench.upstream_calls", "bench.startup"])
 def test_help_names_the_smoke_flag(module: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", module, "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0 and "--smoke" in done.stdout, done.stderr
+    assert "--smoke" in bench_output(module, "--help", timeout=60)

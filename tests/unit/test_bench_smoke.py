@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import bench_output
 
 
 def run_bench(module: str, *sizes: int) -> list[str]:
     """The Markdown table lines `python -m <module> <sizes>` prints."""
-    done = subprocess.run(
-        [sys.executable, "-m", module, *map(str, sizes)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
-    return [line for line in done.stdout.splitlines() if line.startswith("|")]
+    output = bench_output(module, *map(str, sizes))
+    return [line for line in output.splitlines() if line.startswith("|")]
 
 
 def test_ledger_render_and_render_comparison_benchmarks_run() -> None:
