@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,15 +196,17 @@ def exporter(
 
 def prometheus(
     tmp: Path,
-    exporter_url: str,
+    exporter_url: str | Sequence[str],
     scrape_interval: str = "1s",
     rule_files: tuple[Path, ...] = (),
     binary: str | None = None,
 ) -> AbstractContextManager[Process]:
-    """A Prometheus scraping `exporter_url`; `binary` defaults to the one `find_tool` finds."""
+    """A Prometheus scraping `exporter_url` (or each of several, in one job); `binary` defaults
+    to the one `find_tool` finds."""
     binary = binary or find_tool("prometheus")
     port = free_port()
-    target = exporter_url.removeprefix("http://")
+    urls = [exporter_url] if isinstance(exporter_url, str) else list(exporter_url)
+    targets = json.dumps([url.removeprefix("http://") for url in urls])
     config = tmp / "prometheus.yml"
     config.write_text(
         "global:\n"
@@ -213,7 +215,7 @@ def prometheus(
         f"rule_files: {json.dumps([str(path) for path in rule_files])}\n"
         "scrape_configs:\n"
         "  - job_name: usage-exporter\n"
-        f"    static_configs: [{{targets: ['{target}']}}]\n"
+        f"    static_configs: [{{targets: {targets}}}]\n"
     )
     argv = [
         binary,

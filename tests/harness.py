@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -75,9 +76,13 @@ def require_tool(name: str) -> str:
 
 
 def prometheus(
-    tmp: Path, exporter_url: str, scrape_interval: str = "1s", rule_files: tuple[Path, ...] = ()
+    tmp: Path,
+    exporter_url: str | Sequence[str],
+    scrape_interval: str = "1s",
+    rule_files: tuple[Path, ...] = (),
 ) -> AbstractContextManager[Process]:
-    """A real Prometheus scraping `exporter_url` (the Debian package `prometheus`)."""
+    """A real Prometheus scraping `exporter_url`, or each of several (the Debian package
+    `prometheus`)."""
     return _prometheus(
         tmp, exporter_url, scrape_interval, rule_files, binary=require_tool("prometheus")
     )

@@ -14,11 +14,8 @@ Prometheus. With a fixed origin (`count_from`):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +31,8 @@ from tests.harness import (
     http,
     http_json,
     parse_samples,
+    prometheus,
     promql,
-    require_tool,
-    running,
     scrape,
     simulator,
     start,
@@ -119,35 +115,6 @@ def start_shard(tmp: Path, config: Path, pod: str, state: str, total: int, port:
     )
 
 
-@contextmanager
-def prometheus_of(tmp: Path, ports: list[int]) -> Iterator[Process]:
-    binary = require_tool("prometheus")
-    port = free_port()
-    config = tmp / "prometheus.yml"
-    targets = [f"{HOST}:{p}" for p in ports]
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: usage-exporter\n    static_configs: [{{targets: {json.dumps(targets)}}}]\n"
-    )
-    argv = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp / 'tsdb'}",
-        f"--web.listen-address={HOST}:{port}",
-        "--log.level=warn",
-    ]
-    with running(
-        "prometheus",
-        argv,
-        tmp / "prometheus.log",
-        f"http://{HOST}:{port}",
-        ready_path="/-/ready",
-        timeout=60,
-    ) as prom:
-        yield prom
-
-
 def usage_samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every non-self sample the process serves, `_created` included (OpenMetrics)."""
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -221,7 +188,7 @@ def test_three_shards_a_late_replica_and_a_reshard(tmp_path: Path) -> None:
         states = ["s0", "s1", "s2", "s1-replica"]
         shards: list[Process] = []
         try:
-            with prometheus_of(tmp_path, ports) as prom:
+            with prometheus(tmp_path, [f"http://{HOST}:{p}" for p in ports]) as prom:
                 for i in range(3):
                     shards.append(start_shard(tmp_path, config, pods[i], states[i], 3, ports[i]))
                 polls_after(shards, 2)
