@@ -147,6 +147,13 @@ def exporter_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "exporter", *args]
 
 
+def run_argv(config: Path, port: int, *extra: str) -> list[str]:
+    """`usage-exporter run --config CONFIG` listening on the loopback `port`, then `extra`."""
+    return exporter_argv(
+        "run", "--config", str(config), "--web.listen-address", f"{HOST}:{port}", *extra
+    )
+
+
 def simulator(
     tmp: Path, seed: int = 7, extra: tuple[str, ...] = (), log_name: str = "simulator.log"
 ) -> AbstractContextManager[Process]:
@@ -184,9 +191,7 @@ def exporter(
     port = free_port()
     return start(
         "exporter",
-        exporter_argv(
-            "run", "--config", str(config), "--web.listen-address", f"{HOST}:{port}", *extra
-        ),
+        run_argv(config, port, *extra),
         tmp / log_name,
         f"http://{HOST}:{port}",
         ready_path="/healthz",

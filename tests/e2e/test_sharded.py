@@ -26,13 +26,13 @@ from tests.harness import (
     HOST,
     Process,
     clock_in_the_past,
-    exporter_argv,
     free_port,
     http,
     http_json,
     parse_samples,
     prometheus,
     promql,
+    run_argv,
     scrape,
     simulator,
     start,
@@ -98,12 +98,9 @@ def simulator_flags() -> tuple[str, ...]:
 def start_shard(tmp: Path, config: Path, pod: str, state: str, total: int, port: int) -> Process:
     return start(
         pod,
-        exporter_argv(
-            "run",
-            "--config",
-            str(config),
-            "--web.listen-address",
-            f"{HOST}:{port}",
+        run_argv(
+            config,
+            port,
             "--shard.from-hostname",
             "--total-shards",
             str(total),

@@ -26,9 +26,9 @@ from tests.harness import (
     HOST,
     Process,
     exporter,
-    exporter_argv,
     http,
     http_json,
+    run_argv,
     scrape,
     simulator,
     success_polls,
@@ -152,12 +152,9 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path, flags: tuple[str, ...]) 
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            exporter_argv(
-                "run",
-                "--config",
-                str(config),
-                "--web.listen-address",
-                f"{HOST}:{port}",
+            run_argv(
+                config,
+                port,
                 *flags,
             ),
             capture_output=True,

@@ -19,11 +19,11 @@ import bcrypt
 from tests.harness import (
     HOST,
     exporter,
-    exporter_argv,
     free_port,
     http,
     http_json,
     parse_samples,
+    run_argv,
     scrape,
     simulator,
     start,
@@ -239,12 +239,9 @@ def test_reload_endpoint_needs_the_flag_and_the_credentials(tmp_path: Path) -> N
     port = free_port()
     exp = start(
         "exporter",
-        exporter_argv(
-            "run",
-            "--config",
-            str(config),
-            "--web.listen-address",
-            f"{HOST}:{port}",
+        run_argv(
+            config,
+            port,
             "--web.config.file",
             str(web),
             "--web.enable-lifecycle",

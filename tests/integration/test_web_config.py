@@ -13,7 +13,7 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.harness import HOST, exporter_argv, free_port, wait_for
+from tests.harness import HOST, free_port, run_argv, wait_for
 
 CONFIG = """state_dir: {state}
 sources:
@@ -70,12 +70,9 @@ def test_tls_and_basic_auth(tmp_path: Path) -> None:
     port = free_port()
     url = f"https://{HOST}:{port}"
     popen = subprocess.Popen(
-        exporter_argv(
-            "run",
-            "--config",
-            str(config),
-            "--web.listen-address",
-            f"{HOST}:{port}",
+        run_argv(
+            config,
+            port,
             "--web.config.file",
             str(web),
         ),
