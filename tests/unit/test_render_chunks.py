@@ -6,6 +6,7 @@ family; with a real ledger folding polls as well. A renderer that reuses a stale
 from __future__ import annotations
 
 import gzip
+import math
 import random
 import zlib
 from collections.abc import Callable
@@ -61,9 +62,12 @@ def initial(rng: random.Random) -> Model:
             for i in range(300)
         }
         model[(BYTES, target)] = {
-            (f"b{i}",): (rng.choice([0.0, 1e9, 2.5e-7, 1e21]), None) for i in range(40)
+            (f"b{i}",): (rng.choice([0.0, 1e9, 2.5e-7, 1e21, -3e7, math.inf, math.nan]), None)
+            for i in range(40)
         }
     model[(COST, "a")] = {("p",): (12.25, 1.7e9)}
+    # a counter whose creation time is unknown has no `_created` line
+    model[(COST, "b\"'")] = {("p",): (3.0, None), ("q",): (4.5e6, 1.7e9)}
     return model
 
 
@@ -147,7 +151,7 @@ def test_unchanged_chunks_are_not_rendered_again(monkeypatch: pytest.MonkeyPatch
     rendered.clear()
     model[(TOKENS, "a")][next(iter(model[(TOKENS, "a")]))] = (1e6, 1.7e9)
     got = renderer.render(as_families(model), CollectorRegistry())
-    assert first == 2 * 30 + 2 * 4 + 1 and rendered == [1]  # only the changed chunk
+    assert first == 2 * 30 + 2 * 4 + 2 and rendered == [1]  # only the changed chunk
     assert differences(got, reference(as_families(model), CollectorRegistry())) == []
 
 
