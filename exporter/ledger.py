@@ -10,9 +10,11 @@ never silently reset: an unreadable or foreign state file is an error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
+import operator
 import os
 import sqlite3
 import sys
@@ -112,7 +114,9 @@ class CommitStats:
 
 
 BucketKey = tuple[str, int]  # (stream, bucket start)
+_second = operator.itemgetter(1)
 _new_sample = tuple.__new__
+_created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
 
 
 @dataclass(slots=True)
@@ -133,7 +137,8 @@ class _Series:
     def make_sample(self) -> Sample:
         # tuple.__new__ skips the named tuple's Python-level constructor: half the cost, and a
         # render after a busy poll makes one per series.
-        sample = self.sample = _new_sample(Sample, (self.labels, self.emitted, float(self.origin)))
+        created = _created(self.origin)
+        sample = self.sample = _new_sample(Sample, (self.labels, self.emitted, created))
         return sample
 
     def copy(self) -> _Series:
@@ -151,7 +156,7 @@ class _Series:
         )
 
     def true_sum(self) -> float:
-        return math.fsum([self.base, *(v for _, v in self.buckets.values())])
+        return math.fsum([self.base, *map(_second, self.buckets.values())])
 
 
 @dataclass(slots=True)
@@ -169,6 +174,9 @@ class _Target:
     levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
     # stream -> the series with open buckets of that stream: commits touch only those
     by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
+    # stream -> no open bucket of it ends before this (a bound, kept by commits): a poll whose
+    # cursor is below it settles nothing, and skips looking at every series of the stream
+    earliest: dict[str, int] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
 
     def index(self, series: _Series, before: _Series | None) -> None:
@@ -595,7 +603,7 @@ class Ledger:
             cursors[name] = _Cursor(align_up(newest, width), cursor.origin, width)
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._write_series(target, list(work.touched.values()), work.created)
+            self._write_series(target, state, list(work.touched.values()), work.created)
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -646,7 +654,7 @@ class Ledger:
                 _prune_periods(series, oldest_period)
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._write_series(target, list(work.touched.values()), work.created)
+            self._write_series(target, state, list(work.touched.values()), work.created)
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -671,13 +679,18 @@ class Ledger:
             family[series.labels] = series
         state.cursors.update(work.cursors)
         state.levels.update(work.new_levels)
+        state.earliest.update(work.earliest)
         self._next_id = work.next_id
         count = sum(len(s) for s in state.series.values())
         count += sum(len(levels) for levels in state.levels.values())
         return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
 
-    def _write_series(self, target: str, touched: Sequence[_Series], created: set[int]) -> None:
-        """Save `touched` series; those in `created` (ids) are new: no old rows to replace."""
+    def _write_series(
+        self, target: str, state: _Target, touched: Sequence[_Series], created: set[int]
+    ) -> None:
+        """Save `touched` series; those in `created` (ids) are new. Of an existing series only
+        what differs from its published version (still in `state`) is written: a poll that
+        raises one open bucket per series writes two rows per series, not a series' worth."""
         self._db.executemany(
             "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -687,29 +700,48 @@ class Ledger:
                 if s.id in created
             ],
         )
-        existing = [s for s in touched if s.id not in created]
+        updated: list[tuple[float, float, int]] = []
+        buckets: list[tuple[int, str, int, int, float]] = []
+        gone_buckets: list[tuple[int, str, int]] = []
+        periods: list[tuple[int, str, int, float]] = []
+        gone_periods: list[tuple[int, str, int]] = []
+        published, nothing = state.series, _Series(0, "", (), 0, 0.0, 0.0)
+        for s in touched:
+            sid = s.id
+            before = nothing if sid in created else published[s.family][s.labels]
+            if sid not in created and (s.base != before.base or s.emitted != before.emitted):
+                updated.append((s.base, s.emitted, sid))
+            if s.buckets != before.buckets:  # loops spelled out: a poll runs them per series
+                for key, (end, value) in s.buckets.items():
+                    if before.buckets.get(key) != (end, value):
+                        buckets.append((sid, key[0], key[1], end, value))
+                if not before.buckets.keys() <= s.buckets.keys():
+                    for key in before.buckets.keys() - s.buckets.keys():
+                        gone_buckets.append((sid, *key))
+            if s.periods != before.periods:
+                for key, value in s.periods.items():
+                    if before.periods.get(key) != value:
+                        periods.append((sid, key[0], key[1], value))
+                if not before.periods.keys() <= s.periods.keys():
+                    for key in before.periods.keys() - s.periods.keys():
+                        gone_periods.append((sid, *key))
+        self._db.executemany("UPDATE series SET base=?, emitted=? WHERE id=?", updated)
         self._db.executemany(
-            "UPDATE series SET base=?, emitted=? WHERE id=?",
-            [(s.base, s.emitted, s.id) for s in existing],
+            "DELETE FROM buckets WHERE series_id=? AND stream=? AND start=?", gone_buckets
         )
-        ids = [(s.id,) for s in existing]
-        self._db.executemany("DELETE FROM buckets WHERE series_id=?", ids)
-        self._db.executemany("DELETE FROM periods WHERE series_id=?", ids)
         self._db.executemany(
-            "INSERT INTO buckets (series_id, stream, start, end, value) VALUES (?, ?, ?, ?, ?)",
-            [
-                (s.id, stream, start, end, value)
-                for s in touched
-                for (stream, start), (end, value) in s.buckets.items()
-            ],
+            "INSERT INTO buckets (series_id, stream, start, end, value) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (series_id, stream, start) DO UPDATE SET end=excluded.end, "
+            "value=excluded.value",
+            buckets,
         )
         self._db.executemany(
-            "INSERT INTO periods (series_id, kind, start, value) VALUES (?, ?, ?, ?)",
-            [
-                (s.id, kind, start, value)
-                for s in touched
-                for (kind, start), value in s.periods.items()
-            ],
+            "DELETE FROM periods WHERE series_id=? AND kind=? AND start=?", gone_periods
+        )
+        self._db.executemany(
+            "INSERT INTO periods (series_id, kind, start, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (series_id, kind, start) DO UPDATE SET value=excluded.value",
+            periods,
         )
 
     def _rollback(self) -> None:
@@ -730,6 +762,7 @@ class _Work:
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
         self.written: dict[str, set[tuple[str, Labels]]] = {}  # series each stream's read touched
+        self.earliest: dict[str, int] = {}  # _Target.earliest once this commit is durable
         self.up = self.down = self.ignored = self.overflowed = 0
 
     def _bounded(self, family: Family, labels: Labels) -> Labels:
@@ -753,6 +786,8 @@ class _Work:
         if existing is not None:
             series = existing.copy()
         else:
+            # Interned: values repeat across series (projects, models), as when loaded.
+            labels = tuple(map(sys.intern, labels))
             series = _Series(self.next_id, family.name, labels, origin, 0.0, 0.0)
             self.created.add(series.id)
             self.next_id += 1
@@ -763,17 +798,20 @@ class _Work:
         cursor = self.state.cursors.get(stream.name)
         origin = cursor.origin if cursor is not None else read.start
         new: dict[tuple[str, Labels, int], tuple[int, float]] = {}
+        families, stored = self.state.families, self.state.series
         for flow in read.flows:
-            family = self.state.families.get(flow.family)
+            family = families.get(flow.family)
+            labels = flow.labels
             if (
                 family is None
                 or family.kind is not Kind.COUNTER
                 or flow.start < read.start
-                or len(flow.labels) != len(family.labels)
+                or len(labels) != len(family.labels)
             ):
                 self.ignored += 1
                 continue
-            labels = self._bounded(family, bound_labels(flow.labels))
+            if labels not in stored.get(family.name, ()):  # a stored key is bounded already
+                labels = self._bounded(family, bound_labels(labels))
             key = (family.name, labels, flow.start)
             seen = new.get(key)
             if seen is None:
@@ -782,39 +820,64 @@ class _Work:
                 new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
         # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
         for family_name, labels in self.state.by_stream.get(stream.name, ()):
-            stored = self.state.series[family_name][labels]
-            for (name, start), (end, _) in stored.buckets.items():
+            for (name, start), (end, _) in stored[family_name][labels].buckets.items():
                 if name == stream.name and read.start <= start < read.end:
                     new.setdefault((family_name, labels, start), (end, 0.0))
         written = self.written.setdefault(stream.name, set())
+        earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
+        touched, name = self.touched, stream.name
+        # One key and one end per bucket start, shared by every series (a poll of 100k series
+        # of one hour made 100k equal tuples and ints)
+        keys: dict[int, BucketKey] = {}
+        ends: dict[int, int] = {}
         for (family_name, labels, start), (end, value) in new.items():
-            series = self._series(self.state.families[family_name], labels, origin)
-            written.add((family_name, labels))
-            old = series.buckets.get((stream.name, start))
+            series_key = (family_name, labels)
+            series = touched.get(series_key) or self._series(families[family_name], labels, origin)
+            written.add(series_key)
+            bucket = keys.get(start) or keys.setdefault(start, (name, start))
+            old = series.buckets.get(bucket)
             if old is not None:
                 if value > old[1]:
                     self.up += 1
                 elif value < old[1]:
                     self.down += 1
-            if value == 0.0 and old is None:
+            elif value == 0.0:
                 continue
             if value == 0.0:
-                del series.buckets[(stream.name, start)]
+                del series.buckets[bucket]
             else:
-                series.buckets[(stream.name, start)] = (end, value)
+                series.buckets[bucket] = (ends.setdefault(end, end), value)
+                if earliest is not None and end < earliest:
+                    earliest = end
+        if earliest is not None:
+            self.earliest[stream.name] = earliest
 
     def settle(self, stream: str, cursor: int) -> None:
-        """Fold every open bucket of `stream` that ends at or before `cursor`."""
+        """Fold every open bucket of `stream` that ends at or before `cursor`. Skipped when no
+        open bucket can end that early (`_Target.earliest`); otherwise every series of the
+        stream is looked at, and the bound is made exact again."""
+        earliest = self.earliest.get(stream, self.state.earliest.get(stream))
+        if earliest is not None and cursor < earliest:
+            return
+        remaining: int | None = None
         candidates = self.state.by_stream.get(stream, set()) | self.written.get(stream, set())
         for family_name, labels in candidates:
             key = (family_name, labels)
             current = self.touched.get(key) or self.state.series[family_name][labels]
-            due = [k for k, (e, _) in current.buckets.items() if k[0] == stream and e <= cursor]
+            due = []
+            for bucket, (end, _) in current.buckets.items():
+                if bucket[0] == stream:
+                    if end <= cursor:
+                        due.append(bucket)
+                    elif remaining is None or end < remaining:
+                        remaining = end
             if not due:
                 continue
             series = self._series(self.state.families[family_name], labels, current.origin)
             for bucket in due:
                 _fold(series, bucket)
+        # No open bucket left: any bound is true; the cursor is one (new buckets end after it).
+        self.earliest[stream] = remaining if remaining is not None else cursor + 1
 
     def levels(self, stream: Stream, read: StreamRead) -> None:
         """The read's levels replace the stream's; label sets beyond the limit overflow."""
