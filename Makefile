@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo check test lint typecheck unit system-deps docs dashboards bench soak clean spec-data
+.PHONY: demo check test lint typecheck unit system-deps docs dashboards bench bench-polls soak clean spec-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,17 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.scrape
 	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 1000000
 	$(BIN)/python -m bench.end_to_end
+	$(BIN)/python -m bench.memory_stages
 	$(BIN)/python -m bench.upstream_calls
 	$(BIN)/python -m bench.startup
+
+# Issue 17's tables in one run (about 25 minutes): render and fold CPU, memory by stage, scrapes
+# during polls (40 s per row, so that a whole 1M-series poll falls inside one), end to end.
+bench-polls: $(STAMP) system-deps
+	$(BIN)/python -m bench.ledger_render 10000 100000
+	$(BIN)/python -m bench.memory_stages 100000 1000000
+	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 1000000 --seconds 40
+	$(BIN)/python -m bench.end_to_end 100000
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600

@@ -8,7 +8,8 @@ source's way (`json.loads`, then `BucketParser`), folded into a real ledger, rea
 `samples()` and rendered by the kept `Renderer`, all four variants. Two polls: the first (every
 series new) and a steady one (the same rows re-read, every value risen). Prints per stage the
 CPU seconds (`time.process_time`; the machine is shared) and its share, and the CPU per 100k
-rows. Not included: the HTTP exchange with the upstream (loopback, done by httpx).
+rows. The fold, `samples()` and the rendering run with the cyclic garbage collector paused, as
+the daemon runs them. Not included: the HTTP exchange with the upstream (loopback, by httpx).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from exporter.exposition import Renderer
+from exporter.gc_pause import gc_paused
 from exporter.ledger import Ledger
 from exporter.model import Stream, StreamRead
 from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, BucketParser
@@ -73,14 +75,16 @@ def measure(n: int) -> list[str]:
             del data
             began = time.process_time()
             read = StreamRead(STREAM.name, window.start, window.end, flows)
-            ledger.commit("t", now, [(STREAM, read)])
+            with gc_paused():  # as the daemon commits and renders
+                ledger.commit("t", now, [(STREAM, read)])
             cpu.append(time.process_time() - began)
-            began = time.process_time()
-            families = ledger.samples("t")
-            cpu.append(time.process_time() - began)
-            began = time.process_time()
-            exposition = renderer.render(families, CollectorRegistry())
-            cpu.append(time.process_time() - began)
+            with gc_paused():
+                began = time.process_time()
+                families = ledger.samples("t")
+                cpu.append(time.process_time() - began)
+                began = time.process_time()
+                exposition = renderer.render(families, CollectorRegistry())
+                cpu.append(time.process_time() - began)
             total = sum(cpu)
             shares = " | ".join(f"{c:.2f} ({c / total:.0%})" for c in cpu)
             rows.append(

@@ -7,8 +7,10 @@ samples() time, render time, exposition bytes (text, gzip).
 
 Then a second table, side by side in one process: the CPU seconds (`time.process_time`, not
 wall time: the machine is shared) of rendering all four variants the way before issue 17 (the
-straightforward renderer kept in `testkit/reference_render.py`) and with the kept `Renderer`,
-for polls that change every series, 1 % of them in one block, 1 % scattered, and none.
+straightforward renderer kept in `testkit/reference_render.py`, with the garbage collector on as
+it was) and with `samples()` and the kept `Renderer` the way the daemon runs them now (the
+collector paused), for polls that change every series, 1 % of them in one block, 1 % scattered,
+and none.
 
 Then a third table, side by side in one process: the CPU seconds of a re-read commit (every
 value risen), `samples()` and the kept `Renderer`'s rendering, with the cyclic garbage collector
@@ -120,10 +122,13 @@ def render_cpu(n: int) -> str:
         scattered = list(range(0, n, 100))
         for step, changed in enumerate((range(n), block, scattered, [])):
             poll(NOW + 60 * (step + 1), changed)
-            samples_cpu = cpu(ledger.samples, "t")
-            families = ledger.samples("t")
+            with gc_paused():  # as the daemon renders now
+                began = time.process_time()
+                families = ledger.samples("t")
+                samples_cpu = time.process_time() - began
             before = cpu(reference, families, registry)
-            now = cpu(renderer.render, families, registry)
+            with gc_paused():
+                now = cpu(renderer.render, families, registry)
             cells.append(f"{before:.3f} → {samples_cpu + now:.3f}")
         exposition = renderer.render(ledger.samples("t"), registry)
         old = reference(ledger.samples("t"), registry)

@@ -27,3 +27,10 @@ def test_end_to_end_benchmark_runs() -> None:
     assert stages >= 3, lines[0]
     assert len(rows) == 2 and all(r.startswith("| 200 | 400 |") for r in rows), rows
     assert all(r.count("%)") == stages for r in rows), rows
+
+
+def test_memory_stages_benchmark_runs() -> None:
+    rows = [r for r in run_bench("bench.memory_stages", 300) if r.startswith("| 300 |")]
+    stages = [r for r in rows if "state file" not in r]
+    assert len(stages) == 5 and all(r.count("|") == 7 for r in stages), rows
+    assert "bytes per series" in rows[-1], rows

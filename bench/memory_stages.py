@@ -1,0 +1,136 @@
+"""Where the memory of N series goes: RSS and live Python bytes after each stage of two polls.
+
+Usage: python -m bench.memory_stages [N ...]   (default 100000; each N in a fresh process)
+
+One process per N goes through the daemon's stages with the daemon's settings (commits and
+renderings with the cyclic garbage collector paused, `malloc_trim` after a rendering): import
+the daemon, commit a first poll of N new series (the rows then dropped), render the four
+variants with a kept `Renderer`, commit a second poll re-reading every series risen, render
+again, trim. After each stage it prints the resident set (`VmRSS`) and its peak (`VmHWM`), and
+from Python's small-object allocator (objects up to 512 bytes: series, tuples, short strings)
+the bytes its live objects take and the bytes of the arenas it holds: the difference is freed
+space it cannot give back while a live object shares its arena. Large blocks (the rendered
+bytes, long lists) come from malloc and are in RSS only. Also the state file's size per series.
+(`tracemalloc` would give exact live bytes, but its own bookkeeping doubles the RSS measured.)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.machine import machine_header
+from testkit.memory import memory_kib
+
+MB = 1024 * 1024
+
+
+def _pymalloc() -> tuple[float, float]:
+    """(bytes in live small objects, bytes of the arenas held), from `sys._debugmallocstats`,
+    which writes to file descriptor 2."""
+    with tempfile.TemporaryFile() as report:
+        saved = os.dup(2)
+        os.dup2(report.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        report.seek(0)
+        text = report.read().decode()
+    live = re.search(r"# bytes in allocated blocks\s*=\s*([\d,]+)", text)
+    arenas = re.search(r"arenas \* \d+ bytes/arena\s*=\s*([\d,]+)", text)
+    if live is None or arenas is None:
+        return 0.0, 0.0
+    return float(live[1].replace(",", "")), float(arenas[1].replace(",", ""))
+
+
+def _trim() -> None:
+    with_libc = ctypes.util.find_library("c")
+    if with_libc:
+        ctypes.CDLL(with_libc).malloc_trim(0)
+
+
+def stages(n: int) -> list[str]:
+    """The table rows for N series, measured in this process."""
+    for module in ("exporter.daemon", "exporter.listener_process"):  # all the daemon imports
+        importlib.import_module(module)
+    from prometheus_client import CollectorRegistry
+
+    from bench.ledger_render import FAMILY, NOW, STREAM, rows
+    from exporter.exposition import Renderer
+    from exporter.gc_pause import gc_paused
+    from exporter.ledger import Ledger
+    from exporter.model import StreamRead
+    from exporter.windows import next_window
+
+    out: list[str] = []
+
+    def stage(name: str) -> None:
+        memory = memory_kib()
+        live, arenas = _pymalloc()
+        out.append(
+            f"| {n:,} | {name} | {memory.get('VmRSS', 0) / 1024:.0f} "
+            f"| {memory.get('VmHWM', 0) / 1024:.0f} | {live / MB:.0f} | {arenas / MB:.0f} |"
+        )
+
+    stage("daemon imported")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.sqlite"
+        ledger = Ledger(path, max_series_per_family=n + 1)
+        ledger.declare("t", [FAMILY])
+        renderer = Renderer()
+        registry = CollectorRegistry()
+        start = NOW - NOW % 3600
+        for poll, name in enumerate(
+            ("first poll committed (N new series)", "second poll committed (every series risen)")
+        ):
+            window = next_window(STREAM, NOW + 60 * poll, ledger.cursor("t", STREAM.name))
+            read = StreamRead(STREAM.name, window.start, window.end, rows(n, start, poll))
+            with gc_paused():
+                ledger.commit("t", NOW + 60 * poll, [(STREAM, read)])
+            del read
+            stage(name)
+            with gc_paused():
+                exposition = renderer.render(ledger.samples("t"), registry)
+            _trim()
+            stage(
+                "rendered and trimmed (4 variants: "
+                f"{sum(map(len, (exposition.text, exposition.openmetrics))) / MB:.0f} MB plain, "
+                f"{sum(map(len, (exposition.text_gzip, exposition.openmetrics_gzip))) / MB:.1f}"
+                " MB gzip)"
+            )
+        size = sum(p.stat().st_size for p in Path(tmp).glob("state.sqlite*"))
+        ledger.close()
+    out.append(
+        f"| {n:,} | state file (with its WAL) | {size / MB:.1f} MB: "
+        f"{size / n:.0f} bytes per series | | | |"
+    )
+    return out
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [100_000]
+    print(machine_header(f"python -m bench.memory_stages {' '.join(map(str, sizes))}"))
+    print()
+    print(
+        "| series | after | RSS MB | peak RSS MB | small objects live MB | their arenas held MB |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n in sizes:  # a fresh process each, so one size's leftovers do not count for the next
+        code = f"import bench.memory_stages as m; print(*m.stages({n}), sep='\\n')"
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
+        )
+        print(result.stdout, end="", flush=True)
+
+
+if __name__ == "__main__":
+    main()
