@@ -34,3 +34,9 @@ def test_memory_stages_benchmark_runs() -> None:
     stages = [r for r in rows if "state file" not in r]
     assert len(stages) == 5 and all(r.count("|") == 7 for r in stages), rows
     assert "bytes per series" in rows[-1], rows
+
+
+def test_compressor_comparison_runs() -> None:
+    rows = [r for r in run_bench("bench.compressors", 300) if r.startswith("| 300 |")]
+    assert len(rows) == 4 and all(r.count("|") == 7 for r in rows), rows
+    assert any("ISA-L level 1 (now)" in r for r in rows), rows
