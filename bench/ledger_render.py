@@ -23,7 +23,7 @@ import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry
 from exporter.exposition import Renderer, render
 from exporter.gc_pause import gc_paused
 from exporter.ledger import Ledger
-from exporter.model import Family, Flow, Kind, Stream, StreamRead
+from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
 from exporter.windows import next_window
 
 FAMILY = Family("bench_tokens_total", Kind.COUNTER, "Tokens.", ("project_id", "model", "user_id"))
@@ -53,12 +53,28 @@ def rows(n: int, start: int, risen: int = 0) -> list[Flow]:
     ]
 
 
-def measure(n: int) -> str:
+@contextlib.contextmanager
+def bench_ledger(n: int) -> Iterator[tuple[Ledger, Window, int]]:
+    """A ledger in a temporary directory, FAMILY declared for target "t" with room for N
+    series, the window of its first poll and the start of the open hourly bucket. Closed on
+    leaving."""
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
-        ledger.declare("t", [FAMILY])
-        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
-        start = NOW - NOW % 3600
+        try:
+            ledger.declare("t", [FAMILY])
+            window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
+            yield ledger, window, NOW - NOW % 3600
+        finally:
+            ledger.close()
+
+
+def state_bytes(ledger: Ledger) -> int:
+    """The state file's size with its WAL and shared-memory files."""
+    return sum(p.stat().st_size for p in ledger.path.parent.glob(f"{ledger.path.name}*"))
+
+
+def measure(n: int) -> str:
+    with bench_ledger(n) as (ledger, window, start):
         flows = rows(n, start)
         read = StreamRead("usage", window.start, window.end, flows)
         wall, cpu = time.perf_counter(), time.process_time()
@@ -70,16 +86,13 @@ def measure(n: int) -> str:
         cpu = time.process_time()
         ledger.commit("t", NOW + 60, [(STREAM, reread)])
         reread_cpu = time.process_time() - cpu
-        size = (Path(tmp) / "l.sqlite").stat().st_size + sum(
-            p.stat().st_size for p in Path(tmp).glob("l.sqlite-*")
-        )
+        size = state_bytes(ledger)
         wall = time.perf_counter()
         families = ledger.samples("t")
         samples_wall = time.perf_counter() - wall
         wall = time.perf_counter()
         exposition = render(families, CollectorRegistry())
         render_wall = time.perf_counter() - wall
-        ledger.close()
     return (
         f"| {n:,} | {commit_wall:.2f} | {commit_cpu:.2f} | {reread_cpu:.2f} | {size / 1e6:.1f} | "
         f"{samples_wall:.2f} | {render_wall:.2f} | {len(exposition.text) / 1e6:.1f} | "
@@ -96,11 +109,7 @@ def render_cpu(n: int) -> str:
         work(*args)
         return time.process_time() - began
 
-    with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
-        ledger.declare("t", [FAMILY])
-        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
-        start = NOW - NOW % 3600
+    with bench_ledger(n) as (ledger, window, start):
         values = [float(i % 1000 + 1) for i in range(n)]
         labels = [(f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}") for i in range(n)]
 
@@ -132,7 +141,6 @@ def render_cpu(n: int) -> str:
             cells.append(f"{before:.3f} → {samples_cpu + now:.3f}")
         exposition = renderer.render(ledger.samples("t"), registry)
         old = reference(ledger.samples("t"), registry)
-        ledger.close()
     sizes = (
         f"{len(old.text_gzip) / 1e6:.2f} → {len(exposition.text_gzip) / 1e6:.2f} | "
         f"{len(old.openmetrics_gzip) / 1e6:.2f} → {len(exposition.openmetrics_gzip) / 1e6:.2f}"
@@ -142,11 +150,7 @@ def render_cpu(n: int) -> str:
 
 def gc_cpu(n: int) -> str:
     """(commit, samples(), render) CPU s with the collector on, then paused: least of 3 each."""
-    with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger(Path(tmp) / "l.sqlite", max_series_per_family=n + 1)
-        ledger.declare("t", [FAMILY])
-        window = next_window(STREAM, NOW, ledger.cursor("t", STREAM.name))
-        start = NOW - NOW % 3600
+    with bench_ledger(n) as (ledger, window, start):
         renderer = Renderer()
         best: dict[bool, list[float]] = {False: [9e9] * 3, True: [9e9] * 3}
         for poll in range(7):  # the first one creates the series; then on, paused, on, ...
@@ -167,7 +171,6 @@ def gc_cpu(n: int) -> str:
                 now = (commit, samples, rendered)
                 best[paused] = [min(a, b) for a, b in zip(best[paused], now, strict=True)]
             del flows, read, families
-        ledger.close()
     on, off = best[False], best[True]
     cells = [f"{a:.3f} → {b:.3f}" for a, b in zip(on, off, strict=True)]
     return f"| {n:,} | " + " | ".join(cells) + " |"

@@ -24,7 +24,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from bench.machine import machine_header
 from testkit.memory import memory_kib
@@ -64,10 +63,9 @@ def stages(n: int) -> list[str]:
         importlib.import_module(module)
     from prometheus_client import CollectorRegistry
 
-    from bench.ledger_render import FAMILY, NOW, STREAM, rows
+    from bench.ledger_render import NOW, STREAM, bench_ledger, rows, state_bytes
     from exporter.exposition import Renderer
     from exporter.gc_pause import gc_paused
-    from exporter.ledger import Ledger
     from exporter.model import StreamRead
     from exporter.windows import next_window
 
@@ -82,13 +80,9 @@ def stages(n: int) -> list[str]:
         )
 
     stage("daemon imported")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "state.sqlite"
-        ledger = Ledger(path, max_series_per_family=n + 1)
-        ledger.declare("t", [FAMILY])
+    with bench_ledger(n) as (ledger, _, start):
         renderer = Renderer()
         registry = CollectorRegistry()
-        start = NOW - NOW % 3600
         for poll, name in enumerate(
             ("first poll committed (N new series)", "second poll committed (every series risen)")
         ):
@@ -107,8 +101,7 @@ def stages(n: int) -> list[str]:
                 f"{sum(map(len, (exposition.text_gzip, exposition.openmetrics_gzip))) / MB:.1f}"
                 " MB gzip)"
             )
-        size = sum(p.stat().st_size for p in Path(tmp).glob("state.sqlite*"))
-        ledger.close()
+        size = state_bytes(ledger)
     out.append(
         f"| {n:,} | state file (with its WAL) | {size / MB:.1f} MB: "
         f"{size / n:.0f} bytes per series | | | |"
