@@ -708,9 +708,12 @@ class Ledger:
         published, nothing = state.series, _Series(0, "", (), 0, 0.0, 0.0)
         for s in touched:
             sid = s.id
-            before = nothing if sid in created else published[s.family][s.labels]
-            if sid not in created and (s.base != before.base or s.emitted != before.emitted):
-                updated.append((s.base, s.emitted, sid))
+            if sid in created:
+                before = nothing  # its series row is inserted above, with no buckets yet
+            else:
+                before = published[s.family][s.labels]
+                if s.base != before.base or s.emitted != before.emitted:
+                    updated.append((s.base, s.emitted, sid))
             if s.buckets != before.buckets:  # loops spelled out: a poll runs them per series
                 for key, (end, value) in s.buckets.items():
                     if before.buckets.get(key) != (end, value):
