@@ -27,6 +27,11 @@ def no_warnings(config: BaseSource) -> list[str]:
     return []
 
 
+def bearer(secret: str) -> Mapping[str, str]:
+    """The usual way to present a key: `Authorization: Bearer <key>`."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @dataclass(frozen=True, slots=True)
 class Demo:
     """The vendor's part of `usage-exporter demo`: its targets (config entries, with
@@ -52,6 +57,8 @@ class Plugin(Generic[C]):
     demo: Demo
     rate_limit_header: str = ""
     extra_headers: Callable[[C], Mapping[str, str]] = field(default=no_headers)
+    # the headers that present the key (the log redactor knows the key, whatever the header)
+    auth_headers: Callable[[str], Mapping[str, str]] = field(default=bearer)
     # the API version every path starts with: a base_url ending in it is cut (not 404 forever)
     api_version: str = ""
     # what a refused call (4xx) most likely means with this vendor, by HTTP status
@@ -100,7 +107,7 @@ def upstream_settings(plugin: Plugin[Any], config: BaseSource, url: str) -> Upst
         target=config.name,
         source=plugin.kind,
         base_url=url,
-        headers={"Authorization": f"Bearer {secret}", **plugin.extra_headers(config)},
+        headers={**plugin.auth_headers(secret), **plugin.extra_headers(config)},
         secret=secret,
         timeout=timeout,
         retries=int(config.retries),
