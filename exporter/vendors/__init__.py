@@ -16,10 +16,16 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from exporter.plugin import Plugin
-from exporter.vendors import anylayer, arthur, openai, telnyx
+from exporter.vendors import anthropic, anylayer, arthur, openai, telnyx
 
 # In this order in docs/metrics.md, the simulator's routes and `simulate --help`.
-REGISTRY: list[Plugin[Any]] = [openai.PLUGIN, arthur.PLUGIN, telnyx.PLUGIN, anylayer.PLUGIN]
+REGISTRY: list[Plugin[Any]] = [
+    openai.PLUGIN,
+    arthur.PLUGIN,
+    telnyx.PLUGIN,
+    anylayer.PLUGIN,
+    anthropic.PLUGIN,
+]
 
 ENTRY_POINT_GROUP = "usage_exporter.vendors"
 

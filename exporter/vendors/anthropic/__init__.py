@@ -1,0 +1,78 @@
+"""Anthropic (Claude): an organization's usage and cost, from the legacy Usage & Cost Admin API
+(`api: admin`) or the Usage and Cost Analytics API (`api: analytics`), with its names."""
+
+from __future__ import annotations
+
+from exporter.model import Source
+from exporter.plugin import Demo, Plugin
+from exporter.simulator.twin import Twin
+from exporter.sources.composite import Composite
+from exporter.upstream import Upstream
+from exporter.vendors.anthropic import families, names_source, routes, source, truth
+from exporter.vendors.anthropic.analytics_source import AnalyticsSource
+from exporter.vendors.anthropic.config import AnthropicConfig, warnings
+
+
+def build(config: AnthropicConfig, upstream: Upstream) -> Source:
+    """Usage and cost from the chosen API, with the organization's names on their own schedule
+    (and their own concurrency slot: they never hold up a usage call)."""
+    usage: Source
+    if config.api == "analytics":
+        usage = AnalyticsSource(config, upstream)
+    else:
+        usage = source.AnthropicSource(config, upstream)
+    return Composite(usage, names_source.AnthropicNamesSource(config, upstream.with_own_slots()))
+
+
+_DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "info_interval": "1m"}
+
+PLUGIN = Plugin(
+    kind="anthropic",
+    title="Anthropic (Claude) organization usage and cost",
+    config_model=AnthropicConfig,
+    families=families.FAMILIES + names_source.FAMILIES,
+    default_base_url=source.DEFAULT_BASE_URL,
+    build=build,
+    twin=Twin(
+        mount=routes.mount,
+        expected=truth.expected,
+        default_keys={"sk-ant-admin01-demo": "org-demo"},
+        key_help="KEY=ORG",
+    ),
+    demo=Demo(
+        sources=(
+            {
+                "kind": "anthropic",
+                "name": "anthropic-console",
+                "api_key": "sk-ant-admin01-demo-console",
+                "api": "admin",
+                "bucket_width": "1h",
+                "group_by": ["workspace_id", "api_key_id", "model", "service_tier"],
+                "cost_group_by": ["workspace_id", "description"],
+                "monthly_budget_usd": 800,
+                **_DEMO,
+            },
+        ),
+        keys={"sk-ant-admin01-demo-console": "org-acme"},
+        faults=(
+            {
+                "kind": "status",
+                "status": 429,
+                "retry_after": 1,
+                "count": 1,
+                "path_contains": "usage_report",
+                "upstream": "anthropic",
+            },
+        ),
+    ),
+    extra_headers=source.headers,
+    auth_headers=source.x_api_key,
+    api_version=source.API_VERSION,
+    error_hints=source.ERROR_HINTS,
+    series_keys=("api", "bucket_width", "group_by", "cost_group_by"),
+    lateness=5 * 60,
+    lateness_source="Anthropic usage-cost-api docs: data usually appears within 5 minutes of a "
+    "request finishing, sometimes later",
+    example={"bucket_width": "1h"},
+    warnings=warnings,
+)
