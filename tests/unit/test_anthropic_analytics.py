@@ -294,19 +294,19 @@ class World:
         families = {**twin_usage_families(), twin.REQUESTS: "anthropic_requests_total"}
         for row in twin.ROWS:
             d = row.dims
-            labels = (
+            usage_labels = (
                 d["workspace_id"] or "default",
                 d["api_key_id"] or "console",
                 d["model"] or "none",
+                *[""] * 7,
             )
             for field, family in families.items():
                 value = self.truth.value(ORG, row, field, 0, end, self.now)
-                key = (family, (*labels, *[""] * 7))
-                out[key] = out.get(key, 0) + value
+                out[(family, usage_labels)] = out.get((family, usage_labels), 0) + value
         dims = ["workspace_id", "model", "cost_type", "token_type"]
-        for key, sums in self.truth.cost(ORG, 0, end, self.now, dims, legacy=False).items():
+        for group, sums in self.truth.cost(ORG, 0, end, self.now, dims, legacy=False).items():
             ws, model, cost_type, token_type = (
-                v or n for v, n in zip(key, ("default", "none", "none", "none"), strict=True)
+                v or n for v, n in zip(group, ("default", "none", "none", "none"), strict=True)
             )
             labels = (ws, cost_type, token_type, model, "", "", "")
             out[("anthropic_cost_usd_total", labels)] = float(sums.amount / 100)
