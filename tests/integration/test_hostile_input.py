@@ -144,6 +144,21 @@ def hostile_answer(
                 "errors": {"byType": [{"type": v, "count": i + 1} for i, v in enumerate(values)]},
                 "alerts": [{"type": v, "priority": v} for v in values],
             }
+        elif path == "/v1/organizations/usage_report/messages":
+            results = [
+                {"workspace_id": v, "model": v, "output_tokens": i + 1}
+                for i, v in enumerate(values)
+            ]
+            bucket = {"starting_at": iso(hour), "ending_at": iso(hour + 3600), "results": results}
+            body = {"data": [bucket], "has_more": False, "next_page": None}
+        elif path == "/v1/organizations/cost_report":
+            day = hour - hour % 86400
+            results = [
+                {"workspace_id": v, "description": v, "model": v, "amount": f"{i + 1}.0"}
+                for i, v in enumerate(values)
+            ]
+            bucket = {"starting_at": iso(day), "ending_at": iso(day + 86400), "results": results}
+            body = {"data": [bucket], "has_more": False, "next_page": None}
         elif path == "/api/v1/developer/usage":  # an upstream whose error message is hostile
             return 200, json.dumps(
                 {
@@ -171,7 +186,8 @@ BASE = "http://127.0.0.1:1"  # never dialled: the mock transport answers
 
 
 def hostile_sources(base_url: str) -> list[dict[str, Any]]:
-    """One target of every kind: openai `oa`, arthur `ar`, telnyx `tx`, anylayer `al`."""
+    """One target of every kind: openai `oa`, arthur `ar`, telnyx `tx`, anylayer `al`,
+    anthropic `an`."""
     common = {"base_url": base_url, "interval": 60, "retries": 0, "backfill": 6 * 3600}
     kinds: list[dict[str, Any]] = [
         {
@@ -183,6 +199,13 @@ def hostile_sources(base_url: str) -> list[dict[str, Any]]:
         {"kind": "arthur", "name": "ar", "api_key": "arthur-h"},
         {"kind": "telnyx", "name": "tx", "api_key": "KEY-h", "buckets": ["b"]},
         {"kind": "anylayer", "name": "al", "api_key": "zk-h"},
+        {
+            "kind": "anthropic",
+            "name": "an",
+            "api_key": "sk-ant-admin01-h",
+            "group_by": ["workspace_id", "model"],
+            "resources": {"workspaces": False, "api_keys": False, "users": False},
+        },
     ]
     return [{**common, **kind} for kind in kinds]
 
@@ -204,6 +227,9 @@ CHECKS: dict[str, tuple[str, tuple[str, ...], Callable[[int], float]]] = {
     "anylayer_endpoint_requests": ("al", ("endpoint",), lambda i: i + 1.0),
     "anylayer_errors": ("al", ("type",), lambda i: i + 1.0),
     "anylayer_alerts": ("al", ("type", "priority"), lambda i: 1.0),
+    "anthropic_output_tokens_total": ("an", ("workspace_id", "model"), lambda i: i + 1.0),
+    # amounts are cents: `"{i + 1}.0"` is (i + 1) / 100 dollars
+    "anthropic_cost_usd_total": ("an", ("workspace_id", "model"), lambda i: (i + 1) / 100),
 }
 
 Sample = tuple[str, dict[str, str], float]
