@@ -36,6 +36,7 @@ OPENAI = {"Authorization": "Bearer sk-admin-chaos"}
 ARTHUR = {"Authorization": "Bearer arthur-chaos"}
 TELNYX = {"Authorization": "Bearer KEYchaos"}
 ANYLAYER = {"Authorization": "Bearer zk_chaos"}
+ANTHROPIC = {"x-api-key": "sk-ant-admin01-chaos", "anthropic-version": "2023-06-01"}
 
 
 def _client(max_page_buckets: int | None = 2) -> httpx.AsyncClient:
@@ -48,6 +49,7 @@ def _client(max_page_buckets: int | None = 2) -> httpx.AsyncClient:
                 "arthur": {"arthur-chaos": ("engine-c", "ORG-AUDITOR")},
                 "telnyx": {"KEYchaos": "acct-c"},
                 "anylayer": {"zk_chaos": "acct-c"},
+                "anthropic": {"sk-ant-admin01-chaos": "org-c"},
             },
             max_page_buckets=max_page_buckets,
         )
@@ -72,6 +74,11 @@ def _calls() -> list[tuple[str, dict[str, Any], dict[str, str]]]:
         ("/api/v2/usage/tokens", window, ARTHUR),
         ("/v2/storage/buckets/backups/usage/api", telnyx, TELNYX),
         ("/v1/developer/usage", {"keyId": "key_8f3a"}, ANYLAYER),
+        (
+            "/v1/organizations/usage_report/messages",
+            {"starting_at": _iso(NOW - 3 * 3600), "bucket_width": "1h", "group_by[]": "model"},
+            ANTHROPIC,
+        ),
     ]
 
 
@@ -82,8 +89,9 @@ async def _chaos_run(seed: int, calls: int, exclude: tuple[str, ...] = ()) -> di
         answer = await c.post("/_sim/chaos", json=chaos)
         assert answer.json()["chaos"]["seed"] == seed
         outcomes: list[tuple[str, int | str, int]] = []
+        upstreams = _calls()
         for i in range(calls):
-            path, params, headers = _calls()[i % 5]
+            path, params, headers = upstreams[i % len(upstreams)]
             try:
                 r = await c.get(path, params=params, headers=headers)
                 outcomes.append((path, r.status_code, len(r.content)))
