@@ -1,0 +1,195 @@
+"""The official `anthropic` package (2.10, in the test extra) reads the Anthropic twin over
+loopback. The Analytics API (beta) through its typed client,
+`client.beta.organization.analytics.usage.list(...)` and `.cost.list(...)`: every row of every
+page (small pages, so the SDK follows `next_page`), into `BetaAnalyticsUsageItem` /
+`BetaAnalyticsCostItem` with strict response validation and no field the SDK does not declare,
+summed per group and compared with the twin's ground truth (`/_sim/anthropic/truth`). The key
+goes in `x-api-key` through `default_headers` with no `api_key` (the SDK would send it as a
+bearer token), and the SDK's environment variables are unset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.harness import Process, http_json, simulator
+
+if os.environ.get("CI"):
+    import anthropic  # the test extra installs it: missing in CI is a failure, not a skip
+else:
+    anthropic = pytest.importorskip("anthropic", reason="pip install '.[test]' installs the SDK")
+
+KEY, ORG = "sk-ant-admin01-sdk-test", "org-sdk"
+# read by the SDK's constructor: a developer's own settings must not leak into the test
+SDK_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CONFIG_DIR", "ANTHROPIC_PROFILE")
+H, D = 3600, 86400
+USAGE_GROUP = ["workspace_id", "api_key_id", "model", "service_tier", "product"]
+COST_GROUP = ["workspace_id", "model", "cost_type", "token_type"]
+USAGE_FIELDS = (
+    "uncached_input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation.ephemeral_5m_input_tokens",
+    "cache_creation.ephemeral_1h_input_tokens",
+    "output_tokens",
+    "server_tool_use.web_search_requests",
+    "requests",
+)
+
+
+@pytest.fixture
+def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Process]:
+    for name in SDK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with simulator(tmp_path, extra=("--anthropic-key", f"{KEY}={ORG}")) as process:
+        http_json(f"{process.url}/_sim/clock", method="POST", body={"freeze": True})
+        yield process
+
+
+def client(sim: Process, key: str = KEY) -> Any:
+    return anthropic.Anthropic(
+        base_url=sim.url,
+        default_headers={"x-api-key": key},
+        max_retries=0,
+        _strict_response_validation=True,
+    )
+
+
+def undeclared(model: Any, where: str) -> list[str]:
+    """Fields the SDK's model does not declare, on this model and every model inside it."""
+    found = [f"{where}.{k}" for k in (model.model_extra or {})]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        for i, item in enumerate(value if isinstance(value, list) else [value]):
+            if hasattr(type(item), "model_fields") and hasattr(item, "model_extra"):
+                found += undeclared(item, f"{where}.{name}[{i}]")
+    return found
+
+
+def now(sim: Process) -> int:
+    return int(http_json(f"{sim.url}/_sim/clock")["now"])
+
+
+def truth(sim: Process, endpoint: str, group_by: list[str], start: int) -> list[dict[str, Any]]:
+    query = urlencode(
+        [("org", ORG), ("endpoint", endpoint), ("api", "analytics"), ("start", str(start))]
+        + [("group_by", g) for g in group_by]
+    )
+    rows: list[dict[str, Any]] = http_json(f"{sim.url}/_sim/anthropic/truth?{query}")["rows"]
+    return rows
+
+
+def analytics(value: Any) -> Any:
+    """A truth row's dimension as the Analytics API shows it (no `not_available` geo)."""
+    return None if value == "not_available" else value
+
+
+def field(usage: Any, dotted: str) -> int:
+    outer, _, inner = dotted.partition(".")
+    value = getattr(usage, outer)
+    return int(getattr(value, inner) if inner else value)
+
+
+def test_the_typed_sdk_reads_every_usage_row_of_every_page_and_they_equal_the_truth(
+    sim: Process,
+) -> None:
+    t = now(sim)
+    start = t - t % H - 5 * D
+    rows = list(
+        client(sim).beta.organization.analytics.usage.list(
+            starting_at=anthropic_time(start),
+            ending_at=anthropic_time(t - t % H + H),
+            time_bucket_width="1h",
+            group_by=USAGE_GROUP,
+            limit=50,
+            order_by="time",
+            order="asc",
+        )
+    )
+    assert {type(r).__name__ for r in rows} == {"BetaAnalyticsUsageItem"}
+    assert [f for i, r in enumerate(rows) for f in undeclared(r, f"[{i}]")] == []
+    got: dict[tuple[Any, ...], dict[str, int]] = {}
+    for row in rows:
+        group = row.group.model_dump()
+        assert all(v is None for k, v in group.items() if k not in USAGE_GROUP)
+        sums = got.setdefault(tuple(group[k] for k in USAGE_GROUP), dict.fromkeys(USAGE_FIELDS, 0))
+        for name in USAGE_FIELDS:
+            sums[name] += field(row.usage, name)
+    want: dict[tuple[Any, ...], dict[str, int]] = {}
+    for entry in truth(sim, "messages", USAGE_GROUP, start):
+        key = tuple(analytics(entry["group"][k]) for k in USAGE_GROUP)
+        sums = want.setdefault(key, dict.fromkeys(USAGE_FIELDS, 0))
+        for name in USAGE_FIELDS:
+            sums[name] += int(entry["values"][name])
+    assert got == want
+    assert len(rows) > 50  # several pages: the SDK followed next_page
+    log = http_json(f"{sim.url}/_sim/requests")["requests"]
+    assert len([r for r in log if "page=" in r["query"]]) >= len(rows) // 50
+
+
+def test_the_typed_sdk_reads_every_cost_row_and_the_cents_equal_the_truth(sim: Process) -> None:
+    t = now(sim)
+    start = t - t % D - 20 * D
+    rows = list(
+        client(sim).beta.organization.analytics.cost.list(
+            starting_at=anthropic_time(start),
+            ending_at=anthropic_time(t - t % D + D),
+            time_bucket_width="1d",
+            group_by=COST_GROUP,
+            limit=3,
+        )
+    )
+    assert {type(r).__name__ for r in rows} == {"BetaAnalyticsCostItem"}
+    assert [f for i, r in enumerate(rows) for f in undeclared(r, f"[{i}]")] == []
+    amounts: dict[tuple[Any, ...], list[Decimal]] = {}
+    for row in rows:
+        assert isinstance(row.cost.amount, str) and row.cost.currency == "USD"
+        assert row.cost.requests is None  # grouped by cost_type and token_type
+        group = row.group.model_dump()
+        sums = amounts.setdefault(tuple(group[k] for k in COST_GROUP), [Decimal(0), Decimal(0)])
+        sums[0] += Decimal(row.cost.amount)
+        sums[1] += Decimal(row.cost.list_amount)
+    want = {
+        tuple(analytics(e["group"][k]) for k in COST_GROUP): [
+            Decimal(e["amount"]),
+            Decimal(e["list_amount"]),
+        ]
+        for e in truth(sim, "costs", COST_GROUP, start)
+    }
+    assert amounts == want
+    assert any(a < la for a, la in amounts.values())  # a discount: net below list somewhere
+
+
+def test_the_analytics_twin_refuses_what_the_api_refuses(sim: Process) -> None:
+    t = now(sim)
+    usage = client(sim).beta.organization.analytics.usage
+    day = anthropic_time(t - t % D - D)
+    with pytest.raises(anthropic.BadRequestError):  # more than 5 dimensions
+        list(
+            usage.list(
+                starting_at=day,
+                ending_at=anthropic_time(t - t % D),
+                time_bucket_width="1d",
+                group_by=[*USAGE_GROUP, "speed"],
+            )
+        )
+    with pytest.raises(anthropic.BadRequestError):  # a bucket width without ending_at
+        list(usage.list(starting_at=day, time_bucket_width="1h"))
+    with pytest.raises(anthropic.BadRequestError):  # a span over 31 days
+        list(usage.list(starting_at=anthropic_time(t - 40 * D), ending_at=day))
+    with pytest.raises(anthropic.AuthenticationError):
+        list(
+            client(sim, key="sk-ant-admin01-unknown").beta.organization.analytics.usage.list(
+                starting_at=day
+            )
+        )
+
+
+def anthropic_time(t: int) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
