@@ -36,6 +36,8 @@ from exporter.vendors.anthropic.analytics_source import (
 )
 from exporter.vendors.anthropic.config import AnthropicConfig
 from exporter.vendors.anthropic.families import FAMILIES
+from exporter.vendors.anthropic.truth import REQUESTS as REQUESTS_FAMILY
+from exporter.vendors.anthropic.truth import TOKENS
 from exporter.windows import next_window
 
 H, D = 3600, 86400
@@ -226,6 +228,8 @@ class World:
         )
         self.app = Starlette(routes=analytics_routes.routes(frame, self.truth))
         self.asked: list[httpx.URL] = []
+        self.answered: list[int] = []
+        self.slept: list[float] = []
         self.path = tmp / "state.db"
         self.keys = {"backfill": "5d", "revision_window": "3d", "sweep_interval": "6h", **keys}
         self.ledger = self.open_ledger()
@@ -244,7 +248,13 @@ class World:
 
         async def record(request: httpx.Request) -> httpx.Response:
             self.asked.append(request.url)
-            return await asgi.handle_async_request(request)
+            response = await asgi.handle_async_request(request)
+            self.answered.append(response.status_code)
+            return response
+
+        async def sleep(seconds: float) -> None:  # the upstream's wait (Retry-After): time passes
+            self.slept.append(seconds)
+            self.now += math.ceil(seconds)
 
         settings = UpstreamSettings(
             target=TARGET,
@@ -252,11 +262,13 @@ class World:
             base_url="http://twin",
             headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
             secret=KEY,
-            retries=0,
+            retries=2,
         )
         transport = httpx.MockTransport(record)  # hands each request to the twin, recorded
         return AnalyticsSource(
-            config, Upstream(settings, Recorder(), transport=transport), lambda: self.now
+            config,
+            Upstream(settings, Recorder(), transport=transport, sleep=sleep),
+            lambda: self.now,
         )
 
     def restart(self) -> None:
@@ -291,7 +303,7 @@ class World:
         type and token type)."""
         end = self.now + D
         out: dict[tuple[str, tuple[str, ...]], float] = {}
-        families = {**twin_usage_families(), twin.REQUESTS: "anthropic_requests_total"}
+        families = {**TOKENS, twin.REQUESTS: REQUESTS_FAMILY}
         for row in twin.ROWS:
             d = row.dims
             usage_labels = (
@@ -322,19 +334,17 @@ class World:
         ]
         return out + [f"{k}: extra {v}" for k, v in got.items() if k not in want and v]
 
+    def control(self, **body: Any) -> Any:
+        async def call() -> Any:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://twin") as client:
+                response = await client.post("/_sim/anthropic/analytics", json=body)
+                return response.json()
+
+        return asyncio.run(call())
+
     def revise(self, age: int, delta: int, row: int = 0, field: str = "output_tokens") -> None:
         self.truth.revisions.add((ORG, row, field), (self.now - age) // 60 * 60, delta)
-
-
-def twin_usage_families() -> dict[str, str]:
-    return {
-        "uncached_input_tokens": "anthropic_input_uncached_tokens_total",
-        "cache_read_input_tokens": "anthropic_input_cache_read_tokens_total",
-        "cache_creation.ephemeral_5m_input_tokens": "anthropic_input_cache_write_5m_tokens_total",
-        "cache_creation.ephemeral_1h_input_tokens": "anthropic_input_cache_write_1h_tokens_total",
-        "output_tokens": "anthropic_output_tokens_total",
-        "server_tool_use.web_search_requests": "anthropic_web_search_requests_total",
-    }
 
 
 def starting_at(url: httpx.URL) -> int:
@@ -412,3 +422,17 @@ def test_levels_data_refreshed_and_budget(tmp_path: Path) -> None:
     expected = float((T0 - 120) // 60 * 60)
     assert refreshed[("usage",)] == expected and refreshed[("cost",)] == expected
     assert refreshed[()] == 250.0
+
+
+def test_429_with_retry_after_is_waited_out_and_the_counts_stay_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analytics_source, "PAGE_ROWS", 200)  # several pages a read
+    world = World(tmp_path)
+    world.control(action="rate_limit", per_minute=3)
+    world.poll()
+    assert 429 in world.answered  # the twin's limit was hit ...
+    assert world.slept and all(0 < s <= 60 for s in world.slept)  # ... and Retry-After obeyed
+    world.control(action="rate_limit", per_minute=0)
+    world.poll()  # the recent buckets again, at one time
+    assert world.wrong() == []
