@@ -91,6 +91,16 @@ def test_a_cut_read_goes_on_where_it_stopped_and_a_sweep_ends_at_the_open_bucket
     assert (state.resume, state.swept, state.read_to) == (None, T0 + 60, window.end)
 
 
+def test_an_empty_window_does_not_count_as_a_sweep() -> None:
+    state = SweepState()
+    window = Window(T0 + H, T0 + H)  # a hand-over's boundary not reached yet
+    chosen = plan(window, T0, H, 3 * H, 6 * H, state)
+    finished(state, chosen, window, window.end, T0)
+    assert (
+        state.swept is None and plan(Window(T0, T0 + 2 * H), T0 + H, H, 3 * H, 6 * H, state).sweep
+    )
+
+
 def test_spans_cut_a_range_on_bucket_bounds_within_the_apis_limit() -> None:
     assert spans(0, 40 * D, H, 31 * D) == [(0, 31 * D), (31 * D, 40 * D)]
     assert spans(0, 2 * D + 60, 60, D) == [(0, D), (D, 2 * D), (2 * D, 2 * D + 60)]

@@ -160,7 +160,7 @@ def finished(state: SweepState, plan: Plan, window: Window, covered_to: int, now
         state.resume, state.sweeping = covered_to, plan.sweep
         return
     state.resume, state.sweeping = None, False
-    if plan.sweep:
+    if plan.sweep and covered_to > plan.start:  # an empty window (a hand-over's) is no sweep
         state.swept = now
 
 
