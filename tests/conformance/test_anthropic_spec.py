@@ -1,0 +1,210 @@
+"""The Anthropic legacy twin against the docs: every answer validates against the field lists and
+enums derived from the docs (tests/spec_data/anthropic.json, `tools/anthropic_spec_data.py`), the
+docs' own response examples validate against the same schemas, and the twin enforces the
+documented parameters (limits counted in buckets, group_by values, the speed beta)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from exporter.simulator.app import SimulatorConfig, create_app
+from tests.conformance import spec
+from tools import derive_spec_data
+
+NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
+KEY = "sk-ant-admin01-spec"
+HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+DATA = json.loads((spec.DATA / "anthropic.json").read_text())
+PATHS = {
+    "usage-report-messages": "/v1/organizations/usage_report/messages",
+    "cost-report": "/v1/organizations/cost_report",
+}
+
+
+def validator(operation: str, status: str = "200") -> Draft202012Validator:
+    schema = DATA["operations"][operation]["responses"][status]["schema"]
+    return Draft202012Validator(schema, format_checker=spec.FORMATS)
+
+
+def iso(t: int) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+async def twin() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        SimulatorConfig(seed=3, start=NOW - 10 * 86400, keys={"anthropic": {KEY: "org-spec"}})
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        await client.post("/_sim/clock", json={"freeze": True, "at": NOW})
+        yield client
+
+
+def test_the_file_is_derived_well_formed_and_names_its_sources() -> None:
+    path = spec.DATA / "anthropic.json"
+    assert path.read_text() == derive_spec_data.render(DATA)
+    assert len(DATA["source"]["sha256"]) == 64 and DATA["source"]["file"] == "anthropic-api.md"
+    assert DATA["source"]["examples_from"]["repo"] == "gpambrozio/ClaudeDocs"
+    for name, operation in DATA["operations"].items():
+        assert operation["path"] == PATHS[name].removeprefix("/v1")
+        for response in operation["responses"].values():
+            Draft202012Validator.check_schema(response["schema"])
+        for param in operation["parameters"]:
+            assert {"name", "in", "required", "style", "explode", "schema"} <= set(param)
+
+
+@pytest.mark.parametrize("operation", list(PATHS))
+def test_the_docs_examples_validate_and_a_changed_field_does_not(operation: str) -> None:
+    example = DATA["examples"][operation]
+    assert not list(validator(operation).iter_errors(example))
+    broken = json.loads(json.dumps(example))
+    result = broken["data"][0]["results"][0]
+    result["x_invented"] = 1  # a field no docs name
+    assert list(validator(operation).iter_errors(broken))
+    if operation == "cost-report":
+        result.pop("x_invented")
+        result["amount"] = 123.78912  # a number, not the documented decimal string
+        assert list(validator(operation).iter_errors(broken))
+
+
+def documented(result: dict[str, Any], operation: str) -> None:
+    schema = DATA["operations"][operation]["responses"]["200"]["schema"]
+    item = schema["properties"]["data"]["items"]["properties"]["results"]["items"]
+    assert set(item["required"]) <= set(result) <= set(item["properties"]), sorted(result)
+
+
+async def all_pages(
+    client: httpx.AsyncClient, path: str, params: list[tuple[str, str]], headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    pages = []
+    for _ in range(50):
+        answer = await client.get(path, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        if not pages[-1]["has_more"]:
+            return pages
+        params = [p for p in params if p[0] != "page"] + [("page", pages[-1]["next_page"])]
+    raise AssertionError("the cursor never ended")
+
+
+GROUPINGS = [
+    [],
+    ["workspace_id", "api_key_id", "model"],
+    ["account_id", "service_account_id", "inference_geo", "context_window", "service_tier"],
+    ["speed", "workspace_id"],
+]
+
+
+@pytest.mark.parametrize("width", ["1m", "1h", "1d"])
+@pytest.mark.parametrize("group_by", GROUPINGS, ids=lambda g: "+".join(g) or "none")
+async def test_usage_answers_follow_the_docs(
+    twin: httpx.AsyncClient, width: str, group_by: list[str]
+) -> None:
+    seconds = {"1m": 60, "1h": 3600, "1d": 86400}[width]
+    start = NOW - 3 * seconds - 7  # not on a boundary: snapped down
+    limit = 2
+    params = [("starting_at", iso(start)), ("bucket_width", width), ("limit", str(limit))]
+    params += [("group_by[]", g) for g in group_by]
+    headers = dict(HEADERS)
+    if "speed" in group_by:
+        headers["anthropic-beta"] = DATA["facts"]["usage-report-messages"]["beta"]["speed"]
+    pages = await all_pages(twin, PATHS["usage-report-messages"], params, headers)
+    buckets = [b for p in pages for b in p["data"]]
+    for page in pages:
+        assert not list(validator("usage-report-messages").iter_errors(page))
+        assert len(page["data"]) <= limit, "limit counts buckets"
+    starts = [int(dt.datetime.fromisoformat(b["starting_at"]).timestamp()) for b in buckets]
+    first = start - start % seconds
+    assert starts == list(range(first, NOW - NOW % seconds + 1, seconds)), "every bucket, in order"
+    assert any(b["results"] for b in buckets)
+    for bucket in buckets:
+        for result in bucket["results"]:
+            documented(result, "usage-report-messages")
+            for dimension in DATA["facts"]["usage-report-messages"]["dimensions"]:
+                if dimension not in group_by:
+                    assert result[dimension] is None, dimension
+            assert ("speed" in result) == ("speed" in group_by)
+
+
+@pytest.mark.parametrize(
+    "group_by", [[], ["workspace_id"], ["description"], ["workspace_id", "description"]]
+)
+async def test_cost_answers_follow_the_docs(twin: httpx.AsyncClient, group_by: list[str]) -> None:
+    params = [("starting_at", iso(NOW - 9 * 86400)), ("limit", "4")]
+    params += [("group_by[]", g) for g in group_by]
+    pages = await all_pages(twin, PATHS["cost-report"], params, HEADERS)
+    assert len(pages) == 3 and [len(p["data"]) for p in pages] == [4, 4, 2]
+    described = DATA["facts"]["cost-report"]["description_adds"]
+    for page in pages:
+        assert not list(validator("cost-report").iter_errors(page))
+        for bucket in page["data"]:
+            for result in bucket["results"]:
+                documented(result, "cost-report")
+                assert result["currency"] == "USD"
+                if "description" not in group_by:
+                    assert all(result[f] is None for f in ["description", *described])
+                elif result["cost_type"] != "tokens":
+                    assert result["model"] is None and result["token_type"] is None
+                if "workspace_id" not in group_by:
+                    assert result["workspace_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "headers", "status"),
+    [
+        (PATHS["usage-report-messages"], [("bucket_width", "1h")], HEADERS, 400),
+        (PATHS["usage-report-messages"], [("limit", "169"), ("bucket_width", "1h")], HEADERS, 400),
+        (PATHS["usage-report-messages"], [("limit", "1441"), ("bucket_width", "1m")], HEADERS, 400),
+        (PATHS["usage-report-messages"], [("limit", "32")], HEADERS, 400),
+        (PATHS["usage-report-messages"], [("group_by[]", "product")], HEADERS, 400),
+        (PATHS["usage-report-messages"], [("group_by[]", "speed")], HEADERS, 400),
+        (PATHS["cost-report"], [("group_by[]", "model")], HEADERS, 400),
+        (PATHS["cost-report"], [("bucket_width", "1h")], HEADERS, 400),
+        (PATHS["cost-report"], [("limit", "32")], HEADERS, 400),
+        (PATHS["cost-report"], [], {"x-api-key": "sk-ant-admin01-unknown"}, 401),
+        (PATHS["cost-report"], [], {"authorization": f"Bearer {KEY}"}, 401),
+    ],
+)
+async def test_what_the_docs_refuse_is_refused_in_their_envelope(
+    twin: httpx.AsyncClient,
+    path: str,
+    params: list[tuple[str, str]],
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    if not any(p[0] == "starting_at" for p in params) and params != [("bucket_width", "1h")]:
+        params = [("starting_at", iso(NOW - 86400)), *params]
+    answer = await twin.get(path, params=params, headers=headers)
+    assert answer.status_code == status, answer.text
+    operation = next(k for k, v in PATHS.items() if v == path)
+    assert not list(validator(operation, "default").iter_errors(answer.json()))
+
+
+async def test_limits_default_as_documented_and_ending_at_filters_on_bucket_end(
+    twin: httpx.AsyncClient,
+) -> None:
+    limits = DATA["facts"]["usage-report-messages"]["limits"]
+    for width in ("1m", "1h", "1d"):
+        params = {"starting_at": iso(NOW - 40 * 86400), "bucket_width": width}
+        page = (
+            await twin.get(PATHS["usage-report-messages"], params=params, headers=HEADERS)
+        ).json()
+        assert len(page["data"]) == limits[width]["default"], width
+        assert page["has_more"] is True
+    end = NOW - NOW % 3600 - 3600
+    params = {
+        "starting_at": iso(end - 3 * 3600),
+        "ending_at": iso(end + 1800),
+        "bucket_width": "1h",
+    }
+    page = (await twin.get(PATHS["usage-report-messages"], params=params, headers=HEADERS)).json()
+    assert [b["ending_at"] for b in page["data"]][-1] == iso(end), "a bucket ending after it is out"
+    assert page["has_more"] is False and page["next_page"] is None
