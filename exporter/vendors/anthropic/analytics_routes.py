@@ -45,6 +45,7 @@ MAX_SPAN_1M = DAY
 HISTORY_START = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp())
 HISTORY_DAYS = 365
 MAX_DIMENSIONS = 5
+CACHED_QUERIES = 16
 FAN_OUT = ("cost_type", "token_type")  # cost only; not counted toward 5 nor toward `limit`
 # BetaAnalyticsUsageGroup's keys; the cost group adds FAN_OUT
 GROUP_KEYS = (
@@ -359,6 +360,19 @@ def routes(frame: Frame, truth: twin.AnthropicUsage) -> list[BaseRoute]:
     (the twin's organization, shared with the legacy routes)."""
     faults, now = frame.faults, frame.now
     limiter = RateLimit()
+    # A query's rows at one time, computed once for all its pages (minute buckets are slow to
+    # make); keyed by what could change them: the query, the time and the revisions made.
+    cache: dict[tuple[Any, ...], list[Any]] = {}
+    revised = [0]
+
+    def rows(costs: bool, org: str, key: str, query: Mapping[str, Any], t: int) -> list[Any]:
+        version = (costs, org, key, t, tuple(truth.revisions.counts.values()), revised[0])
+        if version not in cache:
+            units = (cost_rows if costs else usage_rows)(truth, org, query, t)
+            if len(cache) >= CACHED_QUERIES:
+                del cache[next(iter(cache))]
+            cache[version] = ordered(units, query["order"], query["order_by"])
+        return cache[version]
 
     def report(costs: bool) -> Any:
         async def handler(request: Request) -> Response:
@@ -388,8 +402,7 @@ def routes(frame: Frame, truth: twin.AnthropicUsage) -> list[BaseRoute]:
                 return error(400, "invalid_request_error", str(err))
 
             async def answer() -> Any:
-                units = (cost_rows if costs else usage_rows)(truth, org, query, t)
-                units = ordered(units, query["order"], query["order_by"])
+                units = rows(costs, org, key, query, t)
                 page = units[offset : offset + query["limit"]]
                 more = offset + query["limit"] < len(units)
                 return {
@@ -424,6 +437,7 @@ def routes(frame: Frame, truth: twin.AnthropicUsage) -> list[BaseRoute]:
                 ):
                     raise ValueError("no such row or field")
                 truth.revisions.add((str(data["org"]), row, field), minute, int(data["delta"]))
+                revised[0] += 1
                 return JSONResponse({"minute": minute})
             if action == "rate_limit":
                 limiter.per_minute = int(data["per_minute"])
