@@ -85,6 +85,7 @@ dashboards: $(STAMP)
 SPECS ?= ../shared/specs
 spec-data: $(STAMP)
 	$(BIN)/python -m tools.derive_spec_data $(SPECS)
+	$(BIN)/python -m tools.derive_grafana_mixin $(SPECS)/grafana-anthropic-mixin
 	$(BIN)/python -m tools.upstreams_doc
 
 clean:
