@@ -123,9 +123,17 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         "ARTHUR_AUDITOR_KEY": "a",
         "TELNYX_API_KEY": "t",
         "ANYLAYER_API_KEY": "z",
+        "ANTHROPIC_ADMIN_KEY": "sk-ant-admin01-x",
     }
     example = load_config(tmp_path / "example.yaml", env=env)
-    assert [s.kind for s in example.sources] == ["openai", "openai", "arthur", "telnyx", "anylayer"]
+    assert [s.kind for s in example.sources] == [
+        "openai",
+        "openai",
+        "arthur",
+        "telnyx",
+        "anylayer",
+        "anthropic",
+    ]
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo_config()))  # the plug-ins' targets
     demo = load_config(
         tmp_path / "demo.yaml",
@@ -137,4 +145,6 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         "guardrails",
         "storage-eu",
         "zkscore-api",
+        "anthropic-console",
+        "anthropic-analytics",
     ]

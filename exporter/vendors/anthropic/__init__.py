@@ -52,8 +52,22 @@ PLUGIN = Plugin(
                 "monthly_budget_usd": 800,
                 **_DEMO,
             },
+            {
+                "kind": "anthropic",
+                "name": "anthropic-analytics",
+                "api_key": "sk-ant-admin01-demo-analytics",
+                "api": "analytics",
+                "bucket_width": "1h",
+                "group_by": ["workspace_id", "api_key_id", "model", "service_tier", "product"],
+                "cost_group_by": ["workspace_id", "api_key_id", "model", "cost_type", "token_type"],
+                "monthly_budget_usd": 800,
+                **_DEMO,
+            },
         ),
-        keys={"sk-ant-admin01-demo-console": "org-acme"},
+        keys={
+            "sk-ant-admin01-demo-console": "org-acme",
+            "sk-ant-admin01-demo-analytics": "org-acme-analytics",
+        },
         faults=(
             {
                 "kind": "status",
