@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 
 RULES = Path(__file__).resolve().parents[2] / "config" / "prometheus" / "rules"
 # name -> (kind, simulator key, simulated account)
-# shards of 3: 1,1,2,1,1,0,2,1; of 4: 3,3,0,1,1,3,0,2
+# shards of 3: 1,1,2,1,1,0,2,1,0,2; of 4: 3,3,0,1,1,3,0,2,2,1
 TARGETS = {
     "openai-acme": ("openai", "sk-admin-shard-acme", "org-acme"),
     "openai-beta": ("openai", "sk-admin-shard-beta", "org-beta"),
@@ -54,6 +54,8 @@ TARGETS = {
     "telnyx-us": ("telnyx", "KEYshardUS0001", "acct-us"),
     "anylayer-main": ("anylayer", "zk_prod_shardmain1", "acct-main"),
     "anylayer-lab": ("anylayer", "zk_prod_shardlab01", "acct-lab"),
+    "anthropic-console": ("anthropic", "sk-ant-admin01-shard-console", "org-console"),
+    "anthropic-lab": ("anthropic", "sk-ant-admin01-shard-lab", "org-lab"),
 }
 BUCKETS = ("app-logs", "backups")
 TRUTH_FAMILY = {
@@ -61,6 +63,7 @@ TRUTH_FAMILY = {
     "arthur": "arthur_inference_tokens_total",
     "telnyx": "telnyx_storage_operations_total",
     "anylayer": "anylayer_requests_total",
+    "anthropic": "anthropic_output_tokens_total",
 }
 
 
@@ -81,6 +84,14 @@ def config_text(sim_url: str, count_from: str) -> str:
             source |= {"window": "15m", "lookback": "30m", "group_by": ["rule_type"]}
         elif kind == "telnyx":
             source |= {"buckets": list(BUCKETS)}
+        elif kind == "anthropic":
+            # usage only: cost counts from the month's start, not from count_from
+            source |= {
+                "endpoints": ["messages"],
+                "bucket_width": "1m",
+                "group_by": ["model"],
+                "resources": {"workspaces": False, "api_keys": False, "users": False},
+            }
         else:
             # count_from lies inside the timeframe, so every read reaches back to it
             source |= {"timeframe": "7d", "granularity": "hour"}
@@ -146,6 +157,10 @@ def truth(sim_url: str, name: str, since: int) -> float:
             body = http_json(f"{sim_url}/_sim/telnyx/truth?{urllib.parse.urlencode(query)}")
             total += sum(r["values"]["ops"] for r in body["rows"])
         return total
+    if kind == "anthropic":
+        query = {"org": account, "endpoint": "messages", "start": since, "group_by": "model"}
+        rows = http_json(f"{sim_url}/_sim/anthropic/truth?{urllib.parse.urlencode(query)}")["rows"]
+        return float(sum(r["values"]["output_tokens"] for r in rows))
     query = {"account": account, "start": since}
     return float(
         http_json(f"{sim_url}/_sim/anylayer/truth?{urllib.parse.urlencode(query)}")["values"][
