@@ -81,8 +81,11 @@ def documented(result: dict[str, Any], operation: str) -> None:
     assert set(item["required"]) <= set(result) <= set(item["properties"]), sorted(result)
 
 
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
 async def all_pages(
-    client: httpx.AsyncClient, path: str, params: list[tuple[str, str]], headers: dict[str, str]
+    client: httpx.AsyncClient, path: str, params: Params, headers: dict[str, str]
 ) -> list[dict[str, Any]]:
     pages = []
     for _ in range(50):
@@ -111,7 +114,7 @@ async def test_usage_answers_follow_the_docs(
     seconds = {"1m": 60, "1h": 3600, "1d": 86400}[width]
     start = NOW - 3 * seconds - 7  # not on a boundary: snapped down
     limit = 2
-    params = [("starting_at", iso(start)), ("bucket_width", width), ("limit", str(limit))]
+    params: Params = [("starting_at", iso(start)), ("bucket_width", width), ("limit", str(limit))]
     params += [("group_by[]", g) for g in group_by]
     headers = dict(HEADERS)
     if "speed" in group_by:
@@ -138,7 +141,7 @@ async def test_usage_answers_follow_the_docs(
     "group_by", [[], ["workspace_id"], ["description"], ["workspace_id", "description"]]
 )
 async def test_cost_answers_follow_the_docs(twin: httpx.AsyncClient, group_by: list[str]) -> None:
-    params = [("starting_at", iso(NOW - 9 * 86400)), ("limit", "4")]
+    params: Params = [("starting_at", iso(NOW - 9 * 86400)), ("limit", "4")]
     params += [("group_by[]", g) for g in group_by]
     pages = await all_pages(twin, PATHS["cost-report"], params, HEADERS)
     assert len(pages) == 3 and [len(p["data"]) for p in pages] == [4, 4, 2]
@@ -157,31 +160,29 @@ async def test_cost_answers_follow_the_docs(twin: httpx.AsyncClient, group_by: l
                     assert result["workspace_id"] is None
 
 
+START = ("starting_at", iso(NOW - 86400))
+USAGE, COSTS = PATHS["usage-report-messages"], PATHS["cost-report"]
+
+
 @pytest.mark.parametrize(
     ("path", "params", "headers", "status"),
     [
-        (PATHS["usage-report-messages"], [("bucket_width", "1h")], HEADERS, 400),
-        (PATHS["usage-report-messages"], [("limit", "169"), ("bucket_width", "1h")], HEADERS, 400),
-        (PATHS["usage-report-messages"], [("limit", "1441"), ("bucket_width", "1m")], HEADERS, 400),
-        (PATHS["usage-report-messages"], [("limit", "32")], HEADERS, 400),
-        (PATHS["usage-report-messages"], [("group_by[]", "product")], HEADERS, 400),
-        (PATHS["usage-report-messages"], [("group_by[]", "speed")], HEADERS, 400),
-        (PATHS["cost-report"], [("group_by[]", "model")], HEADERS, 400),
-        (PATHS["cost-report"], [("bucket_width", "1h")], HEADERS, 400),
-        (PATHS["cost-report"], [("limit", "32")], HEADERS, 400),
-        (PATHS["cost-report"], [], {"x-api-key": "sk-ant-admin01-unknown"}, 401),
-        (PATHS["cost-report"], [], {"authorization": f"Bearer {KEY}"}, 401),
+        (USAGE, [("bucket_width", "1h")], HEADERS, 400),  # starting_at is required
+        (USAGE, [START, ("limit", "169"), ("bucket_width", "1h")], HEADERS, 400),
+        (USAGE, [START, ("limit", "1441"), ("bucket_width", "1m")], HEADERS, 400),
+        (USAGE, [START, ("limit", "32")], HEADERS, 400),
+        (USAGE, [START, ("group_by[]", "product")], HEADERS, 400),
+        (USAGE, [START, ("group_by[]", "speed")], HEADERS, 400),  # without the beta header
+        (COSTS, [START, ("group_by[]", "model")], HEADERS, 400),
+        (COSTS, [START, ("bucket_width", "1h")], HEADERS, 400),
+        (COSTS, [START, ("limit", "32")], HEADERS, 400),
+        (COSTS, [START], {"x-api-key": "sk-ant-admin01-unknown"}, 401),
+        (COSTS, [START], {"authorization": f"Bearer {KEY}"}, 401),
     ],
 )
 async def test_what_the_docs_refuse_is_refused_in_their_envelope(
-    twin: httpx.AsyncClient,
-    path: str,
-    params: list[tuple[str, str]],
-    headers: dict[str, str],
-    status: int,
+    twin: httpx.AsyncClient, path: str, params: Params, headers: dict[str, str], status: int
 ) -> None:
-    if not any(p[0] == "starting_at" for p in params) and params != [("bucket_width", "1h")]:
-        params = [("starting_at", iso(NOW - 86400)), *params]
     answer = await twin.get(path, params=params, headers=headers)
     assert answer.status_code == status, answer.text
     operation = next(k for k, v in PATHS.items() if v == path)

@@ -5,9 +5,9 @@ A family is declared once, here; the sources (legacy `source.py`, `analytics_sou
 expected values (`truth.py`) use these names and tuples. The names families (workspaces, API
 keys, users) are declared with their source (`names_source.py`).
 
-A dimension the source is not grouped by is the empty label value (as with the other vendors). A grouped
-dimension the API answers with null maps to one fixed, documented, non-empty value, so a series
-never flips between two names for the same thing.
+A dimension the source is not grouped by is the empty label value (as with the other vendors).
+A grouped dimension the API answers with null maps to one fixed, documented, non-empty value, so
+a series never flips between two names for the same thing.
 """
 
 from __future__ import annotations
