@@ -81,17 +81,24 @@ NAMES = {
 }
 
 
-def named(expr: str, key: str) -> str:
+# Anthropic's listings (names_source.py): the same join, from its own info metrics.
+ANTHROPIC_NAMES = {
+    "workspace_id": ("workspace_name", "anthropic_workspace_info"),
+    "api_key_id": ("api_key_name", "anthropic_api_key_info"),
+}
+
+
+def named(expr: str, key: str, names: dict[str, tuple[str, str]] = NAMES) -> str:
     """`expr` (which keeps `target` and `key`) with the name of `key` joined in."""
-    name, info = NAMES[key]
+    name, info = names[key]
     return (
         f"({expr}) * on (target, {key}) group_left ({name}) {info} or on (target, {key}) ({expr})"
     )
 
 
-def name_legend(key: str, *more: str) -> str:
+def name_legend(key: str, *more: str, names: dict[str, tuple[str, str]] = NAMES) -> str:
     """A legend showing the name, and the id when there is no name."""
-    name = NAMES[key][0]
+    name = names[key][0]
     return " ".join(["{{" + name + "}}", "({{" + key + "}})", *("{{" + m + "}}" for m in more)])
 
 
@@ -119,7 +126,9 @@ def table(title: str, description: str, expr: str, unit: str, width: int = 12, *
 # --- spend ----------------------------------------------------------------------------------
 
 SPEND_VARS = (
-    Variable("target", "openai_cost_usd_total", "Organization"),
+    Variable(
+        "target", '{__name__=~"openai_cost_usd_total|anthropic_cost_usd_total"}', "Organization"
+    ),
     Variable("project_id", 'openai_project_info{target=~"$target"}', "Project", "project_name"),
     Variable("line_item", 'openai_cost_usd_total{target=~"$target"}', "Line item"),
 )
@@ -130,9 +139,10 @@ _ELAPSED = (
 SPEND = Dashboard(
     uid="usage-exporter-spend",
     title="Spend",
-    description="OpenAI spend from the Costs API: today, month to date, projected month end and "
-    "budget use, by organization, project and line item. Exact to the vendor's daily buckets.",
-    tags=("usage-exporter", "finops", "openai"),
+    description="OpenAI and Anthropic spend from their cost APIs: today, month to date, projected "
+    "month end and budget use, by organization, project, workspace and line item. Exact to the "
+    "vendors' daily buckets.",
+    tags=("usage-exporter", "finops", "openai", "anthropic"),
     variables=SPEND_VARS,
     panels=(
         stat(
@@ -157,13 +167,19 @@ SPEND = Dashboard(
         Panel(
             "bargauge",
             "Budget used",
-            "Month-to-date spend of each organization as a share of its monthly_budget_usd "
-            "(organizations without a budget are not shown).",
+            "Month-to-date spend of each organization (OpenAI and Anthropic) as a share of its "
+            "monthly_budget_usd (organizations without a budget are not shown).",
             (
                 q(
                     'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
                     " / on (target)"
                     ' (sum by (target) (openai_cost_budget_usd{target=~"$target"}) > 0)',
+                    "{{target}}",
+                ),
+                q(
+                    'sum by (target) (anthropic_cost_month_to_date_usd{target=~"$target"})'
+                    " / on (target)"
+                    ' (sum by (target) (anthropic_cost_budget_usd{target=~"$target"}) > 0)',
                     "{{target}}",
                 ),
             ),
@@ -285,6 +301,48 @@ SPEND = Dashboard(
             f"sum by (target, line_item, quantity_unit) "
             f"(increase(openai_cost_quantity_total{_S}[1d]))",
             "short",
+        ),
+        stat(
+            "Anthropic cost today",
+            "Anthropic spend so far in the current UTC day (the Cost API's daily bucket, or the "
+            "Analytics API's buckets of the day).",
+            'sum(anthropic_cost_today_usd{target=~"$target"})',
+            "currencyUSD",
+        ),
+        stat(
+            "Anthropic month to date",
+            "Anthropic spend so far in the current UTC calendar month.",
+            'sum(anthropic_cost_month_to_date_usd{target=~"$target"})',
+            "currencyUSD",
+        ),
+        series(
+            "Month to date by vendor",
+            "Month-to-date spend per organization, OpenAI next to Anthropic.",
+            q(
+                'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})',
+                "OpenAI {{target}}",
+            ),
+            q(
+                'sum by (target) (anthropic_cost_month_to_date_usd{target=~"$target"})',
+                "Anthropic {{target}}",
+            ),
+            unit="currencyUSD",
+            width=12,
+        ),
+        series(
+            "Anthropic spend today by workspace",
+            "Anthropic spend so far today per workspace, by the workspace's name; it restarts at "
+            "0 at each UTC midnight.",
+            q(
+                named(
+                    'sum by (target, workspace_id) (anthropic_cost_today_usd{target=~"$target"})',
+                    "workspace_id",
+                    ANTHROPIC_NAMES,
+                ),
+                "{{target}} " + name_legend("workspace_id", names=ANTHROPIC_NAMES),
+            ),
+            unit="currencyUSD",
+            width=12,
         ),
     ),
 )
@@ -449,6 +507,197 @@ OPENAI = Dashboard(
             'model=~"$model"} * on (target, project_id) group_left (project_name) '
             "openai_project_info)",
             "short",
+            width=24,
+        ),
+    ),
+)
+
+# --- Anthropic usage ------------------------------------------------------------------------
+
+ANTHROPIC_VARS = (
+    Variable("target", "anthropic_output_tokens_total", "Organization"),
+    Variable(
+        "workspace_id", 'anthropic_workspace_info{target=~"$target"}', "Workspace", "workspace_name"
+    ),
+    Variable("model", 'anthropic_output_tokens_total{target=~"$target"}', "Model"),
+)
+_C = selector(ANTHROPIC_VARS)
+_CW = selector(ANTHROPIC_VARS, "target", "workspace_id")
+# Input as OpenTelemetry counts it: uncached + cache read + cache writes (5 m and 1 h). Both
+# APIs report the four in every row, so each label set has all four series.
+_INPUT = (
+    "anthropic_input_uncached_tokens_total",
+    "anthropic_input_cache_read_tokens_total",
+    "anthropic_input_cache_write_5m_tokens_total",
+    "anthropic_input_cache_write_1h_tokens_total",
+)
+
+
+def _input_per_hour(by: str, sel: str = _C) -> str:
+    """`sum by (by)` of the input tokens' increase over the trailing hour."""
+    parts = " + ".join(f"increase({metric}{sel}[1h])" for metric in _INPUT)
+    return f"sum by ({by}) ({parts})" if by else f"sum({parts})"
+
+
+def _anthropic_per_hour(metric: str, by: str, sel: str = _C) -> Query:
+    return q(f"sum by ({by}) (increase({metric}{sel}[1h]))", legend_of(by))
+
+
+ANTHROPIC = Dashboard(
+    uid="usage-exporter-anthropic",
+    title="Anthropic usage",
+    description="Anthropic (Claude) organization usage and cost: input tokens by cache use, output "
+    "tokens, web searches and cost, by workspace, API key and model, with their names. Counts "
+    "per trailing hour; cost per UTC day and month.",
+    tags=("usage-exporter", "anthropic"),
+    variables=ANTHROPIC_VARS,
+    panels=(
+        stat(
+            "Cost today",
+            "Spend so far in the current UTC day.",
+            f"sum(anthropic_cost_today_usd{_CW})",
+            "currencyUSD",
+        ),
+        stat(
+            "Month to date",
+            "Spend so far in the current UTC calendar month.",
+            f"sum(anthropic_cost_month_to_date_usd{_CW})",
+            "currencyUSD",
+        ),
+        Panel(
+            "gauge",
+            "Prompt cache read share",
+            "Share of input tokens read from the prompt cache over the trailing hour (input = "
+            "uncached + cache read + cache writes).",
+            (
+                q(
+                    f"sum(increase(anthropic_input_cache_read_tokens_total{_C}[1h]))"
+                    f" / {_input_per_hour('')}"
+                ),
+            ),
+            unit="percentunit",
+            width=6,
+            height=5,
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "bargauge",
+            "Budget used",
+            "Month-to-date spend of each organization as a share of its monthly_budget_usd "
+            "(organizations without a budget are not shown).",
+            (
+                q(
+                    'sum by (target) (anthropic_cost_month_to_date_usd{target=~"$target"})'
+                    " / on (target)"
+                    ' (sum by (target) (anthropic_cost_budget_usd{target=~"$target"}) > 0)',
+                    "{{target}}",
+                ),
+            ),
+            unit="percentunit",
+            width=6,
+            height=5,
+            minimum=0,
+            maximum=1,
+            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
+            options={"displayMode": "gradient", "orientation": "horizontal"},
+        ),
+        series(
+            "Input tokens per hour by model",
+            "Input tokens (uncached, cache reads and cache writes) over the trailing hour.",
+            q(_input_per_hour("model"), "{{model}}"),
+        ),
+        series(
+            "Output tokens per hour by model",
+            "Output tokens over the trailing hour.",
+            _anthropic_per_hour("anthropic_output_tokens_total", "model"),
+        ),
+        series(
+            "Input tokens per hour by cache use",
+            "Input tokens over the trailing hour: not cached, read from the prompt cache, and "
+            "written to it with a 5-minute or a 1-hour retention.",
+            *(
+                q(f"sum(increase({metric}{_C}[1h]))", legend)
+                for metric, legend in (
+                    ("anthropic_input_uncached_tokens_total", "uncached"),
+                    ("anthropic_input_cache_read_tokens_total", "cache read"),
+                    ("anthropic_input_cache_write_5m_tokens_total", "cache write 5m"),
+                    ("anthropic_input_cache_write_1h_tokens_total", "cache write 1h"),
+                )
+            ),
+        ),
+        series(
+            "Tokens per hour by workspace",
+            "Input plus output tokens over the trailing hour, by the workspace's name "
+            "(default: the organization's default workspace).",
+            q(
+                named(
+                    _input_per_hour("target, workspace_id")
+                    + " + on (target, workspace_id) sum by (target, workspace_id)"
+                    f" (increase(anthropic_output_tokens_total{_C}[1h]))",
+                    "workspace_id",
+                    ANTHROPIC_NAMES,
+                ),
+                name_legend("workspace_id", names=ANTHROPIC_NAMES),
+            ),
+        ),
+        series(
+            "Tokens per hour by API key",
+            "Input plus output tokens over the trailing hour, by the key's name (console: "
+            "Console and Workbench use without a key).",
+            q(
+                named(
+                    _input_per_hour("target, api_key_id")
+                    + " + on (target, api_key_id) sum by (target, api_key_id)"
+                    f" (increase(anthropic_output_tokens_total{_C}[1h]))",
+                    "api_key_id",
+                    ANTHROPIC_NAMES,
+                ),
+                name_legend("api_key_id", names=ANTHROPIC_NAMES),
+            ),
+        ),
+        series(
+            "Tokens per hour by service tier",
+            "Output tokens over the trailing hour by service tier (standard, batch, priority).",
+            _anthropic_per_hour("anthropic_output_tokens_total", "service_tier"),
+        ),
+        series(
+            "Web search requests per hour",
+            "Server-side web search tool requests over the trailing hour.",
+            _anthropic_per_hour("anthropic_web_search_requests_total", "model"),
+        ),
+        series(
+            "Spend today by workspace",
+            "Spend so far today per workspace, by its name; it restarts at 0 at each UTC midnight.",
+            q(
+                named(
+                    f"sum by (target, workspace_id) (anthropic_cost_today_usd{_CW})",
+                    "workspace_id",
+                    ANTHROPIC_NAMES,
+                ),
+                "{{target}} " + name_legend("workspace_id", names=ANTHROPIC_NAMES),
+            ),
+            unit="currencyUSD",
+            width=12,
+        ),
+        series(
+            "Spend per day by model",
+            "Spend over the trailing 24 hours per model (increase of the exact cost counter; "
+            "model none: costs that are not per model, such as web search).",
+            q(f"sum by (model) (increase(anthropic_cost_usd_total{_C}[1d]))", "{{model}}"),
+            unit="currencyUSD",
+            width=12,
+        ),
+        table(
+            "Month to date by workspace, model and token type",
+            "Where this month's money went (needs cost_group_by with description).",
+            named(
+                "sum by (target, workspace_id, model, cost_type, token_type)"
+                f" (anthropic_cost_month_to_date_usd{_C})",
+                "workspace_id",
+                ANTHROPIC_NAMES,
+            ),
+            "currencyUSD",
             width=24,
         ),
     ),
@@ -782,7 +1031,7 @@ HEALTH = Dashboard(
     ),
 )
 
-ALL = (SPEND, OPENAI, TELNYX, ARTHUR, ANYLAYER, HEALTH)
+ALL = (SPEND, OPENAI, ANTHROPIC, TELNYX, ARTHUR, ANYLAYER, HEALTH)
 
 
 def render_panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:

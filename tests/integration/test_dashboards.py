@@ -39,7 +39,7 @@ def test_dashboards_are_generated_and_in_sync() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     names = {p.stem for p in DASHBOARDS}
-    assert names == {"spend", "openai", "telnyx", "arthur", "anylayer", "health"}
+    assert names == {"spend", "openai", "anthropic", "telnyx", "arthur", "anylayer", "health"}
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
