@@ -20,6 +20,7 @@ from tools import derive_spec_data
 
 NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
 KEY = "sk-ant-admin01-spec"
+WORKSPACE_KEY = "sk-ant-api03-spec"  # a workspace-scoped key: the reports refuse it
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
 DATA = json.loads((spec.DATA / "anthropic.json").read_text())
 PATHS = {
@@ -40,7 +41,11 @@ def iso(t: int) -> str:
 @pytest.fixture
 async def twin() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
-        SimulatorConfig(seed=3, start=NOW - 10 * 86400, keys={"anthropic": {KEY: "org-spec"}})
+        SimulatorConfig(
+            seed=3,
+            start=NOW - 10 * 86400,
+            keys={"anthropic": {KEY: "org-spec", WORKSPACE_KEY: "org-spec"}},
+        )
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
@@ -178,6 +183,8 @@ USAGE, COSTS = PATHS["usage-report-messages"], PATHS["cost-report"]
         (COSTS, [START, ("limit", "32")], HEADERS, 400),
         (COSTS, [START], {"x-api-key": "sk-ant-admin01-unknown"}, 401),
         (COSTS, [START], {"authorization": f"Bearer {KEY}"}, 401),
+        (USAGE, [START], {**HEADERS, "x-api-key": WORKSPACE_KEY}, 403),
+        (USAGE, [START], {"x-api-key": KEY}, 400),  # no anthropic-version
     ],
 )
 async def test_what_the_docs_refuse_is_refused_in_their_envelope(

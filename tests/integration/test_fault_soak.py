@@ -253,3 +253,48 @@ async def test_an_html_page_for_a_bucket_list_fails_the_poll_and_counts_nothing_
             await counters_equal_truth(c)  # media-assets once, not twice
         finally:
             await daemon.aclose()
+
+
+async def test_anthropic_revisions_move_answers_and_truth_alike_and_restore_gives_back() -> None:
+    async with _client(max_page_buckets=None) as c:
+        await c.post("/_sim/clock", json={"freeze": True, "at": NOW})
+        start = NOW - NOW % 3600 - 6 * 3600
+        fields = (
+            "uncached_input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation.ephemeral_5m_input_tokens",
+            "cache_creation.ephemeral_1h_input_tokens",
+            "output_tokens",
+            "server_tool_use.web_search_requests",
+        )
+
+        def count(result: dict[str, Any], field: str) -> int:
+            outer, _, inner = field.partition(".")
+            return int(result[outer][inner] if inner else result[outer])
+
+        async def truth() -> int:
+            query: dict[str, str | int] = {"org": "org-c", "endpoint": "messages", "start": start}
+            rows = (await c.get("/_sim/anthropic/truth", params=query)).json()["rows"]
+            return sum(r["values"][f] for r in rows for f in fields)
+
+        async def answered(fault: str | None = None) -> int:
+            if fault is not None:
+                body = {"upstream": "anthropic", "faults": [{"kind": fault}]}
+                await c.post("/_sim/faults", json=body)
+            params = {"starting_at": _iso(start), "bucket_width": "1h", "limit": 24}
+            path = "/v1/organizations/usage_report/messages"
+            page = (await c.get(path, params=params, headers=ANTHROPIC)).json()
+            return sum(count(r, f) for b in page["data"] for r in b["results"] for f in fields)
+
+        before = await truth()
+        assert await answered() == before > 0
+        lowered = [await answered("revise_down") for _ in range(4)]
+        stats = (await c.get("/_sim/stats")).json()["revisions"]["anthropic"]
+        assert stats["down"] == 4
+        assert lowered[-1] == await truth() and before > lowered[-1]
+        assert all(a >= b for a, b in zip([before, *lowered], lowered, strict=False))
+        raised = await answered("revise_up")
+        assert raised == await truth()
+        restored = (await c.post("/_sim/revisions/restore")).json()["restored"]
+        assert restored["anthropic"] >= 1
+        assert await truth() >= before, "what the down revisions took is back"
