@@ -688,6 +688,32 @@ ANTHROPIC = Dashboard(
             unit="currencyUSD",
             width=12,
         ),
+        series(
+            "Requests per hour by model",
+            "API requests over the trailing hour (Analytics API sources only: the legacy Usage "
+            "API has no request count).",
+            _anthropic_per_hour("anthropic_requests_total", "model"),
+        ),
+        series(
+            "Spend per day: net and list price",
+            "Spend over the trailing 24 hours at the price paid (net of discounts) and at list "
+            "price (Analytics API sources only).",
+            q(f"sum(increase(anthropic_cost_usd_total{_C}[1d]))", "net"),
+            q(f"sum(increase(anthropic_list_cost_usd_total{_C}[1d]))", "list price"),
+            unit="currencyUSD",
+        ),
+        series(
+            "Age of Anthropic's data",
+            "Time since the Analytics API last refreshed its usage and cost data "
+            "(data_refreshed_at; usually within 4 hours). AnthropicCostDataLagging fires past 6 "
+            "hours for cost.",
+            q(
+                "time() - max by (target, endpoint)"
+                ' (anthropic_data_refreshed_timestamp_seconds{target=~"$target"})',
+                "{{target}} {{endpoint}}",
+            ),
+            unit="s",
+        ),
         table(
             "Month to date by workspace, model and token type",
             "Where this month's money went (needs cost_group_by with description).",

@@ -1,8 +1,9 @@
 """Grafana's own Anthropic dashboard (anthropic-mixin) works unchanged on the shipped rules.
 
-One exporter polls the simulator for an Anthropic organization (legacy Admin API) and an OpenAI
-organization; one real Prometheus scrapes both targets in the same job and loads the shipped
-rules (`config/prometheus/rules/usage-exporter.yml`). Every expression and variable of Grafana's
+One exporter polls the simulator for two Anthropic organizations (one through the legacy Admin
+API, one through the Analytics API) and an OpenAI organization; one real Prometheus scrapes the
+three targets in the same job and loads the shipped rules
+(`config/prometheus/rules/usage-exporter.yml`). Every expression and variable of Grafana's
 dashboard (`tests/data/grafana_anthropic_mixin.json`, derived from the published file with its
 sha256) is run as Grafana runs it: variables filled from their own `label_values` queries, "All"
 expanded to the regex of every value (the dashboard sets no custom all value), and once more with
@@ -44,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "config" / "prometheus" / "rules" / "usage-exporter.yml"
 MIXIN = json.loads((ROOT / "tests" / "data" / "grafana_anthropic_mixin.json").read_text())
 ANTHROPIC_KEY, ANTHROPIC_ORG = "sk-ant-admin01-mixin-0123", "org-mixin"
+ANALYTICS_KEY, ANALYTICS_ORG = "sk-ant-admin01-mixin-analytics", "org-mixin-analytics"
+ANTHROPIC_TARGETS = ("claude-org", "claude-analytics")
 OPENAI_KEY, OPENAI_ORG = "sk-admin-mixin-0123", "org-mixin-openai"
 JOB = "usage-exporter"  # testkit's Prometheus: both targets in this one job
 INPUT_PARTS = (
@@ -66,6 +69,17 @@ def write_config(tmp: Path, sim_url: str) -> Path:
             "bucket_width": "1h",
             "group_by": ["workspace_id", "api_key_id", "model", "service_tier"],
             "cost_group_by": ["workspace_id", "description"],
+            "resources": {"workspaces": False, "api_keys": False, "users": False},
+            **common,
+        },
+        {
+            "kind": "anthropic",
+            "name": "claude-analytics",
+            "api_key": ANALYTICS_KEY,
+            "api": "analytics",
+            "bucket_width": "1h",
+            "group_by": ["workspace_id", "api_key_id", "model", "service_tier", "product"],
+            "cost_group_by": ["workspace_id", "model", "cost_type", "token_type"],
             "resources": {"workspaces": False, "api_keys": False, "users": False},
             **common,
         },
@@ -230,6 +244,8 @@ def test_grafana_dashboard_shows_the_exporters_numbers_and_no_openai(tmp_path: P
     extra = (
         "--anthropic-key",
         f"{ANTHROPIC_KEY}={ANTHROPIC_ORG}",
+        "--anthropic-key",
+        f"{ANALYTICS_KEY}={ANALYTICS_ORG}",
         "--openai-key",
         f"{OPENAI_KEY}={OPENAI_ORG}",
     )
@@ -288,7 +304,7 @@ def test_grafana_dashboard_shows_the_exporters_numbers_and_no_openai(tmp_path: P
                 # nothing OpenAI in any recorded gen_ai series
                 leaked = instant(
                     prom.url,
-                    '{__name__=~"gen_ai_.+", target!="claude-org"}'
+                    f'{{__name__=~"gen_ai_.+", target!~"{"|".join(ANTHROPIC_TARGETS)}"}}'
                     ' or {__name__=~"gen_ai_.+", gen_ai_provider_name!="anthropic"}',
                 )
                 assert not leaked, leaked
