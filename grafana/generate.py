@@ -123,6 +123,33 @@ def table(title: str, description: str, expr: str, unit: str, width: int = 12, *
     return Panel("table", title, description, (q(expr),), unit=unit, width=width, height=9, **kw)
 
 
+def budget_used(description: str, *vendors: str) -> Panel:
+    """Each organization's month-to-date spend as a share of its `monthly_budget_usd`, for the
+    vendors named (`openai`, `anthropic`: their families share the pattern)."""
+    shares = tuple(
+        q(
+            f'sum by (target) ({vendor}_cost_month_to_date_usd{{target=~"$target"}})'
+            " / on (target)"
+            f' (sum by (target) ({vendor}_cost_budget_usd{{target=~"$target"}}) > 0)',
+            "{{target}}",
+        )
+        for vendor in vendors
+    )
+    return Panel(
+        "bargauge",
+        "Budget used",
+        description,
+        shares,
+        unit="percentunit",
+        width=6,
+        height=5,
+        minimum=0,
+        maximum=1,
+        thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
+        options={"displayMode": "gradient", "orientation": "horizontal"},
+    )
+
+
 # --- spend ----------------------------------------------------------------------------------
 
 SPEND_VARS = (
@@ -164,32 +191,11 @@ SPEND = Dashboard(
             f"sum(openai_cost_month_to_date_usd{_S}) / scalar({_ELAPSED})",
             "currencyUSD",
         ),
-        Panel(
-            "bargauge",
-            "Budget used",
+        budget_used(
             "Month-to-date spend of each organization (OpenAI and Anthropic) as a share of its "
             "monthly_budget_usd (organizations without a budget are not shown).",
-            (
-                q(
-                    'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
-                    " / on (target)"
-                    ' (sum by (target) (openai_cost_budget_usd{target=~"$target"}) > 0)',
-                    "{{target}}",
-                ),
-                q(
-                    'sum by (target) (anthropic_cost_month_to_date_usd{target=~"$target"})'
-                    " / on (target)"
-                    ' (sum by (target) (anthropic_cost_budget_usd{target=~"$target"}) > 0)',
-                    "{{target}}",
-                ),
-            ),
-            unit="percentunit",
-            width=6,
-            height=5,
-            minimum=0,
-            maximum=1,
-            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
-            options={"displayMode": "gradient", "orientation": "horizontal"},
+            "openai",
+            "anthropic",
         ),
         series(
             "Month to date against budget",
@@ -581,26 +587,10 @@ ANTHROPIC = Dashboard(
             minimum=0,
             maximum=1,
         ),
-        Panel(
-            "bargauge",
-            "Budget used",
+        budget_used(
             "Month-to-date spend of each organization as a share of its monthly_budget_usd "
             "(organizations without a budget are not shown).",
-            (
-                q(
-                    'sum by (target) (anthropic_cost_month_to_date_usd{target=~"$target"})'
-                    " / on (target)"
-                    ' (sum by (target) (anthropic_cost_budget_usd{target=~"$target"}) > 0)',
-                    "{{target}}",
-                ),
-            ),
-            unit="percentunit",
-            width=6,
-            height=5,
-            minimum=0,
-            maximum=1,
-            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
-            options={"displayMode": "gradient", "orientation": "horizontal"},
+            "anthropic",
         ),
         series(
             "Input tokens per hour by model",
