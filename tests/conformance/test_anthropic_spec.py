@@ -216,3 +216,81 @@ async def test_limits_default_as_documented_and_ending_at_filters_on_bucket_end(
     page = (await twin.get(PATHS["usage-report-messages"], params=params, headers=HEADERS)).json()
     assert [b["ending_at"] for b in page["data"]][-1] == iso(end), "a bucket ending after it is out"
     assert page["has_more"] is False and page["next_page"] is None
+
+
+def request_problems(operation: str, params: list[tuple[str, str]]) -> list[str]:
+    """What in a request's query the derived data does not allow: unknown names, values outside
+    an enum or bounds, a required parameter missing, a bucket limit above the width's."""
+    declared = {p["name"]: p for p in DATA["operations"][operation]["parameters"]}
+    problems = [
+        f"missing {n}" for n, p in declared.items() if p["required"] and n not in dict(params)
+    ]
+    for name, value in params:
+        param = declared.get(name)
+        if param is None:
+            problems.append(f"unknown parameter {name}")
+            continue
+        enum = param["schema"].get("items", param["schema"]).get("enum")
+        if enum is not None and value not in enum:
+            problems.append(f"{name}={value} not in {enum}")
+        if param["type"] == "integer" and not param["minimum"] <= int(value) <= param["maximum"]:
+            problems.append(f"{name}={value} out of bounds")
+        if param["schema"].get("format") == "date-time" and not spec.FORMATS.conforms(
+            value, "date-time"
+        ):
+            problems.append(f"{name}={value} is not a date-time")
+    limits = DATA["facts"][operation]["limits"]
+    width = dict(params).get("bucket_width", next(iter(limits)))
+    if "limit" in dict(params) and int(dict(params)["limit"]) > limits[width]["maximum"]:
+        problems.append(f"limit above {limits[width]['maximum']} for {width}")
+    return problems
+
+
+@pytest.mark.parametrize("width", ["1m", "1h", "1d"])
+async def test_the_sources_requests_follow_the_docs(width: str) -> None:
+    from exporter.model import Window
+    from exporter.plugin import upstream_settings
+    from exporter.upstream import Upstream
+    from exporter.vendors.anthropic import PLUGIN
+    from exporter.vendors.anthropic.config import ADMIN_GROUP_BY, AnthropicConfig
+    from exporter.vendors.anthropic.source import AnthropicSource
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [], "has_more": False, "next_page": None})
+
+    class Recorder:
+        def upstream_request(self, *args: str) -> None:
+            pass
+
+        def rate_limit_remaining(self, *args: object) -> None:
+            pass
+
+    config = AnthropicConfig.model_validate(
+        {
+            "kind": "anthropic",
+            "name": "t",
+            "api_key": KEY,
+            "bucket_width": width,
+            "group_by": list(ADMIN_GROUP_BY),
+        }
+    )
+    upstream = Upstream(
+        upstream_settings(PLUGIN, config, "http://127.0.0.1:1"),
+        Recorder(),
+        transport=httpx.MockTransport(answer),
+    )
+    source = AnthropicSource(config, upstream)
+    for stream in await source.streams():
+        await source.read(stream, Window(NOW - NOW % 86400 - 86400, NOW - NOW % 86400 + 86400))
+    assert len(seen) == 2
+    for request in seen:
+        operation = next(k for k, v in PATHS.items() if v == request.url.path)
+        params = list(request.url.params.multi_items())
+        assert request_problems(operation, params) == [], (operation, params)
+        assert request.headers["anthropic-beta"] == "fast-mode-2026-02-01"  # speed is grouped
+    # the checker is not vacuous
+    assert request_problems("cost-report", [("starting_at", "x"), ("bucket_width", "1h")])
+    assert request_problems("usage-report-messages", [("limit", "1440"), ("bucket_width", "1h")])
