@@ -43,7 +43,7 @@ def test_check_config_syntax_only_refuses_a_broken_structure(tmp_path: Path) -> 
     bad.write_text(text.replace("kind: openai", "kind: openai\n    colour: blue", 1))
     checked = run("check-config", "--syntax-only", str(bad))
     assert checked.returncode == 2
-    assert "sources[0].colour: unknown key" in checked.stderr
+    assert "sources[0] (acme-prod).colour: unknown key" in checked.stderr
 
 
 def test_check_config_prints_warnings(tmp_path: Path) -> None:
@@ -56,9 +56,9 @@ def test_check_config_prints_warnings(tmp_path: Path) -> None:
     checked = run("check-config", "--syntax-only", str(config))
     assert checked.returncode == 0, checked.stderr
     warnings = [line for line in checked.stderr.splitlines() if "warning:" in line]
-    assert any("sources[0].base_url: base_url ends in /v1" in w for w in warnings), warnings
-    assert any("sources[0].lookback: 1h is shorter" in w for w in warnings), warnings
-    assert any("sources[0].group_by: user_id" in w for w in warnings), warnings
+    assert any("sources[0] (a).base_url: base_url ends in /v1" in w for w in warnings), warnings
+    assert any("sources[0] (a).lookback: 1h is shorter" in w for w in warnings), warnings
+    assert any("sources[0] (a).group_by: user_id" in w for w in warnings), warnings
 
 
 def test_version_is_the_package_version() -> None:
