@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from exporter.config import load_config
+from testkit.loopback import beyond_loopback
 from tests.harness import HOST, free_port, start
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +54,9 @@ def test_your_first_hour_runs_as_written(tmp_path: Path) -> None:
     assert DOC_PORT not in vendor_only[0] and "127.0.0.1" not in vendor_only[0]
 
     (tmp_path / CONFIG).write_text(config[0])
+    # the shell runs the exporter outside testkit's process helpers: hold it to loopback here
+    assert len(load_config(tmp_path / CONFIG, env={}, syntax_only=True).sources) == 2
+    assert beyond_loopback(tmp_path / CONFIG, {}) == []
     bin_dir = str(Path(sys.executable).parent)  # the venv's: `usage-exporter` is there
     env = {
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
