@@ -49,8 +49,9 @@ unit: $(STAMP)
 check: lint typecheck
 	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
+# --durations: the slowest tests, to keep the documented figures true to a measured run.
 test: system-deps lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Every benchmark, full size (about half an hour); each prints Markdown for bench/RESULTS.md.
 bench: $(STAMP) system-deps

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from exporter.config import Config, Duration
+from exporter.config import Config, Duration, source_label
 from exporter.plugin import base_url
 from exporter.source_config import BaseSource
 from exporter.vendors import plugin
@@ -22,7 +22,7 @@ def _span(seconds: int) -> str:
 
 def source_warnings(index: int, source: BaseSource) -> list[str]:
     """The warnings for `sources[index]`, each naming the field."""
-    where = f"sources[{index}]"
+    where = source_label(index, source.name)
     kind = plugin(source.kind)
     out: list[str] = []
     _, note = base_url(kind, source)
@@ -47,7 +47,8 @@ def source_warnings(index: int, source: BaseSource) -> list[str]:
         wide = [k for k in keys if k in HIGH_CARDINALITY_KEYS]
         if wide:
             out.append(
-                f"{where}.{field}: {', '.join(wide)} make one series per user or API key: on a"
+                f"{where}.{field}: {', '.join(wide)} {'make' if len(wide) > 1 else 'makes'}"
+                " one series per user or API key: on a"
                 f" large organization that is many series (max_series_per_family"
                 f" {source.max_series_per_family} folds the rest into __overflow__)"
             )

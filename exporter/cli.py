@@ -50,8 +50,20 @@ def _count(value: str) -> int:
 
 def _shard_flags(command: argparse.ArgumentParser) -> None:
     """kube-state-metrics' sharding flags (docs/kubernetes.md)."""
-    command.add_argument("--shard", dest="shard", type=_count, default=None)
-    command.add_argument("--total-shards", dest="total_shards", type=_count, default=None)
+    command.add_argument(
+        "--shard",
+        dest="shard",
+        type=_count,
+        default=None,
+        help="export only the targets of shard N (0-based; with --total-shards)",
+    )
+    command.add_argument(
+        "--total-shards",
+        dest="total_shards",
+        type=_count,
+        default=None,
+        help="how many shards the targets are split into (by the SHA-256 of their names)",
+    )
     command.add_argument(
         "--shard.from-hostname",
         dest="shard_from_hostname",
@@ -68,9 +80,14 @@ def parser() -> argparse.ArgumentParser:
         dest="log_level",
         default=argparse.SUPPRESS,
         choices=["debug", "info", "warn", "error"],
+        help="the least severe log lines written (default: info)",
     )
     logging_flags.add_argument(
-        "--log.format", dest="log_format", default=argparse.SUPPRESS, choices=["logfmt", "json"]
+        "--log.format",
+        dest="log_format",
+        default=argparse.SUPPRESS,
+        choices=["logfmt", "json"],
+        help="one logfmt or JSON object per line on stderr (default: logfmt)",
     )
     root = _Parser(prog="usage-exporter", description=__doc__, parents=[logging_flags])
     root.set_defaults(log_level="info", log_format="logfmt")
@@ -80,9 +97,22 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="poll on schedule and serve /metrics", parents=[logging_flags]
     )
-    run.add_argument("--config", required=True, type=Path)
-    run.add_argument("--web.listen-address", dest="listen", type=_listen, default=None)
-    run.add_argument("--web.config.file", dest="web_config", type=Path, default=None)
+    run.add_argument("--config", required=True, type=Path, help="the YAML config file")
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        type=_listen,
+        default=None,
+        help="HOST:PORT or :PORT to serve /metrics on (default: the config's web.listen_address,"
+        " :9868)",
+    )
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        type=Path,
+        default=None,
+        help="an exporter-toolkit web config file: TLS and basic auth for the listener",
+    )
     run.add_argument(
         "--web.enable-lifecycle",
         dest="enable_lifecycle",
@@ -100,19 +130,31 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the built-in simulator and the exporter against it", parents=[logging_flags]
     )
-    demo.add_argument("--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9868")
-    demo.add_argument("--state-dir", type=Path, default=None)
+    demo.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        type=_listen,
+        default="127.0.0.1:9868",
+        help="where the exporter serves /metrics (default: 127.0.0.1:9868; the simulator takes"
+        " a free loopback port)",
+    )
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the ledger here across demo runs (default: a temporary directory)",
+    )
 
     once = commands.add_parser(
         "once", help="poll every target once and print the exposition", parents=[logging_flags]
     )
-    once.add_argument("--config", required=True, type=Path)
+    once.add_argument("--config", required=True, type=Path, help="the YAML config file")
     _shard_flags(once)
 
     check = commands.add_parser(
         "check-config", help="validate a config file", parents=[logging_flags]
     )
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the YAML config file")
     check.add_argument(
         "--syntax-only",
         dest="syntax_only",
@@ -128,12 +170,27 @@ def parser() -> argparse.ArgumentParser:
     )
 
     simulate = commands.add_parser(
-        "simulate", help="run the upstream simulator alone", parents=[logging_flags]
+        "simulate",
+        help="run the upstream simulator alone",
+        parents=[logging_flags],
+        description="The vendors' APIs with generated usage, on loopback: point a source's"
+        " base_url at it. Keys it accepts out of the box (until a --<kind>-key is given): "
+        + "; ".join(f"{vendor.kind}: {', '.join(vendor.twin.default_keys)}" for vendor in plugins())
+        + ". It prints its URL and the keys it accepts when it starts.",
     )
     simulate.add_argument(
-        "--web.listen-address", dest="listen", type=_listen, default="127.0.0.1:9869"
+        "--web.listen-address",
+        dest="listen",
+        type=_listen,
+        default="127.0.0.1:9869",
+        help="where the simulator listens (default: 127.0.0.1:9869)",
     )
-    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the generated usage: the same seed, the same numbers (default: 1)",
+    )
     for vendor in plugins():
         simulate.add_argument(
             f"--{vendor.kind}-key",
@@ -141,17 +198,28 @@ def parser() -> argparse.ArgumentParser:
             type=_key_org,
             action="append",
             default=None,
-            help=f"{vendor.twin.key_help}: a key the simulator accepts (repeatable)",
+            help=f"{vendor.twin.key_help}: a key the simulator accepts, instead of"
+            f" {', '.join(vendor.twin.default_keys)} (repeatable)",
         )
-    simulate.add_argument("--max-page-buckets", type=int, default=None)
-    simulate.add_argument("--tls-cert-file", type=Path, default=None, help="serve over TLS")
+    simulate.add_argument(
+        "--max-page-buckets",
+        type=int,
+        default=None,
+        help="answer at most this many OpenAI buckets per page, fewer than the client's"
+        " `limit`, to exercise pagination (default: as many as the `limit` asks for)",
+    )
+    simulate.add_argument(
+        "--tls-cert-file", type=Path, default=None, help="serve over TLS with this certificate"
+    )
     simulate.add_argument(
         "--usage-start",
         type=int,
         default=None,
         help="unix time where generated usage begins (default: 60 days before start)",
     )
-    simulate.add_argument("--tls-key-file", type=Path, default=None)
+    simulate.add_argument(
+        "--tls-key-file", type=Path, default=None, help="the private key of --tls-cert-file"
+    )
     simulate.add_argument(
         "--tls-client-ca-file", type=Path, default=None, help="require client certificates"
     )

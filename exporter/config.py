@@ -9,17 +9,19 @@ secret. `${VAR}` in any string is replaced from the environment; `api_key_file` 
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
+import types
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -222,31 +224,115 @@ def apply_renames(data: dict[str, Any], renames: Sequence[Rename], notes: list[s
                     _rename(value, f"source.{key}", f"{where}{key}.", renames, notes)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _raw_source(raw: Any, index: int) -> Mapping[str, Any]:
+    """Entry `index` of the file's `sources` as written (empty when it is not a mapping)."""
+    sources = raw.get("sources") if isinstance(raw, dict) else None
+    if isinstance(sources, list) and 0 <= index < len(sources):
+        entry = sources[index]
+        if isinstance(entry, dict):
+            return entry
+    return {}
+
+
+def source_label(index: int, name: object) -> str:
+    """`sources[3] (acme-prod)`: the position, and the name the operator searches the file for
+    (only a well-formed one: the message must stay one short line)."""
+    if isinstance(name, str) and _NAME.match(name):
+        return f"sources[{index}] ({name})"
+    return f"sources[{index}]"
+
+
+def _location(loc: tuple[int | str, ...], raw: Any = None) -> str:
     text = ""
-    for part in loc:
+    for position, part in enumerate(loc):
         if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in kinds() and text.endswith("]"):
+            if loc[:position] == ("sources",):
+                text = source_label(part, _raw_source(raw, part).get("name"))
+            else:
+                text += f"[{part}]"
+        elif part in kinds() and text.endswith(("]", ")")):
             continue  # the discriminator's tag adds nothing for a reader
         else:
             text += f".{part}" if text else str(part)
     return text
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _model_in(annotation: Any) -> Any:
+    """The model, or the dict or list of them, inside an `Optional`/`Annotated` annotation."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _model_in(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+        return None
+    if origin in (dict, list):
+        return annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _keys_at(loc: tuple[int | str, ...], raw: Any) -> list[str]:
+    """The valid keys of the mapping at `loc`, for a suggestion (empty when unknown)."""
+    parts = list(loc)
+    model: Any = schema()
+    if len(parts) >= 2 and parts[0] == "sources" and isinstance(parts[1], int):
+        tagged = len(parts) > 2 and parts[2] in kinds()
+        kind = parts[2] if tagged else _raw_source(raw, parts[1]).get("kind")
+        if not isinstance(kind, str) or kind not in kinds():
+            return []
+        model = plugin(kind).config_model
+        parts = parts[3 if tagged else 2 :]
+    for part in parts:
+        model = _model_in(model)
+        if get_origin(model) in (dict, list):
+            model = get_args(model)[-1]  # `part` is the key or index: the element's model next
+        elif (
+            isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields
+        ):
+            model = model.model_fields[str(part)].annotation
+        else:
+            return []
+    model = _model_in(model)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _did_you_mean(word: object, choices: Sequence[str]) -> str:
+    """`; did you mean `interval`?` for the closest choice, or nothing when none is close."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _describe(error: Mapping[str, Any], raw: Any = None) -> str:
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
     if kind == "extra_forbidden":
-        return f"{_location(loc)}: unknown key"
+        hint = _did_you_mean(loc[-1], _keys_at(loc[:-1], raw)) if loc else ""
+        return f"{_location(loc, raw)}: unknown key{hint}"
     if kind == "missing":
-        return f"{_location(loc[:-1]) or 'config'}: missing key '{loc[-1]}'"
+        return f"{_location(loc[:-1], raw) or 'config'}: missing key '{loc[-1]}'"
     if kind == "union_tag_invalid":
-        return f"{_location(loc)}: kind must be one of: {', '.join(kinds())}"
+        written = (
+            _raw_source(raw, loc[-1]).get("kind") if loc and isinstance(loc[-1], int) else None
+        )
+        return (
+            f"{_location(loc, raw)}.kind: kind must be one of: {', '.join(kinds())}"
+            f"{_did_you_mean(written, kinds())}"
+        )
     if kind == "union_tag_not_found":
-        return f"{_location(loc)}: missing key 'kind'"
+        return f"{_location(loc, raw)}: missing key 'kind'"
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{_location(loc) or 'config'}: {message}"
+    return f"{_location(loc, raw) or 'config'}: {message}"
 
 
 def load_config(
@@ -285,7 +371,7 @@ def load_config(
         return schema()(**data)
     except ValidationError as err:
         errors = err.errors(include_input=False, include_url=False)
-        raise ConfigError("; ".join(_describe(e) for e in errors[:5])) from None
+        raise ConfigError("; ".join(_describe(e, raw) for e in errors[:5])) from None
     finally:
         SYNTAX_ONLY.reset(token)
         _ENV.reset(env_token)
@@ -301,7 +387,7 @@ def secrets(config: Config) -> list[str]:
 def warnings(config: Config) -> list[str]:
     """Valid settings the upstream may still refuse, worded for the operator (check-config)."""
     return [
-        f"sources[{index}].{warning}"
+        f"{source_label(index, source.name)}.{warning}"
         for index, source in enumerate(config.sources)
         for warning in plugin(source.kind).warnings(source)
     ]

@@ -33,6 +33,7 @@ from exporter.gc_pause import without_gc
 from exporter.ledger import CommitStats, Ledger, LedgerError
 from exporter.model import Source, Stream, StreamRead, Unavailable, Window
 from exporter.plugin import base_url, upstream_settings
+from exporter.problems import Failure, ProblemLog, failure
 from exporter.selfmetrics import SelfMetrics
 from exporter.server import ServerState, TargetStatus
 from exporter.sharding import Shard
@@ -73,6 +74,12 @@ class PollReads:
     listed: list[Stream] = field(default_factory=list)
     reads: list[tuple[Stream, StreamRead]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)  # the errors, with their causes
+
+    def failed(self, error: str, why: Failure | None = None) -> None:
+        """Note an error of the poll (`why`: its cause, when a read failed)."""
+        self.errors.append(error)
+        self.failures.append(why or Failure(error, error))
 
     @property
     def usage_streams(self) -> list[Stream]:
@@ -111,9 +118,15 @@ class Daemon:
         self._clock = clock
         self.shard = shard or Shard()
         state_dir = Path(config.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # named by its key: `[Errno 2] ... '/proc/nope'` names none
+            raise LedgerError(
+                f"state_dir: cannot create {state_dir}: {err.strerror or err}"
+            ) from None
         self.ledger = Ledger(state_dir / LEDGER_FILE)
         self.metrics = SelfMetrics(__version__)
+        self.problems = ProblemLog(log, clock)  # one warning per problem, not per request
         self.metrics.shard(self.shard.index, self.shard.total)
         self.state = ServerState(shard=(self.shard.index, self.shard.total))
         self._render_lock = asyncio.Lock()
@@ -458,9 +471,9 @@ class Daemon:
             async with asyncio.timeout_at(deadline):
                 polled.listed = list(await target.source.streams())
         except TimeoutError:
-            polled.errors.append(f"poll timed out after {target.timeout:g}s")
+            polled.failed(f"poll timed out after {target.timeout:g}s")
         except UpstreamError as err:  # stream discovery failed
-            polled.errors.append(str(err))
+            polled.failed(str(err), failure("", err, str(err)))
         streams = polled.usage_streams
         results = await asyncio.gather(
             *(self._read(target, stream, now, deadline) for stream in streams),
@@ -472,7 +485,8 @@ class Daemon:
             elif isinstance(result, asyncio.CancelledError):
                 raise result
             else:
-                polled.errors.append(_describe(stream.name, result))
+                text = _describe(stream.name, result)
+                polled.failed(text, failure(stream.name, result, text))
         return polled
 
     async def _read(self, target: Target, stream: Stream, now: int, deadline: float) -> StreamRead:
@@ -508,7 +522,7 @@ class Daemon:
             try:
                 self._forget_vanished(target, {s.name for s in polled.listed})
             except LedgerError as err:
-                polled.errors.append(f"state not saved: {err}")
+                polled.failed(f"state not saved: {err}")
         try:
             # In a worker thread: folding 100k rows takes seconds of CPU, and the event loop
             # keeps answering scrapes meanwhile (the ledger serialises its writers).
@@ -516,7 +530,7 @@ class Daemon:
                 without_gc(self.ledger.commit), target.name, now, polled.reads
             )
         except LedgerError as err:
-            polled.errors.append(f"state not saved: {err}")
+            polled.failed(f"state not saved: {err}")
             return None
 
     async def _report(
@@ -553,8 +567,9 @@ class Daemon:
                 },
             )
         else:
-            for error in polled.errors:
-                log.warning("poll failed", extra={"target": target.name, "error": error})
+            self.problems.report(
+                "poll failed", target.name, polled.failures, quiet=target.interval / 2
+            )
         self.state.changed()  # the bytes and the status together
         return ok
 
@@ -600,7 +615,13 @@ class Daemon:
             async with asyncio.timeout(target.timeout):
                 listed = list(await target.source.streams())
         except (TimeoutError, UpstreamError) as err:
-            log.warning("resources not listed", extra={"target": target.name, "error": str(err)})
+            text = str(err) or f"timed out after {target.timeout:g}s"
+            self.problems.report(
+                "resources not listed",
+                target.name,
+                [failure("", err, text)],
+                quiet=target.interval / 2,
+            )
             return
         now = self._clock()
         due = [
@@ -621,6 +642,7 @@ class Daemon:
                 results.append(err)
         reads: list[tuple[Stream, StreamRead]] = []
         outcome: dict[str, bool] = {}
+        failures: list[Failure] = []
         for stream, result in zip(due, results, strict=True):
             resource = stream.name.rpartition("/")[2]
             if isinstance(result, StreamRead):
@@ -641,14 +663,15 @@ class Daemon:
             else:
                 target.resource_due[stream.name] = now + min(stream.every, target.interval)
                 outcome[resource] = False
-                log.warning(
-                    "resource read failed, last values kept",
-                    extra={
-                        "target": target.name,
-                        "resource": resource,
-                        "error": _describe(stream.name, result),
-                    },
-                )
+                text = _describe(stream.name, result)
+                failures.append(failure(stream.name, result, text))
+        if failures:
+            self.problems.report(
+                "resource read failed, last values kept",
+                target.name,
+                failures,
+                quiet=target.interval / 2,
+            )
         if reads:
             try:
                 stats = await asyncio.to_thread(
@@ -680,10 +703,11 @@ class Daemon:
     async def poll_all(self) -> bool:
         """Poll every target once, and read its resources that are due (all on the first call;
         their failures do not count)."""
-        results = await asyncio.gather(
-            *(self.poll(t) for t in self.targets),
-            *(self.poll_resources(t) for t in self.targets),
-        )
+        with self.problems.held("poll failed"):
+            results = await asyncio.gather(
+                *(self.poll(t) for t in self.targets),
+                *(self.poll_resources(t) for t in self.targets),
+            )
         return all(r for r in results if r is not None)
 
     def stopping(self) -> None:

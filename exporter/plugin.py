@@ -27,6 +27,10 @@ def no_warnings(config: BaseSource) -> list[str]:
     return []
 
 
+def no_other_endpoints(config: BaseSource) -> Mapping[str, tuple[str, ...]]:
+    return {}
+
+
 def bearer(secret: str) -> Mapping[str, str]:
     """The usual way to present a key: `Authorization: Bearer <key>`."""
     return {"Authorization": f"Bearer {secret}"}
@@ -75,6 +79,11 @@ class Plugin(Generic[C]):
     example: Mapping[str, Any] = field(default_factory=dict)
     # valid settings the vendor may still refuse (check-config), each starting with the field
     warnings: Callable[[C], list[str]] = field(default=no_warnings)
+    # the config keys besides base_url that decide a host the target calls, each with the URLs
+    # it resolves to (`endpoints`): the tests check that every one of a test config is loopback
+    other_endpoints: Callable[[C], Mapping[str, tuple[str, ...]]] = field(
+        default=no_other_endpoints
+    )
 
 
 def base_url(plugin: Plugin[Any], config: BaseSource) -> tuple[str, str]:
@@ -87,6 +96,12 @@ def base_url(plugin: Plugin[Any], config: BaseSource) -> tuple[str, str]:
             f" using {cut}"
         )
     return url, ""
+
+
+def endpoints(plugin: Plugin[Any], config: BaseSource) -> dict[str, tuple[str, ...]]:
+    """Every URL a target of this config may call, by the config key that decides it
+    (`base_url` first, then the plug-in's `other_endpoints`)."""
+    return {"base_url": (base_url(plugin, config)[0],), **plugin.other_endpoints(config)}
 
 
 def upstream_settings(plugin: Plugin[Any], config: BaseSource, url: str) -> UpstreamSettings:

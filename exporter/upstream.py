@@ -249,11 +249,12 @@ class Upstream:
         json_body: Any = None,
     ) -> Response:
         code = "error"
+        method = "GET" if json_body is None else "POST"
         try:
             async with (
                 self._slots,
                 self._client.stream(
-                    "GET" if json_body is None else "POST",
+                    method,
                     path,
                     params=list(params),
                     json=json_body,
@@ -267,13 +268,21 @@ class Upstream:
                 url = response.url.copy_with(query=None, fragment=None, userinfo=b"")
                 return Response(response.status_code, response.headers, body, url=str(url))
         except httpx.TimeoutException:
-            raise UpstreamError(endpoint, "timed out") from None
+            raise UpstreamError(endpoint, f"timed out on {self._where(method, path)}") from None
         except httpx.HTTPError as err:
-            raise UpstreamError(endpoint, f"network error: {type(err).__name__}") from None
+            raise UpstreamError(
+                endpoint, f"network error: {type(err).__name__} on {self._where(method, path)}"
+            ) from None
         finally:
             self._recorder.upstream_request(
                 self.settings.target, self.settings.source, endpoint, code
             )
+
+    def _where(self, method: str, path: str) -> str:
+        """The request a network error names, so the operator knows which host (and which
+        endpoint key) to fix: method, scheme, host and path; never the query or user info."""
+        url = self._client.build_request(method, path).url
+        return f"{method} {url.copy_with(query=None, fragment=None, userinfo=b'')}"
 
     async def _read_capped(self, endpoint: str, response: httpx.Response) -> bytes:
         cap = self.settings.max_body_bytes

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from testkit.loopback import check_config
 from testkit.tools import find_tool
 
 HOST = "127.0.0.1"
@@ -83,6 +84,8 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     url: str
+    # run again at stop: a config rewritten for a reload must stay on loopback too
+    recheck: Callable[[], None] | None = None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -104,6 +107,8 @@ class Process:
                 self.popen.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.recheck is not None:
+            self.recheck()
         return int(self.popen.returncode)
 
 
@@ -116,11 +121,16 @@ def start(
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> Process:
+    exporter_args = argv[3:] if argv[1:3] == ["-m", "exporter"] else None
+    if exporter_args is not None:
+        check_config(exporter_args, env)
     handle = log.open("wb")
     popen = subprocess.Popen(
         argv, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
     )
     process = Process(name, popen, log, url)
+    if exporter_args is not None:
+        process.recheck = lambda: check_config(exporter_args, env)
 
     def up() -> bool:
         process.check()
@@ -144,6 +154,9 @@ def running(name: str, argv: list[str], log: Path, url: str, **kwargs: Any) -> I
 
 
 def exporter_argv(*args: str) -> list[str]:
+    """`python -m exporter ARGS`; a `run` or `once` whose config could reach beyond loopback is
+    refused here, before it starts (`testkit.loopback`)."""
+    check_config(args)
     return [sys.executable, "-m", "exporter", *args]
 
 

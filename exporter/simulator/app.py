@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from exporter.simulator.usage import Revisions
 from exporter.vendors import plugins
 
 REQUEST_LOG_SIZE = 20_000
+
+log = logging.getLogger(__name__)
 
 
 class RequestLog:
@@ -173,6 +176,19 @@ async def serve(
     return await serve_app(create_app(config), host, port, ssl_context=ssl_context)
 
 
+def accepted_keys(config: SimulatorConfig) -> str:
+    """The keys each twin accepts, for the start line: the built-in demo keys in full (they are
+    public), keys given on the command line only counted (the operator knows them)."""
+    parts = []
+    for plugin in plugins():
+        given = config.keys.get(plugin.kind)
+        if given is None:
+            parts.append(f"{plugin.kind}: {', '.join(plugin.twin.default_keys)}")
+        else:
+            parts.append(f"{plugin.kind}: {len(given)} from --{plugin.kind}-key")
+    return "; ".join(parts)
+
+
 def run_forever(
     config: SimulatorConfig, host: str, port: int, ssl_context: ssl.SSLContext | None = None
 ) -> int:
@@ -181,6 +197,12 @@ def run_forever(
 
     async def main() -> None:
         server = await serve(config, host, port, ssl_context)
+        scheme = "https" if ssl_context is not None else "http"
+        shown = f"[{host}]" if ":" in host else host
+        log.info(
+            "simulator listening",
+            extra={"url": f"{scheme}://{shown}:{port}", "keys": accepted_keys(config)},
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

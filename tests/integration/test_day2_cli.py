@@ -1,6 +1,7 @@
 """Day-2 command line: `check-config --syntax-only` in a CI without secrets, its warnings,
-`--version`, a `base_url` with the API version the exporter adds itself, and upstream errors
-that say what to do (the URL that was called, the key the vendor wants; never the key)."""
+`--version`, a `base_url` with the API version the exporter adds itself, upstream errors
+that say what to do (the URL that was called, the key the vendor wants; never the key), and a
+simulator that says where it listens."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 from exporter import __version__
-from tests.harness import exporter_argv, simulator
+from exporter.vendors import plugins
+from tests.harness import exporter_argv, simulator, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KEY = "sk-admin-day2-CANARY-51f0"
@@ -43,7 +45,7 @@ def test_check_config_syntax_only_refuses_a_broken_structure(tmp_path: Path) -> 
     bad.write_text(text.replace("kind: openai", "kind: openai\n    colour: blue", 1))
     checked = run("check-config", "--syntax-only", str(bad))
     assert checked.returncode == 2
-    assert "sources[0].colour: unknown key" in checked.stderr
+    assert "sources[0] (acme-prod).colour: unknown key" in checked.stderr
 
 
 def test_check_config_prints_warnings(tmp_path: Path) -> None:
@@ -56,9 +58,9 @@ def test_check_config_prints_warnings(tmp_path: Path) -> None:
     checked = run("check-config", "--syntax-only", str(config))
     assert checked.returncode == 0, checked.stderr
     warnings = [line for line in checked.stderr.splitlines() if "warning:" in line]
-    assert any("sources[0].base_url: base_url ends in /v1" in w for w in warnings), warnings
-    assert any("sources[0].lookback: 1h is shorter" in w for w in warnings), warnings
-    assert any("sources[0].group_by: user_id" in w for w in warnings), warnings
+    assert any("sources[0] (a).base_url: base_url ends in /v1" in w for w in warnings), warnings
+    assert any("sources[0] (a).lookback: 1h is shorter" in w for w in warnings), warnings
+    assert any("sources[0] (a).group_by: user_id" in w for w in warnings), warnings
 
 
 def test_version_is_the_package_version() -> None:
@@ -108,3 +110,14 @@ def test_upstream_errors_say_what_to_do(tmp_path: Path) -> None:
     assert "HTTP 401 from GET" in log and "need an Admin key (sk-admin-" in log, log[-3000:]
     assert "start_time" not in log.split("HTTP 404 from GET", 1)[1].split("\n", 1)[0]
     assert KEY not in log and "sk-proj-not-an-admin-key-7c2e" not in log
+
+
+def test_the_simulator_says_where_it_listens_and_which_keys_it_accepts(tmp_path: Path) -> None:
+    """At the default log level: a newcomer who starts `simulate` needs its URL and its keys."""
+    with simulator(tmp_path) as sim:
+        wait_for(lambda: "simulator listening" in sim.output(), "the start line", timeout=10)
+        line = next(x for x in sim.output().splitlines() if "simulator listening" in x)
+    assert "level=info" in line and f"url={sim.url}" in line, line
+    for vendor in plugins():
+        for key in vendor.twin.default_keys:
+            assert f"{vendor.kind}: {key}" in line, line

@@ -202,9 +202,9 @@ def test_lifecycle_reload_refuses_a_broken_file_and_keeps_serving(tmp_path: Path
             )  # broken: the field is named in the answer and the log
             status, body, _ = http(exp.url + "/-/reload", method="POST")
             assert status == 500, body
-            assert b"sources[0].interval" in body and b"invalid duration" in body
+            assert b"sources[0] (a).interval" in body and b"invalid duration" in body
             assert "config reload failed" in exp.output()
-            assert "sources[0].interval" in exp.output()
+            assert "sources[0] (a).interval" in exp.output()
             assert metric(exp.url, "usage_exporter_config_last_reload_successful") == 0.0
             polls = success_polls(exp.url, "a")
             wait_for(lambda: success_polls(exp.url, "a") >= polls + 1, "a still polling")

@@ -275,7 +275,7 @@ def test_no_canary_in_configuration_errors(tmp_path: Path) -> None:
         unset = run_cli(*flags, "check-config", str(good))  # ${USAGE_CANARY_OPENAI} unset
         assert unset.returncode == 2 and "USAGE_CANARY_OPENAI" in unset.stderr, unset
         outputs[f"{fmt} unset"] = unset.stdout + unset.stderr
-    assert "sources[9].interval" in outputs["logfmt check-config"]
+    assert "sources[9] (broken).interval" in outputs["logfmt check-config"]
     assert "basic_auth_users" in outputs["logfmt run web"]
     assert not leaks(outputs), leaks(outputs)
 

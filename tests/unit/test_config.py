@@ -19,13 +19,19 @@ HEAD = "sources:\n  - kind: openai\n    name: acme\n"
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (HEAD + f"    api_key: {SECRET}\n    colour: blue\n", "sources[0].colour: unknown key"),
-        (HEAD + f"    api_key: {SECRET}\n    retries: lots\n", "sources[0].retries"),
+        (
+            HEAD + f"    api_key: {SECRET}\n    colour: blue\n",
+            "sources[0] (acme).colour: unknown key",
+        ),
+        (HEAD + f"    api_key: {SECRET}\n    retries: lots\n", "sources[0] (acme).retries"),
         ("sources:\n  - kind: openai\n    api_key: k\n", "sources[0]: missing key 'name'"),
-        ("sources:\n  - name: x\n    api_key: k\n", "sources[0]: missing key 'kind'"),
-        (HEAD + "    api_key: k\n    base_url: ftp://x\n", "sources[0].base_url"),
-        (HEAD + "    api_key: k\n    base_url: not a url\n", "sources[0].base_url"),
-        (HEAD + "    api_key: k\n    interval: soon\n", "sources[0].interval: invalid duration"),
+        ("sources:\n  - name: x\n    api_key: k\n", "sources[0] (x): missing key 'kind'"),
+        (HEAD + "    api_key: k\n    base_url: ftp://x\n", "sources[0] (acme).base_url"),
+        (HEAD + "    api_key: k\n    base_url: not a url\n", "sources[0] (acme).base_url"),
+        (
+            HEAD + "    api_key: k\n    interval: soon\n",
+            "sources[0] (acme).interval: invalid duration",
+        ),
         (HEAD + "    api_key: k\n    group_by: [modell]\n", "'modell' is not one of"),
         (
             HEAD + "    api_key: k\n    overrides: {costs: {group_by: [model]}}\n",
@@ -148,3 +154,84 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
         "anthropic-console",
         "anthropic-analytics",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "sources:\n  - {kind: openai, name: acme-prod, api_key: k, intervall: 5m}\n",
+            "sources[0] (acme-prod).intervall: unknown key; did you mean `interval`?",
+        ),
+        (
+            "sources:\n  - {kind: openai, name: a, api_key: k}\n"
+            "  - {kind: opneai, name: acme-research, api_key: k}\n",
+            "sources[1] (acme-research).kind: kind must be one of: ",
+        ),
+        (
+            "sources:\n  - {kind: opneai, name: acme-research, api_key: k}\n",
+            "did you mean `openai`?",
+        ),
+        (
+            "sources:\n  - {kind: telnyx, name: store, api_key: k, buckets: auto,"
+            " s3_endpiont: 'http://127.0.0.1:1/s3/{region}'}\n",
+            "sources[0] (store).s3_endpiont: unknown key; did you mean `s3_endpoint`?",
+        ),
+        (
+            "sources:\n  - {kind: openai, name: acme, api_key: k,"
+            " tls_config: {ca_fil: /etc/hostname}}\n",
+            "sources[0] (acme).tls_config.ca_fil: unknown key; did you mean `ca_file`?",
+        ),
+        (
+            "state_dri: /tmp/x\nsources:\n  - {kind: openai, name: acme, api_key: k}\n",
+            "state_dri: unknown key; did you mean `state_dir`?",
+        ),
+        (
+            "sources:\n  - {kind: openai, name: acme, api_key: k, colour: blue}\n",
+            "sources[0] (acme).colour: unknown key\n",  # nothing close: no suggestion
+        ),
+    ],
+)
+def test_errors_name_the_source_and_suggest_the_closest_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+) -> None:
+    """Position alone (`sources[3]`) makes the operator count entries; the name finds the
+    entry, and a typo gets the closest valid key or kind (difflib)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(body)
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+
+
+def test_a_state_dir_that_cannot_be_created_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "state_dir: /proc/nope\n"
+        "sources:\n  - {kind: openai, name: a, api_key: k, base_url: 'http://127.0.0.1:9'}\n"
+    )
+    assert main(["once", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "usage-exporter: error: state_dir: cannot create /proc/nope: " in err, err
+    assert "[Errno" not in err
+
+
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        ("[user_id]", "group_by: user_id makes one series per user or API key"),
+        ("[user_id, api_key_id]", "group_by: user_id, api_key_id make one series per user"),
+    ],
+)
+def test_the_high_cardinality_warning_reads_right(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group_by: str, expected: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"sources:\n  - {{kind: openai, name: acme, api_key: k, group_by: {group_by}}}\n"
+    )
+    assert main(["check-config", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: sources[0] (acme).{expected}" in err, err

@@ -83,7 +83,7 @@ def test_a_renamed_key_is_read_under_its_new_name_with_a_note(tmp_path: Path) ->
     assert any(n.startswith("sources[0].tls_config.ca: deprecated") for n in notes)
     assert any(n.startswith("state_directory: deprecated") for n in notes)
     # Without the rename table the same file is refused: the old name is never ignored.
-    with pytest.raises(ConfigError, match=r"sources\[0\]\.scrape_interval: unknown key"):
+    with pytest.raises(ConfigError, match=r"sources\[0\] \(a\)\.scrape_interval: unknown key"):
         load_config(path, env={}, syntax_only=True)
 
 
@@ -115,7 +115,7 @@ def test_syntax_only_still_checks_the_structure(tmp_path: Path) -> None:
         tmp_path,
         "sources:\n  - kind: openai\n    name: a\n    api_key: ${NOT_SET}\n    interval: soon\n",
     )
-    with pytest.raises(ConfigError, match=r"sources\[0\]\.interval: invalid duration"):
+    with pytest.raises(ConfigError, match=r"sources\[0\] \(a\)\.interval: invalid duration"):
         load_config(path, env={}, syntax_only=True)
     path = write(tmp_path, "sources:\n  - kind: openai\n    name: a\n    api_key_file: /nope/key\n")
     assert load_config(path, env={}, syntax_only=True).sources[0].name == "a"
@@ -138,13 +138,14 @@ def test_warnings_for_likely_mistakes(tmp_path: Path) -> None:
     )
     found = check_warnings(load_config(path, env={}))
     text = "\n".join(found)
-    assert "sources[0].base_url: base_url ends in /v1" in text
+    assert "sources[0] (a).base_url: base_url ends in /v1" in text
     assert "using https://api.openai.com" in text
-    assert "sources[0].lookback: 30m is shorter than the 2h" in text
-    assert "sources[0].group_by: user_id make one series per user or API key" in text
-    assert "sources[0].overrides.costs.group_by: api_key_id" in text
-    assert "sources[1].base_url: base_url ends in /v2" in text
-    assert "sources[1].tls_config.insecure_skip_verify: TLS CERTIFICATES ARE NOT VERIFIED" in text
+    assert "sources[0] (a).lookback: 30m is shorter than the 2h" in text
+    assert "sources[0] (a).group_by: user_id makes one series per user or API key" in text
+    assert "sources[0] (a).overrides.costs.group_by: api_key_id" in text
+    assert "sources[1] (t).base_url: base_url ends in /v2" in text
+    insecure = "sources[1] (t).tls_config.insecure_skip_verify: TLS CERTIFICATES ARE NOT VERIFIED"
+    assert insecure in text
     assert not [w for w in found if w.startswith("sources[2]")]
 
 

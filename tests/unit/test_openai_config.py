@@ -65,8 +65,8 @@ def test_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str)
     [
         (
             "    overrides: {embeddings: {group_by: [api_source]}}\n",
-            "sources[0]: overrides.embeddings.group_by: 'api_source' is not one of project_id, "
-            "user_id, api_key_id, model",
+            "sources[0] (acme): overrides.embeddings.group_by: 'api_source' is not one of "
+            "project_id, user_id, api_key_id, model",
         ),
         (
             "    overrides: {file_search_calls: {group_by: [api_source]}}\n",
@@ -77,7 +77,7 @@ def test_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str)
             "overrides.decisions.group_by: 'line_item' is not one of",
         ),
         ("    group_by: [apisource]\n", "group_by: 'apisource' is not one of"),
-        ("    endpoints: [decision]\n", "sources[0].endpoints"),
+        ("    endpoints: [decision]\n", "sources[0] (acme).endpoints"),
     ],
 )
 def test_refused_naming_the_field(
@@ -107,7 +107,7 @@ def test_costs_user_id_with_project_is_valid_but_warned(
     lines = [line for line in out.err.splitlines() if "HTTP 400" in line]
     assert len(lines) == 1, out.err
     assert lines[0].startswith(
-        "usage-exporter: warning: sources[0].overrides.costs.group_by: user_id with "
+        "usage-exporter: warning: sources[0] (acme).overrides.costs.group_by: user_id with "
     )
     assert clash in lines[0] and "sk-admin-k" not in out.err
     assert len(warnings(load_config(Path(path), env={}))) == 1

@@ -4,11 +4,13 @@ newest storage snapshot, bucket discovery across regions, clear errors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from exporter.cli import main
 from exporter.model import Window
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
 from exporter.vendors.telnyx.config import TelnyxConfig
@@ -160,3 +162,75 @@ async def test_errors_say_what_went_wrong(status: int, words: str) -> None:
     api = next(s for s in await src.streams() if s.name == "api:b")
     with pytest.raises(UpstreamError, match=words):
         await src.read(api, Window(0, 3600))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("http://127.0.0.1:1", "http://127.0.0.1:1/s3/"),
+        ("http://127.0.0.1:1/v2/", "http://127.0.0.1:1/s3/"),  # the API version is cut first
+        (None, ".telnyxcloudstorage.com/"),  # Telnyx's own API: Telnyx's own S3 hosts
+        ("https://api.telnyx.com", ".telnyxcloudstorage.com/"),
+    ],
+)
+async def test_bucket_discovery_goes_where_base_url_points(
+    base_url: str | None, expected: str
+) -> None:
+    """A config that points `base_url` at the simulator (or any other host) and says
+    `buckets: auto` must not send ListBuckets to Telnyx's real S3 hosts: the S3 endpoint
+    follows a non-default base_url unless `s3_endpoint` is set. (The mock transport records
+    the URLs: nothing leaves the process.)"""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, content=b"<ListAllMyBucketsResult/>")
+
+    extra = {} if base_url is None else {"base_url": base_url}
+    src = source(handler, buckets="auto", regions=["us-central-1", "eu-central-1"], **extra)
+    await src.streams()
+    assert len(asked) == 2
+    assert all(expected in url for url in asked), asked
+    if base_url is not None and "127.0.0.1" in base_url:
+        assert sorted(asked) == [
+            "http://127.0.0.1:1/s3/eu-central-1/",
+            "http://127.0.0.1:1/s3/us-central-1/",
+        ]
+
+
+async def test_an_explicit_s3_endpoint_wins_over_base_url() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, content=b"<ListAllMyBucketsResult/>")
+
+    src = source(
+        handler,
+        buckets="auto",
+        regions=["eu-central-1"],
+        base_url="http://127.0.0.1:1",
+        s3_endpoint="http://127.0.0.2:2/storage/{region}",
+    )
+    await src.streams()
+    assert asked == ["http://127.0.0.2:2/storage/eu-central-1/"]
+
+
+def test_check_config_says_where_a_derived_s3_endpoint_goes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pointed at a host that is neither Telnyx's nor loopback, bucket discovery follows
+    base_url: check-config says so, with the fix (on the simulator it says nothing)."""
+    path = tmp_path / "c.yaml"
+    entry = "{kind: telnyx, name: store, api_key: k, buckets: auto, base_url: '%s'}"
+    path.write_text("sources:\n  - " + entry % "https://telnyx-gateway.example.invalid" + "\n")
+    assert main(["check-config", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "warning: sources[0] (store).s3_endpoint: not set, so `buckets: auto` lists buckets at"
+        " https://telnyx-gateway.example.invalid/s3/{region}/" in err
+    ), err
+    assert "set s3_endpoint" in err
+    path.write_text("sources:\n  - " + entry % "http://127.0.0.1:9869" + "\n")
+    assert main(["check-config", str(path)]) == 0
+    assert "s3_endpoint" not in capsys.readouterr().err

@@ -35,12 +35,14 @@ def client(
         sleeps.append(seconds)
 
     settings = UpstreamSettings(
-        target="t",
-        source="openai",
-        base_url="http://127.0.0.1:1",
-        headers={"Authorization": f"Bearer {SECRET}"},
-        secret=SECRET,
-        **overrides,  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "target": "t",
+            "source": "openai",
+            "base_url": "http://127.0.0.1:1",
+            "headers": {"Authorization": f"Bearer {SECRET}"},
+            "secret": SECRET,
+            **overrides,
+        }
     )
     return (
         Upstream(settings, recorder, transport=httpx.MockTransport(handler), sleep=sleep),
@@ -185,3 +187,32 @@ async def test_concurrency_is_bounded() -> None:
 )
 def test_error_message_of_each_envelope(body: bytes, expected: str) -> None:
     assert error_message(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (httpx.ConnectError("refused"), "network error: ConnectError"),
+        (httpx.ReadTimeout("slow"), "timed out"),
+    ],
+)
+async def test_a_network_error_names_the_host_and_path_it_tried(
+    failure: Exception, words: str
+) -> None:
+    """`ListBuckets: network error: ConnectError` named no host: the operator could not tell
+    which endpoint key to fix. The query (which may carry tokens) and user info stay out."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    upstream, _, _ = client(refuse, retries=0, base_url="http://user:pw@127.0.0.1:1/api")
+    with pytest.raises(UpstreamError) as caught:
+        await upstream.get("usage", "/v1/usage", [("token", SECRET), ("limit", "7")])
+    text = str(caught.value)
+    assert words in text
+    assert "GET http://127.0.0.1:1/api/v1/usage" in text, text
+    assert SECRET not in text and "limit" not in text and "pw" not in text
+
+    with pytest.raises(UpstreamError) as absolute:
+        await upstream.get("ListBuckets", "https://eu-central-1.s3.example.invalid/")
+    assert "GET https://eu-central-1.s3.example.invalid/" in str(absolute.value)

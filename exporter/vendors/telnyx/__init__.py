@@ -35,4 +35,6 @@ PLUGIN = Plugin(
     example={"buckets": ["app-logs"]},
     api_version=source.API_VERSION,
     error_hints=source.ERROR_HINTS,
+    warnings=source.warnings,
+    other_endpoints=source.endpoints,
 )

@@ -16,7 +16,9 @@ class TelnyxConfig(BaseSource):
     kind: Literal["telnyx"]
     buckets: list[Annotated[str, Field(min_length=1, max_length=255)]] | Literal["auto"]
     regions: list[str] = Field(default_factory=lambda: ["us-central-1", "eu-central-1"])
-    s3_endpoint: str = "https://{region}.telnyxcloudstorage.com"
+    # None: Telnyx's own S3 hosts, or `<base_url>/s3/{region}` when base_url points elsewhere
+    # (source.s3_endpoint): a source pointed at another host never reaches a Telnyx one
+    s3_endpoint: str | None = None
     storage: bool = True
 
     @field_validator("buckets")
@@ -28,7 +30,9 @@ class TelnyxConfig(BaseSource):
 
     @field_validator("s3_endpoint")
     @classmethod
-    def _endpoint_template(cls, value: str) -> str:
+    def _endpoint_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if not value.startswith(("http://", "https://")) or "{region}" not in value:
             raise ValueError("must be an http(s) URL template containing {region}")
         return value

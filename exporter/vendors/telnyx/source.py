@@ -33,6 +33,8 @@ from exporter.vendors.telnyx.config import TelnyxConfig
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.telnyx.com"
+DEFAULT_S3_ENDPOINT = "https://{region}.telnyxcloudstorage.com"
+S3_PATH = "/s3/{region}"  # under a base_url that is not Telnyx's (where the simulator serves it)
 RATE_LIMIT_HEADER = "x-ratelimit-remaining"
 API_VERSION = "/v2"  # part of every path: a base_url ending in it is cut (cli warns)
 ERROR_HINTS = {
@@ -94,6 +96,44 @@ _OPS = {
 _S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
+def s3_endpoint(config: TelnyxConfig) -> str:
+    """The S3 endpoint template bucket discovery calls: `s3_endpoint` when set; Telnyx's own S3
+    hosts for Telnyx's API (base_url unset or Telnyx's); otherwise `<base_url>/s3/{region}`, so
+    a source pointed at the simulator or any other host never reaches a Telnyx host the
+    operator did not configure."""
+    if config.s3_endpoint is not None:
+        return config.s3_endpoint
+    if config.base_url is None:
+        return DEFAULT_S3_ENDPOINT
+    base = str(config.base_url).rstrip("/").removesuffix(API_VERSION).rstrip("/")
+    return DEFAULT_S3_ENDPOINT if base == DEFAULT_BASE_URL else base + S3_PATH
+
+
+def endpoints(config: TelnyxConfig) -> dict[str, tuple[str, ...]]:
+    """Besides base_url: the S3 endpoint of each region (the endpoint check of the tests)."""
+    template = s3_endpoint(config)
+    return {"s3_endpoint": tuple(template.format(region=r) for r in config.regions)}
+
+
+def warnings(config: TelnyxConfig) -> list[str]:
+    """A derived S3 endpoint on a host that is neither Telnyx's nor loopback: say where bucket
+    discovery goes, and how to send it elsewhere."""
+    if config.buckets != "auto" or config.s3_endpoint is not None or config.base_url is None:
+        return []
+    template = s3_endpoint(config)
+    if template == DEFAULT_S3_ENDPOINT or config.base_url.host in (
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+    ):
+        return []
+    return [
+        f"s3_endpoint: not set, so `buckets: auto` lists buckets at {template}/ (derived from"
+        " base_url); set s3_endpoint to your S3-compatible endpoint template, or list the"
+        " buckets"
+    ]
+
+
 def iso(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -129,7 +169,7 @@ class TelnyxSource:
         return sorted({name for names in lists for name in names})
 
     async def _list_buckets(self, region: str) -> list[str]:
-        url = self._config.s3_endpoint.format(region=region).rstrip("/") + "/"
+        url = s3_endpoint(self._config).format(region=region).rstrip("/") + "/"
         now = dt.datetime.now(dt.UTC)
         key = self._upstream.settings.secret
         # Telnyx reads the access key id (the API key) and ignores the signature.
