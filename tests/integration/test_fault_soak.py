@@ -281,7 +281,11 @@ async def test_anthropic_revisions_move_answers_and_truth_alike_and_restore_give
             if fault is not None:
                 body = {"upstream": "anthropic", "faults": [{"kind": fault}]}
                 await c.post("/_sim/faults", json=body)
-            params = {"starting_at": _iso(start), "bucket_width": "1h", "limit": 24}
+            params: dict[str, str | int] = {
+                "starting_at": _iso(start),
+                "bucket_width": "1h",
+                "limit": 24,
+            }
             path = "/v1/organizations/usage_report/messages"
             page = (await c.get(path, params=params, headers=ANTHROPIC)).json()
             return sum(count(r, f) for b in page["data"] for r in b["results"] for f in fields)
