@@ -63,7 +63,7 @@ def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
 
 
 async def _against_twin(
-    plugin: Plugin[Any], tmp: Path
+    plugin: Plugin[Any], tmp: Path, target: int
 ) -> tuple[dict[SeriesKey, float], dict[SeriesKey, float]]:
     keys = dict(plugin.demo.keys or plugin.twin.default_keys)
     simulator = await serve(
@@ -74,7 +74,7 @@ async def _against_twin(
         async with httpx.AsyncClient() as client:  # a settled twin: truth and reads agree
             await client.post(f"{url}/_sim/clock", json={"freeze": True})
         path = tmp / f"{plugin.kind}.yaml"
-        entry = {**plugin.demo.sources[0], "base_url": url}
+        entry = {**plugin.demo.sources[target], "base_url": url}
         path.write_text(yaml.safe_dump({"state_dir": str(tmp / "state"), "sources": [entry]}))
         config = load_config(path, env={"SIMULATOR_URL": url})
         daemon = Daemon(config)
@@ -98,7 +98,8 @@ async def _against_twin(
 
 
 def against_twin(
-    plugin: Plugin[Any], tmp: Path
+    plugin: Plugin[Any], tmp: Path, target: int = 0
 ) -> tuple[dict[SeriesKey, float], dict[SeriesKey, float]]:
-    """(the exporter's counters, the twin's truth) for the vendor's first demo target."""
-    return asyncio.run(_against_twin(plugin, tmp))
+    """(the exporter's counters, the twin's truth) for the vendor's demo target number `target`
+    (every demo target is one way of reading the vendor: an API, a grouping)."""
+    return asyncio.run(_against_twin(plugin, tmp, target))

@@ -19,9 +19,18 @@ def test_every_vendor_has_every_piece(plugin: Plugin[Any]) -> None:
     assert missing(plugin) == []
 
 
-@pytest.mark.parametrize("plugin", list(REGISTRY), ids=lambda p: p.kind)
-def test_every_vendor_counts_exactly_its_twins_truth(plugin: Plugin[Any], tmp_path: Path) -> None:
-    got, truth = against_twin(plugin, tmp_path)
+DEMO_TARGETS = [(p, i) for p in REGISTRY for i in range(len(p.demo.sources))]
+
+
+@pytest.mark.parametrize(
+    ("plugin", "target"),
+    DEMO_TARGETS,
+    ids=[str(p.demo.sources[i].get("name", f"{p.kind}-{i}")) for p, i in DEMO_TARGETS],
+)
+def test_every_demo_target_counts_exactly_its_twins_truth(
+    plugin: Plugin[Any], target: int, tmp_path: Path
+) -> None:
+    got, truth = against_twin(plugin, tmp_path, target)
     truth = {k: v for k, v in truth.items() if v != 0}
     assert len(truth) >= 3, truth
     wrong = [

@@ -72,6 +72,11 @@ def check(tmp_path: Path, body: str, capsys: pytest.CaptureFixture[str]) -> tupl
             "cost_group_by: 'description' is not a dimension the Analytics API",
         ),
         (
+            f"    api_key: {ADMIN_KEY}\n    api: analytics\n    cost_group_by: [workspace_id, "
+            "token_type]\n",
+            "cost_group_by: token_type without cost_type returns token rows only",
+        ),
+        (
             f"    api_key: {ADMIN_KEY}\n    api: analytics\n    revision_window: 32d\n",
             "revision_window: 32d re-read in one request exceeds the Analytics API's 31-day span",
         ),

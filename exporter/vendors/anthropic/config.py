@@ -186,6 +186,11 @@ class AnthropicConfig(BaseSource):
         _check(
             costs, ANALYTICS_COST_GROUP_BY, "cost_group_by", "the Analytics API (api: analytics)"
         )
+        if "token_type" in costs and "cost_type" not in costs:
+            raise ValueError(
+                "cost_group_by: token_type without cost_type returns token rows only (the "
+                "Analytics API drops web search, code execution and session costs): add cost_type"
+            )
         counted = [k for k in costs if k not in ANALYTICS_FREE_DIMENSIONS]
         if len(counted) > ANALYTICS_MAX_DIMENSIONS:
             raise ValueError(
