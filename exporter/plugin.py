@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from exporter.focus.mapping import CostMapping
 from exporter.model import Family, Source
 from exporter.simulator.twin import Twin
 from exporter.source_config import BaseSource
@@ -75,6 +76,9 @@ class Plugin(Generic[C]):
     example: Mapping[str, Any] = field(default_factory=dict)
     # valid settings the vendor may still refuse (check-config), each starting with the field
     warnings: Callable[[C], list[str]] = field(default=no_warnings)
+    # how its cost families become FOCUS rows (docs/finops.md); each family named is declared
+    # with `history=True`
+    focus: tuple[CostMapping, ...] = ()
 
 
 def base_url(plugin: Plugin[Any], config: BaseSource) -> tuple[str, str]:
