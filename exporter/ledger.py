@@ -784,7 +784,7 @@ class Ledger:
         A day of the month being observed (or a day seen for the first time) is booked in its
         own month: the amount is the day's value. A day of a closed month that changes again is
         booked in the month it is observed in, as the difference to what earlier months booked
-        (computed in decimal, converted once): a closed month's rows never change."""
+        (in decimal, from each float's shortest text, converted once): a closed month's rows never change."""
         observed = month_start(now)
         rows: list[tuple[int, int, int, float]] = []
         for key, days in work.days.items():
@@ -803,8 +803,9 @@ class Ledger:
                 if not booked:
                     rows.append((own, series.id, day, value))
                     continue
-                earlier = sum((Decimal(a) for p, a in booked if p != observed), Decimal(0))
-                rows.append((observed, series.id, day, float(Decimal(value) - earlier)))
+                # each float read as the shortest decimal that is it (the vendor's text)
+                earlier = sum((Decimal(repr(a)) for p, a in booked if p != observed), Decimal(0))
+                rows.append((observed, series.id, day, float(Decimal(repr(value)) - earlier)))
         return rows
 
     def _booked(self, series_id: int, day: int, periods: Iterable[int]) -> list[tuple[int, float]]:
