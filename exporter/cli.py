@@ -1,4 +1,5 @@
-"""The command line: `run`, `demo`, `once`, `focus`, `check-config`, `simulate`, Prometheus-style flags.
+"""The command line: `run`, `demo`, `once`, `focus`, `check-config`, `simulate`; Prometheus-style
+flags.
 
 Bad flags and bad configuration exit 2 with one line naming the problem, before anything
 listens.

@@ -1,5 +1,5 @@
-"""What the commands `run`, `once`, `focus` and `demo` do, once `exporter.cli` has parsed their flags
-and loaded the configuration."""
+"""What the commands `run`, `once`, `focus` and `demo` do, once `exporter.cli` has parsed their
+flags and loaded the configuration."""
 
 from __future__ import annotations
 

@@ -784,7 +784,8 @@ class Ledger:
         A day of the month being observed (or a day seen for the first time) is booked in its
         own month: the amount is the day's value. A day of a closed month that changes again is
         booked in the month it is observed in, as the difference to what earlier months booked
-        (in decimal, from each float's shortest text, converted once): a closed month's rows never change."""
+        (in decimal, from each float's shortest text, converted once): a closed month's rows
+        never change."""
         observed = month_start(now)
         rows: list[tuple[int, int, int, float]] = []
         for key, days in work.days.items():

@@ -9,7 +9,7 @@ import contextlib
 import json
 import sys
 
-from focus_validator.validator import Validator
+from focus_validator.validator import Validator  # type: ignore[import-not-found]
 
 
 def main() -> None:

@@ -4,15 +4,17 @@ ASCII. For the dataset's own tests and the validator's run on a file with correc
 
 from __future__ import annotations
 
-import calendar
+import time
 from pathlib import Path
 
 from exporter.ledger import Ledger
-from exporter.model import Flow, Level, Stream, StreamRead
+from exporter.model import Flow, Level, Stream, StreamRead, month_start
 from exporter.vendors import plugin
 
-NOV = calendar.timegm((2026, 11, 1, 0, 0, 0))
-DEC = calendar.timegm((2026, 12, 1, 0, 0, 0))
+# The current UTC month and the one before (the files must be inside the retention whenever the
+# tests run): "NOV" closes, "DEC" observes the revision.
+DEC = month_start(int(time.time()))
+NOV = month_start(DEC - 1)
 DAY = 86400
 COSTS = Stream("costs", DAY, 2 * DAY, 40 * DAY, month_origin=True)
 NAMES = Stream("projects", 0, 0, 0, every=60)
@@ -62,9 +64,14 @@ def names() -> StreamRead:
     )
 
 
+def month_text(start: int) -> str:
+    return time.strftime("%Y-%m", time.gmtime(start))
+
+
 def build(state: Path) -> Ledger:
-    """November read day by day before each day ends; on 3 December, 30 November read again
-    with more usage (late data after its month closed) and December's first days."""
+    """The earlier month read day by day before each day ends; on the 3rd of the current one,
+    its last day read again with more usage (late data after its month closed) and the
+    current month's first days."""
     ledger = Ledger(state, clock=lambda: float(DEC + 3 * DAY))
     ledger.declare(TARGET, plugin("openai").families)
     ledger.commit(TARGET, NOV + 5, [(NAMES, names())])

@@ -107,7 +107,7 @@ def test_the_validator_accepts_corrections(tmp_path: Path) -> None:
     export = FocusExport(
         tmp_path / "ledger.sqlite", clock=lambda: float(synthetic_costs.DEC + 4 * 86400)
     )
-    data = b"".join(chunks(export.dataset("2026-12"), "csv"))
+    data = b"".join(chunks(export.dataset(synthetic_costs.month_text(synthetic_costs.DEC)), "csv"))
     assert problems(data) == []
     assert [r for r in parse_csv(data) if r["ChargeClass"] == CORRECTION]
     path = tmp_path / "corrections.csv"
