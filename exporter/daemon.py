@@ -114,9 +114,7 @@ class Daemon:
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(
-            state_dir / LEDGER_FILE,
-            clock=clock,
-            history_months=int(config.cost_history_months),
+            state_dir / LEDGER_FILE, history_months=int(config.cost_history_months)
         )
         self.metrics = SelfMetrics(__version__)
         self.metrics.shard(self.shard.index, self.shard.total)
