@@ -16,10 +16,10 @@ def test_a_missing_python_fails_under_ci_and_skips_elsewhere(
     monkeypatch.setattr(focus_validation, "VENV", tmp_path / "venv")
     monkeypatch.setattr(focus_validation, "find_python312", lambda: None)
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="Python 3.12"):
+    with pytest.raises(pytest.fail.Exception, match=r"Python 3\.12"):
         focus_validation.validator_python()
     monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception, match="Python 3.12"):
+    with pytest.raises(pytest.skip.Exception, match=r"Python 3\.12"):
         focus_validation.validator_python()
 
 
