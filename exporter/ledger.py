@@ -240,15 +240,19 @@ def _prune_periods(series: _Series, oldest: int) -> None:
         del series.periods[key]
 
 
-def _day_value(series: _Series, day: int) -> float:
-    """What the series counted in the UTC day starting at `day`: its settled day sum and the
-    open buckets that start in that day."""
-    end = day + 86400
-    values = [v for (_, b), (_, v) in series.buckets.items() if day <= b < end]
-    settled = series.periods.get(("day", day))
-    if settled is not None:
-        values.append(settled)
-    return math.fsum(values)
+def _day_values(series: _Series, days: Iterable[int]) -> dict[int, float]:
+    """What the series counted in each UTC day of `days` (day starts): its settled day sum and
+    the open buckets that start in that day. One pass over the open buckets (minute buckets
+    with a month's lookback are 43,200 of them)."""
+    parts: dict[int, list[float]] = {}
+    for day in days:
+        settled = series.periods.get(("day", day))
+        parts[day] = [settled] if settled is not None else []
+    for (_, start), (_, value) in series.buckets.items():
+        found = parts.get(start - start % 86400)
+        if found is not None:
+            found.append(value)
+    return {day: math.fsum(values) for day, values in parts.items()}
 
 
 def months_before(t: int, count: int) -> int:
@@ -560,8 +564,7 @@ class Ledger:
                 for series in state.series.get(family.name, {}).values():
                     days = {d for (kind, d) in series.periods if kind == "day"}
                     days |= {_day_start(b) for _, b in series.buckets}
-                    for day in sorted(days):
-                        value = _day_value(series, day)
+                    for day, value in sorted(_day_values(series, days).items()):
                         if value != 0.0 and day <= now:
                             rows.append((month_start(day), series.id, day, value))
                 self._db.execute("BEGIN IMMEDIATE")
@@ -745,13 +748,6 @@ class Ledger:
                 "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
                 charges,
             )
-            if prune_before > self._pruned_before:
-                self._db.execute("DELETE FROM charges WHERE period < ?", (prune_before,))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(target, s, c.cursor, c.origin, c.width) for s, c in work.cursors.items()],
-            )
             for stream_name, levels in work.new_levels.items():
                 self._db.execute(
                     "DELETE FROM levels WHERE target=? AND stream=?", (target, stream_name)
@@ -773,7 +769,8 @@ class Ledger:
         state.levels.update(work.new_levels)
         state.earliest.update(work.earliest)
         self._next_id = work.next_id
-        self._pruned_before = max(self._pruned_before, prune_before)
+        if prune_before > self._pruned_before:
+            self._prune_history(prune_before)
         count = sum(len(s) for s in state.series.values())
         count += sum(len(levels) for levels in state.levels.values())
         return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
@@ -791,10 +788,11 @@ class Ledger:
         for key, days in work.days.items():
             series = work.touched[key]
             before = state.series.get(key[0], {}).get(key[1])
+            values = _day_values(series, days)
+            olds = _day_values(before, days) if before is not None else {}
             for day in sorted(days):
-                value = _day_value(series, day)
-                old = _day_value(before, day) if before is not None else 0.0
-                if value == old:
+                value = values[day]
+                if value == olds.get(day, 0.0):
                     continue
                 own = month_start(day)
                 if observed <= own:
@@ -808,6 +806,41 @@ class Ledger:
                 earlier = sum((Decimal(repr(a)) for p, a in booked if p != observed), Decimal(0))
                 rows.append((observed, series.id, day, float(Decimal(repr(value)) - earlier)))
         return rows
+
+    def _prune_history(self, before: int) -> None:
+        """Drop the billing periods before `before` from the daily history, but not the rows of
+        a day that can still change (a revision is booked as the difference to them). After
+        the commit, with its cursors, in a statement of its own: it loses nothing if it fails."""
+        revisable = self._revisable_from()
+        try:
+            self._db.execute(
+                "DELETE FROM charges WHERE period < ? AND day < ?",
+                (before, revisable if revisable is not None else before),
+            )
+        except sqlite3.Error as err:  # the commit is durable: try again at the next one
+            log.warning(
+                "daily cost history not pruned", extra={"file": str(self.path), "error": str(err)}
+            )
+            return
+        self._pruned_before = before
+
+    def _revisable_from(self) -> int | None:
+        """The start of the oldest UTC day a commit may still change in a history family: the
+        day of its oldest open bucket, or of a cursor of its target (a read starts there)."""
+        oldest: int | None = None
+        for state in self._targets.values():
+            history = [n for n, f in state.families.items() if f.history]
+            if not history:
+                continue
+            starts = [c.cursor for c in state.cursors.values() if c.width > 0]
+            for name in history:
+                for series in state.series.get(name, {}).values():
+                    if series.buckets:
+                        starts.append(min(b for _, b in series.buckets))
+            if starts:
+                day = _day_start(min(starts))
+                oldest = day if oldest is None else min(oldest, day)
+        return oldest
 
     def _booked(self, series_id: int, day: int, periods: Iterable[int]) -> list[tuple[int, float]]:
         try:

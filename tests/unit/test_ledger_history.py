@@ -126,3 +126,49 @@ def test_an_older_file_is_seeded_from_the_day_sums_it_holds(tmp_path: Path) -> N
         (DEC, DEC + DAY, 2.0),
         (DEC, DEC + 4 * DAY, 0.5),
     ]
+
+
+def test_hourly_buckets_sum_to_their_day_settled_or_open(tmp_path: Path) -> None:
+    """A day of hourly buckets is its settled hours plus its open ones: folding changes
+    nothing, and a late hour after the month closed is a correction of exactly that hour.
+    With a lookback longer than a month (a revision sweep), the day sums stay as long as
+    buckets of that day are open."""
+    for lookback in (2 * 3600, 40 * DAY):
+        path = tmp_path / f"ledger-{lookback}.sqlite"
+        led = ledger(path, DEC)
+        hourly = Stream("costs", 3600, lookback, 40 * DAY)
+        last = DEC - DAY
+
+        def hours(start: int, end: int, values: dict[int, float], led: Ledger = led) -> StreamRead:
+            """A read of [start, end), as the window planner asks: from the cursor on."""
+            cursor = led.cursor("t", "costs")
+            start = max(start, cursor) if cursor is not None else start
+            flows = [
+                Flow("cost_total", ("a",), h, h + 3600, v)
+                for h, v in values.items()
+                if start <= h < end
+            ]
+            return StreamRead("costs", start, end, flows)
+
+        values = {last + h * 3600: 0.125 for h in range(24)}
+        for h in range(1, 24):  # hour by hour: older hours settle as the day goes on
+            now = last + h * 3600 + 60
+            seen = {t: v for t, v in values.items() if t < last + h * 3600}
+            led.commit("t", now, [(hourly, hours(last, last + h * 3600, seen))])
+        led.commit("t", DEC - 60, [(hourly, hours(last, DEC, values))])
+        assert charges(path) == [(NOV, last, 3.0)]
+        values[DEC - 3600] = 0.5  # the last hour, revised after midnight
+        led.commit("t", DEC + 600, [(hourly, hours(DEC - 3600, DEC + 3600, {DEC - 3600: 0.5}))])
+        if lookback > DAY:
+            # a 40-day lookback (a revision sweep): on 9 January at noon, the first half of 30
+            # November has settled, the rest is open; November is past the retention (one
+            # month), but its rows stay while that day can change. An hour revised then is
+            # booked in January as exactly its change.
+            now = JAN + 8 * DAY + 12 * 3600 + 60
+            led.commit("t", now, [(hourly, hours(last, DEC, values))])
+            values[DEC - 2 * 3600] = 0.25
+            led.commit("t", now + 60, [(hourly, hours(last, DEC, values))])
+            assert charges(path) == [(NOV, last, 3.0), (DEC, last, 0.375), (JAN, last, 0.125)]
+        else:
+            assert charges(path) == [(NOV, last, 3.0), (DEC, last, 0.375)]
+        led.close()
