@@ -748,6 +748,11 @@ class Ledger:
                 "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
                 charges,
             )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(target, s, c.cursor, c.origin, c.width) for s, c in work.cursors.items()],
+            )
             for stream_name, levels in work.new_levels.items():
                 self._db.execute(
                     "DELETE FROM levels WHERE target=? AND stream=?", (target, stream_name)
