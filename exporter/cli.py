@@ -1,4 +1,5 @@
-"""The command line: `run`, `demo`, `once`, `check-config`, `simulate`, Prometheus-style flags.
+"""The command line: `run`, `demo`, `once`, `focus`, `check-config`, `simulate`; Prometheus-style
+flags.
 
 Bad flags and bad configuration exit 2 with one line naming the problem, before anything
 listens.
@@ -151,6 +152,24 @@ def parser() -> argparse.ArgumentParser:
     once.add_argument("--config", required=True, type=Path, help="the YAML config file")
     _shard_flags(once)
 
+    focus = commands.add_parser(
+        "focus",
+        help="write a month's costs as a FOCUS 1.2 dataset (docs/finops.md)",
+        parents=[logging_flags],
+    )
+    focus.add_argument(
+        "--config", required=True, type=Path, help="the YAML config file (its state_dir is read)"
+    )
+    focus.add_argument("--month", required=True, help="the billing period, YYYY-MM (UTC)")
+    focus.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="csv (default) or parquet (needs the extra usage-exporter[parquet])",
+    )
+    focus.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
+
     check = commands.add_parser(
         "check-config", help="validate a config file", parents=[logging_flags]
     )
@@ -288,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
             from exporter import commands
 
             return commands.once(config, shard)
+        if args.command == "focus":
+            config = _load(args.config, syntax_only=True)  # reads no secret: needs none
+            from exporter import commands
+
+            return commands.focus(config, args.month, args.fmt, args.output)
         if args.command == "demo":
             from exporter import commands
 

@@ -1,14 +1,18 @@
-"""What the commands `run`, `once` and `demo` do, once `exporter.cli` has parsed their flags
-and loaded the configuration."""
+"""What the commands `run`, `once`, `focus` and `demo` do, once `exporter.cli` has parsed their
+flags and loaded the configuration."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 from exporter.config import Config
-from exporter.daemon import Daemon
+from exporter.daemon import LEDGER_FILE, Daemon
+from exporter.focus.columns import MonthError
+from exporter.focus.export import FocusExport
+from exporter.focus.writers import FormatUnavailable, chunks
 from exporter.listener_process import ListenerProcessError, ListenerSettings
 from exporter.process import favour_the_event_loop, serve_until_stopped
 from exporter.sharding import Shard
@@ -32,7 +36,8 @@ def run(
     listener = None
     if listener_process is not None:
         level, fmt = listener_process
-        listener = ListenerSettings(listen, web_config, enable_lifecycle, level, fmt)
+        focus = FocusExport(Path(config.state_dir) / LEDGER_FILE, int(config.cost_history_months))
+        listener = ListenerSettings(listen, web_config, enable_lifecycle, level, fmt, focus)
     try:
         return asyncio.run(
             _run(config, listen, web, shard, config_path, enable_lifecycle, listener)
@@ -79,6 +84,32 @@ def once(config: Config, shard: Shard | None = None) -> int:
             await daemon.aclose()
 
     return asyncio.run(main())
+
+
+def focus(config: Config, month: str, fmt: str, output: Path | None) -> int:
+    """`usage-exporter focus`: one month's FOCUS dataset from the state file, read-only (safe
+    while a daemon runs), to `output` (written whole, then renamed into place) or stdout."""
+    export = FocusExport(Path(config.state_dir) / LEDGER_FILE, int(config.cost_history_months))
+    try:
+        dataset = export.dataset(month)
+        body = chunks(dataset, fmt)
+    except MonthError as err:
+        print(f"usage-exporter: error: {err}", file=sys.stderr)
+        return 2
+    except FormatUnavailable as err:
+        print(f"usage-exporter: error: {err}", file=sys.stderr)
+        return 2
+    if output is None:
+        for chunk in body:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return 0
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("wb") as handle:
+        for chunk in body:
+            handle.write(chunk)
+    os.replace(partial, output)
+    return 0
 
 
 def demo(listen: str, state_dir: Path | None) -> int:

@@ -92,6 +92,8 @@ class ConfigBase(BaseSettings):
     state_dir: Path = Path("./usage-exporter-state")
     web: WebConfig = Field(default_factory=WebConfig)
     count_from: Instant | None = None
+    # months of daily cost history kept before the current one (the FOCUS export's reach)
+    cost_history_months: Annotated[int, Field(ge=1, le=120)] = 13
     # validated as the union of the registered kinds' models (`schema()`)
     sources: Annotated[list[BaseSource], Field(min_length=1)]
 

@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from exporter import __version__
 from exporter.config import Config
 from exporter.exposition import Exposition, Renderer
+from exporter.focus.export import FocusExport
 from exporter.gc_pause import without_gc
 from exporter.ledger import CommitStats, Ledger, LedgerError
 from exporter.model import Source, Stream, StreamRead, Unavailable, Window
@@ -124,11 +125,18 @@ class Daemon:
             raise LedgerError(
                 f"state_dir: cannot create {state_dir}: {err.strerror or err}"
             ) from None
-        self.ledger = Ledger(state_dir / LEDGER_FILE)
+        self.ledger = Ledger(
+            state_dir / LEDGER_FILE, history_months=int(config.cost_history_months)
+        )
         self.metrics = SelfMetrics(__version__)
         self.problems = ProblemLog(log, clock)  # one warning per problem, not per request
         self.metrics.shard(self.shard.index, self.shard.total)
-        self.state = ServerState(shard=(self.shard.index, self.shard.total))
+        self.state = ServerState(
+            shard=(self.shard.index, self.shard.total),
+            focus=FocusExport(
+                state_dir / LEDGER_FILE, int(config.cost_history_months), clock=clock
+            ),
+        )
         self._render_lock = asyncio.Lock()
         self._renderer = Renderer()  # keeps unchanged chunks from one rendering to the next
         self.windows = WindowPlanner()  # what each stream reads next

@@ -20,8 +20,9 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
@@ -55,11 +56,24 @@ def _add_meta(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO meta (key, value) VALUES ('created_by', 'schema 1 (0.1.x)')")
 
 
+def _add_charges(db: sqlite3.Connection) -> None:
+    """3 (0.3.0): `charges`, the daily history of the families declared with `history`: per
+    series and UTC day, the amount booked in each billing period (UTC month) it was observed in.
+    Keyed by period first, so a month is one range to read and retention one range to delete.
+    Filled from the day sums a file already holds when a history family is first declared."""
+    db.execute(
+        "CREATE TABLE charges (period INTEGER NOT NULL, series_id INTEGER NOT NULL, "
+        "day INTEGER NOT NULL, amount REAL NOT NULL, PRIMARY KEY (period, series_id, day)) "
+        "WITHOUT ROWID"
+    )
+
+
 # Schema migrations: MIGRATIONS[n] turns schema n - 1 into n. Each runs in one transaction
 # with `PRAGMA user_version = n`, after a backup copy of the file is written next to it.
 # A released migration is never edited; a change to the schema is a new number.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _add_meta,
+    3: _add_charges,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 OVERFLOW = "__overflow__"
@@ -217,9 +231,44 @@ def _labels_json(labels: Labels) -> str:
 
 
 def _prune_periods(series: _Series, oldest: int) -> None:
-    """Drop day and month sums that start before `oldest` (the previous month's start)."""
+    """Drop day and month sums that start before `oldest` (the previous month's start), but not
+    those of a day that still has open buckets (a lookback longer than a month): its day value
+    is its settled sum plus those buckets."""
+    if series.buckets:
+        oldest = min(oldest, _day_start(min(b for _, b in series.buckets)))
     for key in [k for k in series.periods if k[1] < oldest]:
         del series.periods[key]
+
+
+def _day_values(series: _Series, days: Iterable[int]) -> dict[int, float]:
+    """What the series counted in each UTC day of `days` (day starts): its settled day sum and
+    the open buckets that start in that day. One pass over the open buckets (minute buckets
+    with a month's lookback are 43,200 of them)."""
+    parts: dict[int, list[float]] = {}
+    for day in days:
+        settled = series.periods.get(("day", day))
+        parts[day] = [settled] if settled is not None else []
+    for (_, start), (_, value) in series.buckets.items():
+        found = parts.get(start - start % 86400)
+        if found is not None:
+            found.append(value)
+    return {day: math.fsum(values) for day, values in parts.items()}
+
+
+def months_before(t: int, count: int) -> int:
+    """The start of the UTC month `count` months before the one containing `t`."""
+    start = month_start(t)
+    for _ in range(count):
+        start = _previous_month_start(start)
+    return start
+
+
+def _months(first: int, last: int) -> list[int]:
+    """The starts of the UTC months from the one starting at `first` to `last` (inclusive)."""
+    out = [first]
+    while out[-1] < last:
+        out.append(month_start(out[-1] + 32 * 86400))
+    return out
 
 
 def _pad_stored_labels(state: _Target) -> None:
@@ -279,9 +328,13 @@ class Ledger:
         *,
         max_series_per_family: int = 10_000,
         clock: Callable[[], float] = time.time,
+        history_months: int = 13,
     ) -> None:
         self.path = Path(path)
         self.max_series_per_family = max_series_per_family
+        # daily history (`charges`) is kept for the current month and this many before it
+        self.history_months = history_months
+        self._pruned_before = 0  # `charges` holds no period before this
         self._clock = clock
         # Held by every method that writes: the daemon commits in a worker thread.
         self._lock = threading.RLock()
@@ -492,6 +545,39 @@ class Ledger:
         for family in families:
             state.series.setdefault(family.name, {})
         _pad_stored_labels(state)
+        self._seed_history(target, state)
+
+    def _seed_history(self, target: str, state: _Target) -> None:
+        """A history family seen for the first time in this file (a state file of an older
+        schema, or a family that gained `history`): its days that the file still knows (the
+        day sums of this month and the last, open buckets) become its first charges, each in
+        its own month. Done once per target and family (a `meta` mark)."""
+        now = int(self._clock())
+        for family in state.families.values():
+            if not family.history:
+                continue
+            mark = f"history_seeded:{target}:{family.name}"
+            try:
+                if self._db.execute("SELECT 1 FROM meta WHERE key=?", (mark,)).fetchone():
+                    continue
+                rows: list[tuple[int, int, int, float]] = []
+                for series in state.series.get(family.name, {}).values():
+                    days = {d for (kind, d) in series.periods if kind == "day"}
+                    days |= {_day_start(b) for _, b in series.buckets}
+                    for day, value in sorted(_day_values(series, days).items()):
+                        if value != 0.0 and day <= now:
+                            rows.append((month_start(day), series.id, day, value))
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO charges (period, series_id, day, amount) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute("REPLACE INTO meta (key, value) VALUES (?, ?)", (mark, "1"))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise LedgerError(f"{self.path}: cannot save state: {err}") from None
 
     def cursor(self, target: str, stream: str) -> int | None:
         """Where the stream's next read starts (`exporter.windows` plans it): the end of what
@@ -645,6 +731,7 @@ class Ledger:
                 work.cursors[stream.name] = _Cursor(new, origin, stream.width)
                 work.settle(stream.name, new)
         oldest_period = _previous_month_start(now)
+        charges = self._charges(state, work, now)
         for series in work.touched.values():
             emitted = max(series.emitted, series.true_sum())
             if emitted != series.emitted:
@@ -652,9 +739,15 @@ class Ledger:
                 series.sample = None
             if series.periods:
                 _prune_periods(series, oldest_period)
+        prune_before = months_before(now, self.history_months)
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._write_series(target, state, list(work.touched.values()), work.created)
+            self._db.executemany(
+                "INSERT INTO charges (period, series_id, day, amount) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
+                charges,
+            )
             self._db.executemany(
                 "INSERT OR REPLACE INTO cursors (target, stream, cursor, origin, width) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -681,9 +774,91 @@ class Ledger:
         state.levels.update(work.new_levels)
         state.earliest.update(work.earliest)
         self._next_id = work.next_id
+        if prune_before > self._pruned_before:
+            self._prune_history(prune_before)
         count = sum(len(s) for s in state.series.values())
         count += sum(len(levels) for levels in state.levels.values())
         return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
+
+    def _charges(self, state: _Target, work: _Work, now: int) -> list[tuple[int, int, int, float]]:
+        """The `charges` rows (period, series, day, amount) of the days this commit changed.
+
+        A day of the month being observed (or a day seen for the first time) is booked in its
+        own month: the amount is the day's value. A day of a closed month that changes again is
+        booked in the month it is observed in, as the difference to what earlier months booked
+        (in decimal, from each float's shortest text, converted once): a closed month's rows
+        never change."""
+        observed = month_start(now)
+        rows: list[tuple[int, int, int, float]] = []
+        for key, days in work.days.items():
+            series = work.touched[key]
+            before = state.series.get(key[0], {}).get(key[1])
+            values = _day_values(series, days)
+            olds = _day_values(before, days) if before is not None else {}
+            for day in sorted(days):
+                value = values[day]
+                if value == olds.get(day, 0.0):
+                    continue
+                own = month_start(day)
+                if observed <= own:
+                    rows.append((own, series.id, day, value))
+                    continue
+                booked = self._booked(series.id, day, _months(own, observed))
+                if not booked:
+                    rows.append((own, series.id, day, value))
+                    continue
+                # each float read as the shortest decimal that is it (the vendor's text)
+                earlier = sum((Decimal(repr(a)) for p, a in booked if p != observed), Decimal(0))
+                rows.append((observed, series.id, day, float(Decimal(repr(value)) - earlier)))
+        return rows
+
+    def _prune_history(self, before: int) -> None:
+        """Drop the billing periods before `before` from the daily history, but not the rows of
+        a day that can still change (a revision is booked as the difference to them). After
+        the commit, with its cursors, in a statement of its own: it loses nothing if it fails."""
+        revisable = self._revisable_from()
+        try:
+            self._db.execute(
+                "DELETE FROM charges WHERE period < ? AND day < ?",
+                (before, revisable if revisable is not None else before),
+            )
+        except sqlite3.Error as err:  # the commit is durable: try again at the next one
+            log.warning(
+                "daily cost history not pruned", extra={"file": str(self.path), "error": str(err)}
+            )
+            return
+        self._pruned_before = before
+
+    def _revisable_from(self) -> int | None:
+        """The start of the oldest UTC day a commit may still change in a history family: the
+        day of its oldest open bucket, or of a cursor of its target (a read starts there)."""
+        oldest: int | None = None
+        for state in self._targets.values():
+            history = [n for n, f in state.families.items() if f.history]
+            if not history:
+                continue
+            starts = [c.cursor for c in state.cursors.values() if c.width > 0]
+            for name in history:
+                for series in state.series.get(name, {}).values():
+                    if series.buckets:
+                        starts.append(min(b for _, b in series.buckets))
+            if starts:
+                day = _day_start(min(starts))
+                oldest = day if oldest is None else min(oldest, day)
+        return oldest
+
+    def _booked(self, series_id: int, day: int, periods: Iterable[int]) -> list[tuple[int, float]]:
+        try:
+            return [
+                (period, float(row[0]))
+                for period in periods
+                for row in self._db.execute(
+                    "SELECT amount FROM charges WHERE period=? AND series_id=? AND day=?",
+                    (period, series_id, day),
+                )
+            ]
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot read state: {err}") from None
 
     def _write_series(
         self, target: str, state: _Target, touched: Sequence[_Series], created: set[int]
@@ -766,6 +941,8 @@ class _Work:
         self.new_labels: dict[str, set[Labels]] = {}
         self.written: dict[str, set[tuple[str, Labels]]] = {}  # series each stream's read touched
         self.earliest: dict[str, int] = {}  # _Target.earliest once this commit is durable
+        # history series -> the UTC days whose buckets this commit changed
+        self.days: dict[tuple[str, Labels], set[int]] = {}
         self.up = self.down = self.ignored = self.overflowed = 0
 
     def _bounded(self, family: Family, labels: Labels) -> Labels:
@@ -852,6 +1029,8 @@ class _Work:
                 series.buckets[bucket] = (ends.setdefault(end, end), value)
                 if earliest is not None and end < earliest:
                     earliest = end
+            if families[family_name].history:
+                self.days.setdefault(series_key, set()).add(_day_start(start))
         if earliest is not None:
             self.earliest[stream.name] = earliest
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.exposition import Exposition
+from exporter.focus.export import FocusExport
 from exporter.logs import configure_logging
 from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.webconfig import BasicAuth, load_web_config
@@ -76,6 +77,8 @@ class ListenerSettings:
     lifecycle: bool
     log_level: str
     log_format: str
+    # the FOCUS datasets, read here from the state file (read-only, no secret in it)
+    focus: FocusExport | None = None
 
 
 class ListenerProcess:
@@ -231,6 +234,7 @@ async def _listen(data: Connection, control: Connection, settings: ListenerSetti
 
     if settings.lifecycle:
         state.reload = reload
+    state.focus = settings.focus
 
     try:
         state.exposition, state.targets, state.shard = await asyncio.to_thread(receive, data)

@@ -57,6 +57,8 @@ class Family:
     `name` is the sample name users query (counters end in `_total`). `labels` are the label
     names besides `target`, in exposition order. A gauge with `sums` set is derived by the ledger:
     the sum of the buckets of counter family `sums` that started in the current `period`.
+    A counter with `history` set keeps what it counted per UTC day beyond its `lookback`, for
+    the ledger's retention (the cost export reads it; `exporter/focus/`).
     """
 
     name: str
@@ -66,6 +68,7 @@ class Family:
     unit: str = ""
     sums: str = ""
     period: Period | None = None
+    history: bool = False
 
     @property
     def base_name(self) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from exporter.focus.mapping import CostMapping
 from exporter.model import Family, Source
 from exporter.simulator.twin import Twin
 from exporter.source_config import BaseSource
@@ -84,6 +85,9 @@ class Plugin(Generic[C]):
     other_endpoints: Callable[[C], Mapping[str, tuple[str, ...]]] = field(
         default=no_other_endpoints
     )
+    # how its cost families become FOCUS rows (docs/finops.md); each family named is declared
+    # with `history=True`
+    focus: tuple[CostMapping, ...] = ()
 
 
 def base_url(plugin: Plugin[Any], config: BaseSource) -> tuple[str, str]:

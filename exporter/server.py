@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -30,6 +30,10 @@ from exporter.exposition import (
     Exposition,
     negotiate,
 )
+from exporter.focus.columns import MonthError
+from exporter.focus.export import FocusExport
+from exporter.focus.writers import FORMATS, FormatUnavailable, chunks
+from exporter.ledger import LedgerError
 
 
 @dataclass
@@ -51,6 +55,8 @@ class ServerState:
     reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
     # told of every change by `changed()`: a listener in another process (exporter/listener_process)
     watchers: list[Callable[[ServerState], None]] = field(default_factory=list)
+    # GET /focus/v1.2/cost-and-usage.{csv,parquet}: the FOCUS datasets (docs/finops.md)
+    focus: FocusExport | None = None
 
     def changed(self) -> None:
         """The exposition or a target's status changed: tell the watchers."""
@@ -100,6 +106,10 @@ class SlicedResponse(Response):
             )
         if not view:
             await send({"type": "http.response.body", "body": b""})
+
+
+def _month_text(start: int) -> str:
+    return time.strftime("%Y-%m", time.gmtime(start))
 
 
 def create_app(state: ServerState) -> Starlette:
@@ -163,8 +173,35 @@ def create_app(state: ServerState) -> Starlette:
             return PlainTextResponse(f"{message}\n")
         return PlainTextResponse(f"failed to reload config: {message}\n", status_code=500)
 
+    async def focus(request: Request) -> Response:
+        """A month's FOCUS dataset, streamed from the state file (read-only) in a worker
+        thread; 400 for a malformed month, 404 for one not begun, 410 for one past retention."""
+        export = state.focus
+        if export is None:
+            return PlainTextResponse("no FOCUS export here\n", status_code=404)
+        fmt = str(request.path_params["format"])
+        if fmt not in FORMATS:
+            return PlainTextResponse("format must be csv or parquet\n", status_code=404)
+        try:
+            dataset = export.dataset(request.query_params.get("month", ""))
+            body = await asyncio.to_thread(chunks, dataset, fmt)  # opens the file
+        except MonthError as err:
+            return PlainTextResponse(f"{err}\n", status_code=err.status)
+        except FormatUnavailable as err:
+            return PlainTextResponse(f"{err}\n", status_code=501)
+        except LedgerError as err:
+            return PlainTextResponse(f"cannot read the cost history: {err}\n", status_code=503)
+        month = _month_text(dataset.month)
+        name = f"focus-1.2-cost-and-usage-{month}.{fmt}"
+        return StreamingResponse(
+            body,
+            media_type=FORMATS[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     routes = [
         Route("/metrics", metrics, methods=["GET", "HEAD"]),
+        Route("/focus/v1.2/cost-and-usage.{format}", focus, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/", index, methods=["GET", "HEAD"]),

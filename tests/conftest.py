@@ -42,6 +42,7 @@ SLOW = {
     "integration/test_crash_safety.py::test_sigkill_at_random_moments_across_many_polls",
     "integration/test_reload.py::test_sighup_adds_keeps_and_drops_targets_with_exact_counters",
     "integration/test_bench_scrape_smoke.py",
+    "integration/test_focus_validator.py",
     "conformance/test_simulator_bodies.py::test_openai_every_group_by_width_and_page[completions]",
     "e2e/test_sharded.py",
     "e2e/test_shipped_queries.py::test_every_panel_variable_and_rule_query_returns_data",

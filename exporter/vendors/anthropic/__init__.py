@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from exporter.focus.mapping import CostMapping, Names
 from exporter.model import Source
 from exporter.plugin import Demo, Plugin
 from exporter.simulator.twin import Twin
@@ -23,6 +24,25 @@ def build(config: AnthropicConfig, upstream: Upstream) -> Source:
         usage = source.AnthropicSource(config, upstream)
     return Composite(usage, names_source.AnthropicNamesSource(config, upstream.with_own_slots()))
 
+
+# Cost as FOCUS rows: a SKU per model, cost type and token type, the workspace as sub-account
+# (named from the workspaces listing); the cost report has no billed quantity (docs/finops.md).
+FOCUS = CostMapping(
+    family="anthropic_cost_usd_total",
+    provider="Anthropic",
+    service="Claude API",
+    sku=("model", "cost_type", "token_type"),
+    sub_account="workspace_id",
+    names=Names("anthropic_workspace_info", key="workspace_id", name="workspace_name"),
+    extra={
+        "x_Model": "model",
+        "x_CostType": "cost_type",
+        "x_TokenType": "token_type",
+        "x_ServiceTier": "service_tier",
+        "x_ContextWindow": "context_window",
+        "x_ApiKeyId": "api_key_id",
+    },
+)
 
 _DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "info_interval": "1m"}
 
@@ -89,4 +109,5 @@ PLUGIN = Plugin(
     "request finishing, sometimes later",
     example={"bucket_width": "1h"},
     warnings=warnings,
+    focus=(FOCUS,),
 )

@@ -116,6 +116,7 @@ FAMILIES: tuple[Family, ...] = (
         "omits Priority Tier; code execution is only here, never in usage.",
         COST_LABELS,
         unit="usd",
+        history=True,
     ),
     Family(
         "anthropic_list_cost_usd_total",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from exporter.focus.mapping import CostMapping, Names, Quantity
 from exporter.model import Source
 from exporter.plugin import Demo, Plugin
 from exporter.simulator.twin import Twin
@@ -25,6 +26,28 @@ def build(config: OpenAIConfig, upstream: Upstream) -> Source:
 def headers(config: OpenAIConfig) -> Mapping[str, str]:
     return {"OpenAI-Organization": config.organization} if config.organization else {}
 
+
+# The costs endpoint as FOCUS rows: a SKU per line item, the project as sub-account (named from
+# the projects listing), the billed `quantity` in its `quantity_unit` (docs/finops.md).
+FOCUS = CostMapping(
+    family="openai_cost_usd_total",
+    provider="OpenAI",
+    service="OpenAI API",
+    sku=("line_item",),
+    sub_account="project_id",
+    names=Names("openai_project_info", key="project_id", name="project_name"),
+    quantity=Quantity(
+        "openai_cost_quantity_total",
+        unit="quantity_unit",
+        units={"1000_tokens": "1000 Tokens", "1m_tokens": "1000000 Tokens"},
+    ),
+    extra={
+        "x_LineItem": "line_item",
+        "x_ApiKeyId": "api_key_id",
+        "x_ApiSource": "api_source",
+        "x_UserId": "user_id",
+    },
+)
 
 _DEMO = {"interval": "5s", "timeout": "4s", "bucket_width": "1h", "backfill": "1d"}
 
@@ -96,4 +119,5 @@ PLUGIN = Plugin(
     lateness_source="OpenAI: closed buckets change as late data arrives; re-read the "
     "last 2-3 hourly buckets",
     warnings=warnings,
+    focus=(FOCUS,),
 )

@@ -167,6 +167,7 @@ FAMILIES: tuple[Family, ...] = (
         "financial figures: OpenAI says usage may not reconcile exactly with costs.",
         COST_LABELS,
         unit="usd",
+        history=True,
     ),
     Family(
         "openai_cost_quantity_total",
@@ -176,6 +177,7 @@ FAMILIES: tuple[Family, ...] = (
         "1000_tokens, duration_seconds, gibibyte_hours, images, characters; kept verbatim, "
         "empty when the API gives no unit): sum it only within one unit.",
         QUANTITY_LABELS,
+        history=True,
     ),
     Family(
         "openai_cost_budget_usd",
