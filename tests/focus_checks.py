@@ -54,11 +54,13 @@ def problems(data: bytes) -> list[str]:
             found.append(f"line {i}: BillingCurrency {row['BillingCurrency']!r}")
         if not row.get("ChargePeriodStart", "") < row.get("ChargePeriodEnd", ""):
             found.append(f"line {i}: ChargePeriod is empty")
-        for cost in c.MONEY[1:]:
+        # no contract or commitment is known: both are what is billed (ListCost may differ:
+        # a vendor's list price)
+        for cost in ("ContractedCost", "EffectiveCost"):
             if row.get(cost) != row.get("BilledCost"):
                 found.append(f"line {i}: {cost} differs from BilledCost")
     return found
 
 
-def billed(rows: list[dict[str, str]]) -> Decimal:
-    return sum((Decimal(r["BilledCost"]) for r in rows), Decimal(0))
+def billed(rows: list[dict[str, str]], column: str = "BilledCost") -> Decimal:
+    return sum((Decimal(r[column]) for r in rows), Decimal(0))

@@ -178,22 +178,33 @@ class Dataset:
                 padded = stored + [""] * (len(q_labels) - len(stored))
                 focus_unit = c.focus_unit(padded[unit_at], dict(q.units))
                 quantities.setdefault(tuple(padded[:width]), []).append((sid, focus_unit))
+        # cost labels -> the series at list price, where the mapping names one
+        listed: dict[tuple[str, ...], int] = {}
+        if mapping.list_cost and mapping.list_cost in target.families:
+            for sid, stored in self._series(db, target.name, mapping.list_cost):
+                listed[tuple(stored + [""] * (width - len(stored)))] = sid
         provider = c.ascii_text(mapping.provider)
         service = c.ascii_text(mapping.service)
         account = c.ascii_text(target.name)
         period = (c.date_text(self.month_end), c.date_text(self.month))
-        for sid, stored in self._series(db, target.name, mapping.family):
-            labels = dict(zip(family.labels, stored + [""] * (width - len(stored)), strict=True))
+        costs = {
+            tuple(stored + [""] * (width - len(stored))): sid
+            for sid, stored in self._series(db, target.name, mapping.family)
+        }
+        # a series only at list price (its net amount never differed from zero) has rows too
+        every = list(costs) + [k for k in listed if k not in costs]
+        for values in every:
+            labels = dict(zip(family.labels, values, strict=True))
             sku = c.ascii_text("/".join(v for v in (labels.get(k, "") for k in mapping.sku) if v))
             sub_id = c.ascii_text(labels.get(mapping.sub_account, ""))
             sub_name = c.ascii_text(names.get(labels.get(mapping.sub_account, ""), sub_id))
             extra = {x: c.ascii_text(labels.get(k, "")) or None for x, k in mapping.extra.items()}
-            own = quantities.get(tuple(labels.values()), [])
-            for day, amount in db.execute(
-                "SELECT day, amount FROM charges WHERE period=? AND series_id=? ORDER BY day",
-                (self.month, sid),
-            ):
-                if amount == 0.0:
+            own = quantities.get(values, [])
+            billed = self._days(db, costs.get(values))
+            at_list = self._days(db, listed.get(values)) if listed else billed
+            for day in sorted(billed.keys() | at_list.keys()):
+                amount, list_amount = billed.get(day, 0.0), at_list.get(day, 0.0)
+                if amount == 0.0 and list_amount == 0.0:
                     continue
                 correction = day < self.month
                 quantity: float | None = None
@@ -214,11 +225,11 @@ class Dataset:
                     c.CHARGE_FREQUENCY,
                     c.date_text(day + 86400),  # ChargePeriodEnd
                     c.date_text(day),  # ChargePeriodStart
-                    amount,  # ContractedCost
-                    amount,  # EffectiveCost
+                    amount,  # ContractedCost: no contract known beyond what is billed
+                    amount,  # EffectiveCost: no commitment to amortize
                     None,  # InvoiceId: the exporter sees no invoices
                     provider,  # InvoiceIssuerName
-                    amount,  # ListCost
+                    list_amount,  # ListCost: the list price's amount, else what is billed
                     quantity,
                     unit,
                     provider,  # ProviderName
@@ -231,6 +242,18 @@ class Dataset:
                     (sub_name or None) if sub_id else None,
                     *(extra.get(x) for x in self.extra),
                 )
+
+    def _days(self, db: sqlite3.Connection, series_id: int | None) -> dict[int, float]:
+        """A series' amounts booked in this billing period, by day (none for no series)."""
+        if series_id is None:
+            return {}
+        return {
+            int(day): float(amount)
+            for day, amount in db.execute(
+                "SELECT day, amount FROM charges WHERE period=? AND series_id=?",
+                (self.month, series_id),
+            )
+        }
 
 
 def _quantity(

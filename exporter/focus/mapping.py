@@ -1,8 +1,8 @@
 """What a vendor declares next to its cost family so the core can write it as FOCUS rows.
 
 The core names no vendor: everything vendor-specific in a FOCUS row (provider, service, SKU,
-sub-account, billed quantity, extra columns) comes from a `CostMapping` on the vendor's
-`Plugin.focus`. The families it names must be declared with `history=True`.
+sub-account, billed quantity, list price, extra columns) comes from a `CostMapping` on the
+vendor's `Plugin.focus`. The families it names must be declared with `history=True`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class CostMapping:
     ServiceCategory each: `AI and Machine Learning`, subcategory `Generative AI`); `sku` the
     labels whose values, joined by `/`, are SkuId and ChargeDescription; `sub_account` the label
     holding SubAccountId (a project, a workspace), named through `names`; `quantity` the billed
-    quantity (PricingQuantity, PricingUnit) where the vendor gives one; `extra` the `x_` columns
-    (column name -> label) for what FOCUS has no column for."""
+    quantity (PricingQuantity, PricingUnit) where the vendor gives one; `list_cost` a counter
+    family (with history and the cost family's labels) holding the cost at the vendor's list
+    price where it gives one: ListCost (otherwise ListCost is BilledCost); `extra` the `x_`
+    columns (column name -> label) for what FOCUS has no column for."""
 
     family: str
     provider: str
@@ -53,4 +55,5 @@ class CostMapping:
     sub_account: str = ""
     names: Names | None = None
     quantity: Quantity | None = None
+    list_cost: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)

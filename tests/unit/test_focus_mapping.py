@@ -1,6 +1,7 @@
 """The contract of a plug-in's FOCUS mapping, checked for every registered vendor: the families
 it names exist, keep daily history, and carry the labels it reads; quantities extend the cost
-labels by their unit; `x_` columns are named as FOCUS wants custom columns."""
+labels by their unit; a list-price family has the cost family's labels and unit; `x_` columns
+are named as FOCUS wants custom columns."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ MAPPED = [p for p in plugins() if p.focus]
 
 
 def test_every_vendor_with_a_cost_family_declares_a_mapping() -> None:
-    assert "openai" in {p.kind for p in MAPPED}
+    assert {"openai", "anthropic"} <= {p.kind for p in MAPPED}
     for vendor in plugins():
         history = {f.name for f in vendor.families if f.history}
-        mapped = {m.family for m in vendor.focus} | {
-            m.quantity.family for m in vendor.focus if m.quantity
-        }
+        mapped = (
+            {m.family for m in vendor.focus}
+            | {m.quantity.family for m in vendor.focus if m.quantity}
+            | {m.list_cost for m in vendor.focus if m.list_cost}
+        )
         assert history == mapped, f"{vendor.kind}: history kept for no export (or missing)"
 
 
@@ -47,3 +50,7 @@ def test_the_mapping_names_what_its_families_hold(vendor: Plugin[object]) -> Non
             quantity = families[mapping.quantity.family]
             assert quantity.history and quantity.kind is Kind.COUNTER
             assert quantity.labels == (*cost.labels, mapping.quantity.unit)
+        if mapping.list_cost:
+            listed = families[mapping.list_cost]
+            assert listed.history and listed.kind is Kind.COUNTER
+            assert listed.labels == cost.labels and listed.unit == cost.unit

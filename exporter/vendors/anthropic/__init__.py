@@ -26,7 +26,8 @@ def build(config: AnthropicConfig, upstream: Upstream) -> Source:
 
 
 # Cost as FOCUS rows: a SKU per model, cost type and token type, the workspace as sub-account
-# (named from the workspaces listing); the cost report has no billed quantity (docs/finops.md).
+# (named from the workspaces listing), the Analytics API's list-price amount as ListCost (the
+# net amount is BilledCost); the cost report has no billed quantity (docs/finops.md).
 FOCUS = CostMapping(
     family="anthropic_cost_usd_total",
     provider="Anthropic",
@@ -34,6 +35,7 @@ FOCUS = CostMapping(
     sku=("model", "cost_type", "token_type"),
     sub_account="workspace_id",
     names=Names("anthropic_workspace_info", key="workspace_id", name="workspace_name"),
+    list_cost="anthropic_list_cost_usd_total",
     extra={
         "x_Model": "model",
         "x_CostType": "cost_type",

@@ -125,6 +125,7 @@ FAMILIES: tuple[Family, ...] = (
         "Analytics API only.",
         COST_LABELS,
         unit="usd",
+        history=True,
     ),
     Family(
         "anthropic_cost_today_usd",
