@@ -1,14 +1,16 @@
 """The FinOps Foundation's validator (focus-validator 2.2.1, FOCUS 1.2, `--block-download`
 behaviour through its API) accepts the datasets the exporter writes: the demo's month after it
-ran, as CSV and Parquet, fetched over HTTP and written by `usage-exporter focus` while the
-daemon runs; and a dataset with Correction rows. It rejects a broken file, so its verdict can
-fail. The validator runs in its own Python 3.12 venv (tests/focus_validation.py)."""
+ran (its OpenAI and Anthropic targets), as CSV and Parquet, fetched over HTTP and written by
+`usage-exporter focus` while the daemon runs; and a dataset with Correction rows. It rejects a
+broken file, so its verdict can fail. The validator runs in its own Python 3.12 venv
+(tests/focus_validation.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from exporter.focus.columns import CORRECTION
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import chunks
 from tests import synthetic_costs
-from tests.focus_checks import parse_csv, problems
+from tests.focus_checks import billed, parse_csv, problems
 from tests.focus_validation import describe, failures, rule_results
 from tests.harness import (
     HOST,
@@ -25,18 +27,32 @@ from tests.harness import (
     exporter_argv,
     free_port,
     http,
+    parse_samples,
+    scrape,
     start,
     success_polls,
     wait_for,
 )
 
 MONTH = time.strftime("%Y-%m", time.gmtime())
+OPENAI = ("acme-prod", "acme-research")
+ANTHROPIC = {"anthropic-console": "admin", "anthropic-analytics": "analytics"}
+
+
+def workspace_names(exposition: str, target: str) -> dict[str, str]:
+    """An Anthropic target's workspace names as it exports them (`anthropic_workspace_info`)."""
+    return {
+        dict(labels)["workspace_id"]: dict(labels)["workspace_name"]
+        for (name, labels), _ in parse_samples(exposition).items()
+        if name == "anthropic_workspace_info" and ("target", target) in labels
+    }
 
 
 @pytest.fixture(scope="module")
 def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """The demo, run until both OpenAI organizations were polled and their project names read;
-    its month fetched over HTTP (CSV, Parquet) and written by the CLI while it runs."""
+    """The demo, run until its OpenAI and Anthropic organizations were polled twice and the
+    Anthropic workspace names read; its month fetched over HTTP (CSV, Parquet) and written by
+    the CLI while it runs; its exposition kept (the names as exported)."""
     tmp = tmp_path_factory.mktemp("focus-demo")
     state = tmp / "state"
     port = free_port()
@@ -45,8 +61,12 @@ def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     )
     demo: Process = start("demo", argv, tmp / "demo.log", f"http://{HOST}:{port}", "/healthz")
     try:
-        for target in ("acme-prod", "acme-research"):
+        for target in (*OPENAI, *ANTHROPIC):
             wait_for(lambda t=target: success_polls(demo.url, t) >= 2, f"{target} polled twice")
+        for target in ANTHROPIC:  # the workspaces listing, read on its own schedule
+            wait_for(
+                lambda t=target: workspace_names(scrape(demo.url), t), f"{target}'s workspaces"
+            )
         files: dict[str, Path] = {}
         for fmt in ("csv", "parquet"):
             status, body, _ = http(f"{demo.url}/focus/v1.2/cost-and-usage.{fmt}?month={MONTH}")
@@ -75,6 +95,8 @@ def demo_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         )
         assert done.returncode == 0, done.stderr
         demo.check()  # still running: the export read beside it
+        files["metrics"] = tmp / "metrics.txt"
+        files["metrics"].write_text(scrape(demo.url))
         yield files
     finally:
         demo.stop()
@@ -87,11 +109,49 @@ def test_the_demo_dataset_passes_the_checks_the_validator_misses(
         data = demo_export[name].read_bytes()
         assert problems(data) == [], name
         rows = parse_csv(data)
-        assert {r["BillingAccountId"] for r in rows} >= {"acme-prod", "acme-research"}
+        assert {r["BillingAccountId"] for r in rows} >= {*OPENAI, *ANTHROPIC}
         assert not [r for r in rows if r["ChargeClass"] == CORRECTION]
         # project names from the names listing, not the ids
         assert any(r["SubAccountName"] and r["SubAccountName"] != r["SubAccountId"] for r in rows)
         assert {r["PricingUnit"] for r in rows} >= {"Tokens", "1000 Tokens"}
+
+
+def test_the_demo_dataset_holds_anthropic_as_its_mapping_says(
+    demo_export: dict[str, Path],
+) -> None:
+    """Both Anthropic APIs: the workspace as sub-account named from its listing (the null
+    workspace as `default`, named too), the SKU and `x_` columns from the cost labels, the
+    amount billed as the quantity in USD, and ListCost the Analytics API's list price (the
+    legacy API has none: what is billed)."""
+    rows = parse_csv(demo_export["http-csv"].read_bytes())
+    exposition = demo_export["metrics"].read_text()
+    for target, api in ANTHROPIC.items():
+        own = [r for r in rows if r["BillingAccountId"] == target]
+        assert own, target
+        names = workspace_names(exposition, target)
+        assert {r["SubAccountId"] for r in own} >= {"default"}
+        assert len({r["SubAccountId"] for r in own}) > 1
+        for row in own:
+            assert row["SubAccountName"] == names[row["SubAccountId"]], row
+            assert row["ProviderName"] == row["PublisherName"] == "Anthropic"
+            assert row["InvoiceIssuerName"] == "Anthropic" and row["ServiceName"] == "Claude API"
+            assert row["x_Model"] and row["x_CostType"], row
+            assert row["SkuId"] == "/".join(
+                v for v in (row["x_Model"], row["x_CostType"], row["x_TokenType"]) if v
+            )
+            assert row["ChargeDescription"] == row["SkuId"]
+            assert (row["PricingQuantity"], row["PricingUnit"]) == (row["BilledCost"], "USD")
+            assert not row["x_LineItem"]  # OpenAI's column, empty here
+            # grouped by API key on the Analytics API only (the legacy cost report cannot)
+            assert bool(row["x_ApiKeyId"]) is (api == "analytics"), row
+            if api == "admin":
+                assert row["ListCost"] == row["BilledCost"]
+                assert row["x_ServiceTier"] and row["x_ContextWindow"], row
+            else:
+                assert Decimal(row["ListCost"]) >= Decimal(row["BilledCost"]), row
+        if api == "analytics":
+            assert billed(own, "ListCost") > billed(own), "no discount in the twin's list price"
+    assert not [r for r in rows if r["BillingAccountId"] in OPENAI and r["x_Model"]]
 
 
 @pytest.mark.parametrize("name", ["http-csv", "http-parquet", "cli-csv"])
