@@ -1029,7 +1029,7 @@ class _Work:
                 series.buckets[bucket] = (ends.setdefault(end, end), value)
                 if earliest is not None and end < earliest:
                     earliest = end
-            if families[family_name].history:
+            if families[family_name].history and (old is None or old[1] != value):
                 self.days.setdefault(series_key, set()).add(_day_start(start))
         if earliest is not None:
             self.earliest[stream.name] = earliest

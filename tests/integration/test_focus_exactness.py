@@ -375,12 +375,6 @@ async def test_anthropic_costs_and_list_prices_sum_to_the_truth_across_months_an
     await anthropic_months(tmp_path, anthropic_sim.url, monkeypatch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger: a re-read of unchanged hourly buckets across the settle point books float "
-    "noise (1e-15) as a revision of a closed month's day (fix: count a day as changed only "
-    "when a bucket's value changed; see the FOCUS Anthropic report)",
-)
 async def test_anthropic_corrections_only_for_revisions_after_a_month_closed(
     tmp_path: Path, anthropic_sim: Process, monkeypatch: pytest.MonkeyPatch
 ) -> None:
