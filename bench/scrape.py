@@ -347,8 +347,8 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     names = {
         "": "between polls",
-        "polls": "during polls, now (commit + chunked render in threads)",
-        "process": "during polls, listener in its own process (`--web.listener-process`)",
+        "polls": "during polls, one process (`--no-web.listener-process`)",
+        "process": "during polls, listener in its own process (the default since round three)",
         "before": "during polls, before (commit on the loop, full render in a thread)",
     }
     for (n, mode), r in during.items():
@@ -359,12 +359,17 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
         )
 
 
-def run_during(sizes: list[int], seconds: float) -> None:
-    """Only the scrapes-during-polls table: between polls, now, before; side by side per N."""
+def run_during(
+    sizes: list[int], seconds: float, modes: tuple[str, ...] = ("process", "polls", "before")
+) -> None:
+    """Only the scrapes-during-polls table: between polls, then each of `modes` (two processes,
+    one process now, before issue 17); side by side per N."""
     command = (
         f"python -m bench.scrape --during-only --series {' '.join(map(str, sizes))}"
         f" --seconds {seconds:g}"
     )
+    if modes != ("process", "polls", "before"):
+        command += f" --modes {' '.join(modes)}"
     print(machine_header(command), f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per row.\n")
     during: dict[tuple[int, str], dict[str, str]] = {}
     for n in sizes:
@@ -377,7 +382,7 @@ def run_during(sizes: list[int], seconds: float) -> None:
         finally:
             ours.kill()
             ours.wait()
-        for mode in ("process", "polls", "before"):
+        for mode in modes:
             during[(n, mode)] = during_polls(n, mode, seconds)
             print(during[(n, mode)], file=sys.stderr, flush=True)
     print_during(during)
@@ -471,13 +476,20 @@ def main(argv: list[str]) -> None:
         "--first-load", action="store_true", help="only the first-load-after-a-poll table"
     )
     parser.add_argument("--polls", type=int, default=8, help="paced polls per --first-load row")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("process", "polls", "before"),
+        default=["process", "polls", "before"],
+        help="--during-only: the poll modes to measure besides between polls",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.series, args.seconds = [1000], 1.0
     if args.first_load:
         run_first_loads(args.series, 2 if args.smoke else args.polls)
     elif args.during_only:
-        run_during(args.series, args.seconds)
+        run_during(args.series, args.seconds, tuple(args.modes))
     else:
         run(args.series, args.seconds, args.baseline_max_wrk)
 
