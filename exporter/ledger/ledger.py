@@ -180,10 +180,7 @@ class Ledger:
         except sqlite3.Error as err:
             self._rollback()
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        for series in work.touched.values():
-            family = state.series.setdefault(series.family, {})
-            state.index(series, family.get(series.labels))
-            family[series.labels] = series
+        state.publish(work.touched.values())
         state.cursors.update(cursors)
 
     @_locked
@@ -235,10 +232,7 @@ class Ledger:
         except sqlite3.Error as err:
             self._rollback()
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        for series in work.touched.values():
-            family = state.series.setdefault(series.family, {})
-            state.index(series, family.get(series.labels))
-            family[series.labels] = series
+        state.publish(work.touched.values())
         state.cursors.update(work.cursors)
         state.levels.update(work.new_levels)
         state.earliest.update(work.earliest)

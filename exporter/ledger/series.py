@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exporter.model import Family, Labels, Sample, month_start
@@ -75,6 +76,14 @@ class TargetState:
     # cursor is below it settles nothing, and skips looking at every series of the stream
     earliest: dict[str, int] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
+
+    def publish(self, touched: Iterable[Series]) -> None:
+        """Make `touched` (a commit's copies) the published series, once their transaction is
+        durable: each replaces its published version, which is never changed in place."""
+        for series in touched:
+            family = self.series.setdefault(series.family, {})
+            self.index(series, family.get(series.labels))
+            family[series.labels] = series
 
     def index(self, series: Series, before: Series | None) -> None:
         """Keep `by_stream` right after `series` replaced `before`."""
