@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo check test lint typecheck unit system-deps docs dashboards bench bench-polls soak clean spec-data
+.PHONY: demo check test lint typecheck unit system-deps docs dashboards bench bench-polls bench-round3 soak clean spec-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ bench-polls: $(STAMP) system-deps
 	$(BIN)/python -m bench.memory_stages 100000 1000000
 	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 1000000 --seconds 40
 	$(BIN)/python -m bench.end_to_end 100000
+
+# Issue 26's tables (round three) in one run: the first load after a poll against the second,
+# scrapes between and during back-to-back polls in two processes (the default) and one, the end
+# to end CPU by stage, and memory per poll from the first to the tenth.
+bench-round3: $(STAMP) system-deps
+	$(BIN)/python -m bench.scrape --first-load --series 100000 150000
+	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 150000 --seconds 20 --modes process polls
+	$(BIN)/python -m bench.end_to_end 10000 100000
+	$(BIN)/python -m bench.memory_stages 10000 100000 --polls 10
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600

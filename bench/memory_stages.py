@@ -1,6 +1,7 @@
 """Where the memory of N series goes: RSS and live Python bytes after each stage of two polls.
 
-Usage: python -m bench.memory_stages [N ...]   (default 100000; each N in a fresh process)
+Usage: python -m bench.memory_stages [N ...] [--polls K]   (default 100000 and 2 polls; each N in
+a fresh process)
 
 One process per N goes through the daemon's stages with the daemon's settings (commits and
 renderings with the cyclic garbage collector paused, `malloc_trim` after a rendering): import
@@ -57,8 +58,9 @@ def _trim() -> None:
         ctypes.CDLL(with_libc).malloc_trim(0)
 
 
-def stages(n: int) -> list[str]:
-    """The table rows for N series, measured in this process."""
+def stages(n: int, polls: int = 2) -> list[str]:
+    """The table rows for N series and `polls` polls (each after the first re-reads every
+    series risen), measured in this process."""
     for module in ("exporter.daemon", "exporter.listener_process"):  # all the daemon imports
         importlib.import_module(module)
     from prometheus_client import CollectorRegistry
@@ -83,9 +85,12 @@ def stages(n: int) -> list[str]:
     with bench_ledger(n) as (ledger, _, start):
         renderer = Renderer()
         registry = CollectorRegistry()
-        for poll, name in enumerate(
-            ("first poll committed (N new series)", "second poll committed (every series risen)")
-        ):
+        for poll in range(polls):
+            name = (
+                "first poll committed (N new series)"
+                if poll == 0
+                else f"poll {poll + 1} committed (every series risen)"
+            )
             window = next_window(STREAM, NOW + 60 * poll, ledger.cursor("t", STREAM.name))
             read = StreamRead(STREAM.name, window.start, window.end, rows(n, start, poll))
             with gc_paused():
@@ -110,15 +115,22 @@ def stages(n: int) -> list[str]:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100_000]
-    print(machine_header(f"python -m bench.memory_stages {' '.join(map(str, sizes))}"))
+    argv = sys.argv[1:]
+    polls = 2
+    if "--polls" in argv:
+        at = argv.index("--polls")
+        polls = int(argv[at + 1])
+        del argv[at : at + 2]
+    sizes = [int(a) for a in argv] or [100_000]
+    command = f"python -m bench.memory_stages {' '.join(map(str, sizes))}"
+    print(machine_header(command + (f" --polls {polls}" if polls != 2 else "")))
     print()
     print(
         "| series | after | RSS MB | peak RSS MB | small objects live MB | their arenas held MB |"
     )
     print("|---|---|---|---|---|---|")
     for n in sizes:  # a fresh process each, so one size's leftovers do not count for the next
-        code = f"import bench.memory_stages as m; print(*m.stages({n}), sep='\\n')"
+        code = f"import bench.memory_stages as m; print(*m.stages({n}, {polls}), sep='\\n')"
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
         )

@@ -44,6 +44,9 @@ VARIANTS = {
 }
 
 
+PACE = 4.0  # seconds between polls in the "paced" mode: a first and a second load fit between
+
+
 def label_values(i: int) -> tuple[str, str, str]:
     return (f"proj_{i % 97}", f"model-{i % 13}", f"user-{i}")
 
@@ -54,7 +57,8 @@ def label_values(i: int) -> tuple[str, str, str]:
 def serve_ours(n: int, port: int, rerender: str = "") -> None:
     """`rerender`: "" serves one rendering; "polls" runs polls back to back the daemon's way
     now (each commits every series risen by one, in a worker thread, then re-renders with the
-    kept `Renderer` in a worker thread); "before" the way before issue 17 (the commit on the
+    kept `Renderer` in a worker thread, both with the cyclic collector paused); "paced" the same
+    with `PACE` seconds between polls; "before" the way before issue 17 (the commit on the
     event loop, the straightforward renderer, `testkit/reference_render.py`, in a worker thread).
     Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
     import asyncio
@@ -63,6 +67,7 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from exporter.daemon import release_free_memory
     from exporter.exposition import Exposition, Renderer
+    from exporter.gc_pause import without_gc
     from exporter.ledger import Ledger
     from exporter.listener_process import ListenerProcess, ListenerSettings
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
@@ -142,13 +147,13 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
                 cpu = time.process_time()
                 if rerender == "before":
                     fold()
-                else:
-                    await asyncio.to_thread(fold)
-                state.exposition = await asyncio.to_thread(again)
+                else:  # as the daemon does: in a thread, the cyclic collector paused
+                    await asyncio.to_thread(without_gc(fold))
+                state.exposition = await asyncio.to_thread(without_gc(again))
                 state.changed()
                 polls += 1
                 print(f"poll cpu={time.process_time() - cpu:.3f}", flush=True)
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(PACE if rerender == "paced" else 0.01)
             await asyncio.Event().wait()
 
         asyncio.run(forever())
@@ -274,6 +279,66 @@ def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
     return result
 
 
+def first_loads(n: int, polls: int) -> dict[str, float]:
+    """A load (wrk, 16 connections, 1 s, gzip) right after each of `polls` paced polls and a
+    second load right after it: the medians and worst of their p99s, in ms. The server prints
+    `poll cpu=` as it publishes a poll's bytes."""
+    server, port, _ = start_server("ours", n, "paced")
+    first: list[float] = []
+    second: list[float] = []
+    try:
+        assert server.stdout is not None
+        while len(first) < polls:
+            line = server.stdout.readline()
+            if not line:
+                raise RuntimeError("the paced server stopped")
+            if line.startswith("poll cpu="):
+                first.append(milliseconds(wrk(port, VARIANTS["text+gzip"], 1)["p99"]))
+                second.append(milliseconds(wrk(port, VARIANTS["text+gzip"], 1)["p99"]))
+    finally:
+        server.kill()
+        server.communicate()
+    first.sort()
+    second.sort()
+    return {
+        "first_median": first[len(first) // 2],
+        "first_max": first[-1],
+        "second_median": second[len(second) // 2],
+        "second_max": second[-1],
+    }
+
+
+def milliseconds(text: str) -> float:
+    """wrk's `12.34ms`, `1.02s` or `850.00us` in ms."""
+    for unit, scale in (("ms", 1.0), ("us", 0.001), ("s", 1000.0), ("m", 60_000.0)):
+        if text.endswith(unit):
+            return float(text.removesuffix(unit)) * scale
+    raise ValueError(text)
+
+
+def run_first_loads(sizes: list[int], polls: int) -> None:
+    """The first load after a poll against the second, per N (R3a)."""
+    command = f"python -m bench.scrape --first-load --series {' '.join(map(str, sizes))}"
+    print(
+        machine_header(command),
+        f"{polls} paced polls per row; after each, two 1 s wrk loads"
+        " (16 connections, text+gzip).\n",
+    )
+    print(
+        "| series | first load after a poll: p99 ms, median / worst of polls "
+        "| second load: p99 ms, median / worst | first / second (medians) |"
+    )
+    print("|---|---|---|---|")
+    for n in sizes:
+        r = first_loads(n, polls)
+        print(
+            f"| {n:,} | {r['first_median']:.1f} / {r['first_max']:.1f} "
+            f"| {r['second_median']:.1f} / {r['second_max']:.1f} "
+            f"| {r['first_median'] / r['second_median']:.1f}x |",
+            flush=True,
+        )
+
+
 def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print(
         "| series | text+gzip scrapes | req/s | p50 | p99 | polls done "
@@ -282,8 +347,8 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     names = {
         "": "between polls",
-        "polls": "during polls, now (commit + chunked render in threads)",
-        "process": "during polls, listener in its own process (`--web.listener-process`)",
+        "polls": "during polls, one process (`--no-web.listener-process`)",
+        "process": "during polls, listener in its own process (the default since round three)",
         "before": "during polls, before (commit on the loop, full render in a thread)",
     }
     for (n, mode), r in during.items():
@@ -294,12 +359,17 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
         )
 
 
-def run_during(sizes: list[int], seconds: float) -> None:
-    """Only the scrapes-during-polls table: between polls, now, before; side by side per N."""
+def run_during(
+    sizes: list[int], seconds: float, modes: tuple[str, ...] = ("process", "polls", "before")
+) -> None:
+    """Only the scrapes-during-polls table: between polls, then each of `modes` (two processes,
+    one process now, before issue 17); side by side per N."""
     command = (
         f"python -m bench.scrape --during-only --series {' '.join(map(str, sizes))}"
         f" --seconds {seconds:g}"
     )
+    if modes != ("process", "polls", "before"):
+        command += f" --modes {' '.join(modes)}"
     print(machine_header(command), f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s per row.\n")
     during: dict[tuple[int, str], dict[str, str]] = {}
     for n in sizes:
@@ -312,7 +382,7 @@ def run_during(sizes: list[int], seconds: float) -> None:
         finally:
             ours.kill()
             ours.wait()
-        for mode in ("process", "polls", "before"):
+        for mode in modes:
             during[(n, mode)] = during_polls(n, mode, seconds)
             print(during[(n, mode)], file=sys.stderr, flush=True)
     print_during(during)
@@ -402,11 +472,24 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--during-only", action="store_true", help="only the scrapes-during-polls table"
     )
+    parser.add_argument(
+        "--first-load", action="store_true", help="only the first-load-after-a-poll table"
+    )
+    parser.add_argument("--polls", type=int, default=8, help="paced polls per --first-load row")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("process", "polls", "before"),
+        default=["process", "polls", "before"],
+        help="--during-only: the poll modes to measure besides between polls",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.series, args.seconds = [1000], 1.0
-    if args.during_only:
-        run_during(args.series, args.seconds)
+    if args.first_load:
+        run_first_loads(args.series, 2 if args.smoke else args.polls)
+    elif args.during_only:
+        run_during(args.series, args.seconds, tuple(args.modes))
     else:
         run(args.series, args.seconds, args.baseline_max_wrk)
 

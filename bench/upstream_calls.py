@@ -268,6 +268,9 @@ class Bench:
             "run",
             f"--config={config}",
             f"--web.listen-address={HOST}:{port}",
+            # one process: the virtual clock is patched into this process only (a spawned
+            # listener would neither see it nor be able to receive it); calls are counted here
+            "--no-web.listener-process",
         )
         log = self.tmp / f"exporter-{self.runs}.log"
         with running("exporter", argv, log, url, ready_path="/healthz") as process:

@@ -123,8 +123,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--web.listener-process",
         dest="listener_process",
-        action="store_true",
-        help="serve HTTP from a second process, so no scrape waits on a poll (docs/operations.md)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve HTTP from a second process, so no scrape waits on a poll (the default;"
+        " --no-web.listener-process serves from the daemon's own process; docs/operations.md)",
     )
     _shard_flags(run)
 

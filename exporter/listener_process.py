@@ -35,6 +35,7 @@ from exporter.server import ServerState, TargetStatus, create_app, parse_listen_
 from exporter.webconfig import BasicAuth, load_web_config
 
 READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
+RELOAD_SNAPSHOT_WAIT = 10.0  # seconds a reload's answer waits for the snapshot that shows it
 
 
 class ListenerProcessError(Exception):
@@ -44,11 +45,12 @@ class ListenerProcessError(Exception):
 VARIANTS = ("text", "text_gzip", "openmetrics", "openmetrics_gzip")
 
 
-def encode(state: ServerState) -> list[bytes]:
-    """A snapshot as pipe messages: a JSON header (status, shard, series), then the exposition's
-    four variants, when there is one."""
+def encode(state: ServerState, sequence: int = 0) -> list[bytes]:
+    """A snapshot as pipe messages: a JSON header (status, shard, series, its number in the
+    order published), then the exposition's four variants, when there is one."""
     exposition = state.exposition
     header = {
+        "sequence": sequence,
         "targets": [asdict(t) for t in state.targets.values()],
         "shard": list(state.shard),
         "series": exposition.series if exposition is not None else None,
@@ -57,17 +59,26 @@ def encode(state: ServerState) -> list[bytes]:
     return [json.dumps(header).encode(), *variants]
 
 
-def receive(data: Connection) -> tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]:
+Snapshot = tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]
+
+
+def receive(data: Connection) -> Snapshot:
     """`encode` undone, read off the pipe (the GIL is released while it fills each message):
     (exposition, targets' status, shard)."""
+    return receive_numbered(data)[1]
+
+
+def receive_numbered(data: Connection) -> tuple[int, Snapshot]:
+    """`receive`, with the snapshot's number in the order it was published."""
     fields = json.loads(data.recv_bytes())
+    sequence = int(fields.get("sequence", 0))
     targets = {t["name"]: TargetStatus(**t) for t in fields["targets"]}
     shard = (int(fields["shard"][0]), int(fields["shard"][1]))
     if fields["series"] is None:
-        return None, targets, shard
+        return sequence, (None, targets, shard)
     text, text_gzip, openmetrics, openmetrics_gzip = (data.recv_bytes() for _ in VARIANTS)
     exposition = Exposition(text, text_gzip, openmetrics, openmetrics_gzip, int(fields["series"]))
-    return exposition, targets, shard
+    return sequence, (exposition, targets, shard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,7 @@ class ListenerProcess:
             daemon=True,
         )
         self._pending: list[bytes] | None = None
+        self._published = 0  # snapshots published, numbered in order
         self._wake = threading.Condition()
         self._closed = False
         self._sender = threading.Thread(target=self._send_loop, name="snapshot-sender", daemon=True)
@@ -133,8 +145,9 @@ class ListenerProcess:
 
     def publish(self, state: ServerState) -> None:
         """Queue a snapshot of `state`; one not yet sent is replaced (only the newest matters)."""
-        messages = encode(state)
         with self._wake:
+            self._published += 1
+            messages = encode(state, self._published)
             self._pending = messages
             self._wake.notify()
 
@@ -173,8 +186,10 @@ class ListenerProcess:
                     outcome = asyncio.run_coroutine_threadsafe(_awaited(reload), loop).result()
                 except Exception as err:  # the daemon's error, answered, not a dead thread
                     outcome = (False, f"reload failed: {type(err).__name__}")
+            with self._wake:
+                published = self._published  # the reload's own changes are in this snapshot
             try:
-                self._control.send(outcome)
+                self._control.send((*outcome, published))
             except OSError:
                 return
 
@@ -226,18 +241,29 @@ async def _listen(data: Connection, control: Connection, settings: ListenerSetti
     stop = asyncio.Event()
     asking = asyncio.Lock()
 
+    received = 0  # the number of the snapshot served
+    arrived = asyncio.Condition()
+
     async def reload() -> tuple[bool, str]:
+        """Asked of the daemon's process; answered once the snapshot it published by then is
+        served, so a scrape after the answer sees the reload's effects (its self-metrics)."""
         async with asking:  # one question on the control pipe at a time
             control.send("reload")
-            answer: tuple[bool, str] = await asyncio.to_thread(control.recv)
-            return answer
+            ok, message, published = await asyncio.to_thread(control.recv)
+        async with arrived:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    arrived.wait_for(lambda: received >= published), RELOAD_SNAPSHOT_WAIT
+                )
+        return bool(ok), str(message)
 
     if settings.lifecycle:
         state.reload = reload
     state.focus = settings.focus
 
     try:
-        state.exposition, state.targets, state.shard = await asyncio.to_thread(receive, data)
+        received, first = await asyncio.to_thread(receive_numbered, data)
+        state.exposition, state.targets, state.shard = first
     except (EOFError, OSError):
         return  # the daemon's process is gone before we began
     try:
@@ -255,17 +281,21 @@ async def _listen(data: Connection, control: Connection, settings: ListenerSetti
         bound = server.servers[0].sockets[0].getsockname()[1]
     control.send(("ready", f"{host}:{bound}"))
 
-    def apply(snapshot: tuple[Exposition | None, dict[str, TargetStatus], tuple[int, int]]) -> None:
+    async def apply(sequence: int, snapshot: Snapshot) -> None:
+        nonlocal received
         state.exposition, state.targets, state.shard = snapshot
+        async with arrived:
+            received = sequence
+            arrived.notify_all()
 
     def receiving() -> None:
         while True:
             try:
-                snapshot = receive(data)
+                sequence, snapshot = receive_numbered(data)
             except (EOFError, OSError):
                 loop.call_soon_threadsafe(stop.set)
                 return
-            loop.call_soon_threadsafe(apply, snapshot)
+            asyncio.run_coroutine_threadsafe(apply(sequence, snapshot), loop)
 
     threading.Thread(target=receiving, name="snapshot-receiver", daemon=True).start()
     await stop.wait()

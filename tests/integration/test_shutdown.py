@@ -13,7 +13,9 @@ from tests.openai_truth import write_config
 KEY, ORG = "sk-admin-shutdown-1", "org-shutdown"
 
 
-@pytest.mark.parametrize("flags", [(), ("--web.listener-process",)], ids=["one", "two"])
+@pytest.mark.parametrize(
+    "flags", [("--no-web.listener-process",), ()], ids=["one", "two (the default)"]
+)
 def test_sigterm_mid_poll_exits_0_without_an_error_line(
     tmp_path: Path, flags: tuple[str, ...]
 ) -> None:

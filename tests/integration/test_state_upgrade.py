@@ -334,7 +334,7 @@ if where == "migration":
 else:  # while the backup is being renamed into place
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
-    ledger.os.replace = killed
+    os.replace = killed  # the ledger renames the backup with os.replace
 ledger.Ledger(Path(sys.argv[1]))
 """
 

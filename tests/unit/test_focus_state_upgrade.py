@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import exporter.ledger as ledger_module
+import exporter.ledger.schema as schema_module
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import chunks
 from exporter.ledger import SCHEMA_VERSION, Ledger
@@ -42,8 +42,8 @@ def schema_2(path: Path) -> None:
     """The fixture migrated by a version that knew schema 2 and nothing later."""
     schema_1(path)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ledger_module, "MIGRATIONS", {2: ledger_module.MIGRATIONS[2]})
-        patch.setattr(ledger_module, "SCHEMA_VERSION", 2)
+        patch.setattr(schema_module, "MIGRATIONS", {2: schema_module.MIGRATIONS[2]})
+        patch.setattr(schema_module, "SCHEMA_VERSION", 2)
         Ledger(path).close()
     assert version(path) == 2
 

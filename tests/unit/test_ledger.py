@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter.ledger import OVERFLOW, Ledger, LedgerError, _labels_json
+from exporter.ledger import OVERFLOW, Ledger, LedgerError
+from exporter.ledger.persist import labels_json as _labels_json
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
 from exporter.windows import next_window
 

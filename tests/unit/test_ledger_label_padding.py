@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter import ledger as ledger_module
 from exporter.ledger import Ledger
+from exporter.ledger import ledger as ledger_module
 from exporter.model import Flow, Stream, StreamRead
 from exporter.vendors.openai.source import FAMILIES
 from exporter.windows import next_window
@@ -155,7 +155,7 @@ def test_without_the_padding_the_old_series_come_out_wrong(
     old.declare("acme", OLD_FAMILIES)
     old.commit("acme", NOW, reads(old, OLD_SERIES, NOW))
     old.close()
-    monkeypatch.setattr(ledger_module, "_pad_stored_labels", lambda state: None)
+    monkeypatch.setattr(ledger_module, "pad_stored_labels", lambda state: None)
     new = Ledger(path, clock=lambda: NOW)
     new.declare("acme", FAMILIES)
     short = [k for k in samples(new) if len(k[1]) != len(NEW_FAMILIES[k[0]].labels)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import exporter.ledger as ledger_module
+import exporter.ledger.schema as schema_module
 from exporter import __version__
 from exporter.ledger import SCHEMA_VERSION, Ledger, LedgerError
 
@@ -46,8 +46,8 @@ def test_a_failing_migration_leaves_the_last_committed_schema(
         db.execute("CREATE TABLE extra (x INTEGER)")
         db.execute("INSERT INTO no_such_table VALUES (1)")  # fails inside the transaction
 
-    monkeypatch.setitem(ledger_module.MIGRATIONS, SCHEMA_VERSION + 1, third)
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema_module.MIGRATIONS, SCHEMA_VERSION + 1, third)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(LedgerError) as failure:
         Ledger(path)
     message = str(failure.value)

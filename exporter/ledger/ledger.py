@@ -1,0 +1,247 @@
+"""The `Ledger`: one state file's series, buckets, cursors and levels, as the daemon uses them.
+
+It holds the lock (one writer at a time), the in-memory model (`series.py`) and the open state
+file (`state_file.py`); a commit computes its changes on copies (`commit.py`), writes them in one
+SQLite transaction (`persist.py`, `history.py`) and only then publishes them to memory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+from exporter.ledger import key_values, state_file
+from exporter.ledger.commit import CommitStats, PendingCommit
+from exporter.ledger.errors import LedgerError
+from exporter.ledger.history import DailyHistory, months_before
+from exporter.ledger.loading import load
+from exporter.ledger.persist import write_cursors, write_levels, write_series
+from exporter.ledger.read import family_samples
+from exporter.ledger.series import (
+    Cursor,
+    TargetState,
+    fold_bucket,
+    pad_stored_labels,
+    previous_month_start,
+    prune_periods,
+)
+from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Ledger, _P], _R]) -> Callable[Concatenate[Ledger, _P], _R]:
+    """One writer at a time: the daemon commits in a worker thread, so a poll's commit does not
+    hold the event loop (scrapes), and the loop's own writes wait for it."""
+
+    def locked(self: Ledger, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    locked.__doc__ = method.__doc__
+    return locked
+
+
+class Ledger:
+    """Series, buckets, cursors and levels of every target, persisted in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_series_per_family: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        history_months: int = 13,
+    ) -> None:
+        self.path = Path(path)
+        self.max_series_per_family = max_series_per_family
+        # daily history (`charges`) is kept for the current month and this many before it
+        self.history_months = history_months
+        self._clock = clock
+        # Held by every method that writes: the daemon commits in a worker thread.
+        self._lock = threading.RLock()
+        self._db = state_file.open_state(self.path)
+        self._targets, self._next_id = load(self._db, self.path)
+        self._history = DailyHistory(self._db, self.path)
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def backup_path(self, version: int) -> Path:
+        """Where the copy of a schema-`version` file is kept before it is migrated."""
+        return state_file.backup_path(self.path, version)
+
+    def _target(self, name: str) -> TargetState:
+        return self._targets.setdefault(name, TargetState())
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @_locked
+    def declare(
+        self,
+        target: str,
+        families: Sequence[Family],
+        max_series_per_family: int | None = None,
+    ) -> None:
+        """The target's families and its own series limit (default: the ledger's)."""
+        state = self._target(target)
+        state.families = {f.name: f for f in families}
+        state.limit = max_series_per_family or self.max_series_per_family
+        for family in families:
+            state.series.setdefault(family.name, {})
+        pad_stored_labels(state)
+        self._history.seed(target, state, int(self._clock()))
+
+    def cursor(self, target: str, stream: str) -> int | None:
+        """Where the stream's next read starts (`exporter.windows` plans it): the end of what
+        was settled, or a hand-over's boundary; None for a stream never committed."""
+        cursor = self._target(target).cursors.get(stream)
+        return cursor.cursor if cursor is not None else None
+
+    def origins(self, target: str) -> dict[str, tuple[int, int]]:
+        """Each stream's stored origin (where its counters began) and bucket width."""
+        cursors = self._target(target).cursors
+        return {name: (c.origin, c.width) for name, c in cursors.items() if c.width > 0}
+
+    def watermark(self, target: str) -> int | None:
+        cursors = [c.cursor for c in self._target(target).cursors.values() if c.width > 0]
+        return min(cursors) if cursors else None
+
+    def samples(self, target: str) -> list[FamilySamples]:
+        """The target's samples. Safe from another thread while the loop commits: a commit
+        publishes new `Series` objects and never changes a published one, and each dict is
+        copied (atomically, under the GIL) before it is read."""
+        state = self._target(target)
+        now = int(self._clock())
+        out: list[FamilySamples] = []
+        for family in list(state.families.values()):
+            out.append(FamilySamples(family, target, family_samples(state, family, now)))
+        return out
+
+    @_locked
+    def forget_levels(self, target: str, stream: str) -> None:
+        """A stream the source no longer lists (a deleted bucket): its gauges go. Its counter
+        buckets and its cursor stay: should it come back, reading on from the cursor counts
+        nothing twice (forgetting the cursor would re-read it from the backfill origin)."""
+        state = self._target(target)
+        try:
+            self._db.execute("DELETE FROM levels WHERE target=? AND stream=?", (target, stream))
+        except sqlite3.Error as err:
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        state.levels.pop(stream, None)
+
+    @_locked
+    def settings(self, target: str) -> str | None:
+        """What the caller recorded as the settings the target's series were counted with."""
+        return key_values.read_value(self._db, self.path, f"series_settings:{target}")
+
+    @_locked
+    def save_settings(self, target: str, value: str) -> None:
+        key_values.save_value(self._db, self.path, f"series_settings:{target}", value)
+
+    @_locked
+    def hand_over(self, target: str, widths: dict[str, int]) -> None:
+        """The target's series change (a reload changed its grouping or bucket width): settle
+        every open bucket of each counter stream at the value last read, and move the stream's
+        cursor to the next boundary of its new width (`widths`; a stream not in it keeps its
+        own). The old series keep their values; what the new series count starts at the
+        boundary, so no bucket is counted twice (late data for buckets before it is not
+        counted). One transaction; memory changes once it is durable."""
+        state = self._target(target)
+        work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
+        cursors: dict[str, Cursor] = {}
+        for name, cursor in state.cursors.items():
+            if cursor.width <= 0:
+                continue
+            width = widths.get(name) or cursor.width
+            newest = cursor.cursor
+            for family_name, labels in state.by_stream.get(name, set()):
+                if family_name not in state.families:
+                    continue
+                series = state.series[family_name][labels]
+                keys = [k for k in series.buckets if k[0] == name]
+                if not keys:
+                    continue
+                newest = max([newest, *(series.buckets[k][0] for k in keys)])
+                copy = work.touch(state.families[family_name], labels, series.origin)
+                for key in keys:
+                    fold_bucket(copy, key)
+            cursors[name] = Cursor(align_up(newest, width), cursor.origin, width)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            write_series(self._db, target, state, list(work.touched.values()), work.created)
+            write_cursors(self._db, target, cursors)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        state.publish(work.touched.values())
+        state.cursors.update(cursors)
+
+    @_locked
+    def close(self) -> None:
+        self._db.close()
+
+    # -- commit --------------------------------------------------------------------------------
+
+    @_locked
+    def commit(
+        self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
+    ) -> CommitStats:
+        """Apply every read in one transaction; memory changes only once it is durable."""
+        state = self._target(target)
+        work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
+        for stream, read in reads:
+            if stream.width <= 0 or read.levels:
+                work.levels(stream, read)
+            if stream.width > 0:
+                work.flows(stream, read)
+                cursor = state.cursors.get(stream.name)
+                old = cursor.cursor if cursor is not None else read.start
+                origin = cursor.origin if cursor is not None else read.start
+                settle = align_down(now - stream.lookback, stream.width)
+                new = max(old, min(settle, read.end))
+                work.cursors[stream.name] = Cursor(new, origin, stream.width)
+                work.settle(stream.name, new)
+        oldest_period = previous_month_start(now)
+        charges = self._history.charges(state, work, now)
+        for series in work.touched.values():
+            emitted = max(series.emitted, series.true_sum())
+            if emitted != series.emitted:
+                series.emitted = emitted
+                series.sample = None
+            if series.periods:
+                prune_periods(series, oldest_period)
+        prune_before = months_before(now, self.history_months)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            write_series(self._db, target, state, list(work.touched.values()), work.created)
+            self._db.executemany(
+                "INSERT INTO charges (period, series_id, day, amount) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
+                charges,
+            )
+            write_cursors(self._db, target, work.cursors)
+            write_levels(self._db, target, work.new_levels)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        state.publish(work.touched.values())
+        state.cursors.update(work.cursors)
+        state.levels.update(work.new_levels)
+        state.earliest.update(work.earliest)
+        self._next_id = work.next_id
+        if prune_before > self._history.pruned_before:
+            self._history.prune(self._targets, prune_before)
+        count = sum(len(s) for s in state.series.values())
+        count += sum(len(levels) for levels in state.levels.values())
+        return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
+
+    def _rollback(self) -> None:
+        state_file.rollback(self._db)

@@ -1,0 +1,57 @@
+"""Loading a state file into the in-memory model, once, at start."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+from exporter.ledger.errors import LedgerError
+from exporter.ledger.series import Cursor, Series, TargetState
+
+
+def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], int]:
+    """Every target's state, and the next free series id."""
+    targets: dict[str, TargetState] = {}
+    next_id = 1
+
+    def target_state(name: str) -> TargetState:
+        return targets.setdefault(name, TargetState())
+
+    by_id: dict[int, Series] = {}
+    try:
+        rows = db.execute(
+            "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
+        ).fetchall()
+        for sid, target, family, labels, origin, base, emitted in rows:
+            # Interned: values repeat across series (projects, models); JSON makes copies.
+            values = tuple(map(sys.intern, json.loads(labels)))
+            series = Series(sid, family, values, origin, base, emitted)
+            by_id[sid] = series
+            target_state(target).series.setdefault(family, {})[series.labels] = series
+            next_id = max(next_id, sid + 1)
+        for sid, stream, start, end, value in db.execute(
+            "SELECT series_id, stream, start, end, value FROM buckets"
+        ):
+            by_id[sid].buckets[(stream, start)] = (end, value)
+        for sid, kind, start, value in db.execute(
+            "SELECT series_id, kind, start, value FROM periods"
+        ):
+            by_id[sid].periods[(kind, start)] = value
+        for state in targets.values():
+            for series_map in state.series.values():
+                for series in series_map.values():
+                    state.index(series, None)
+        for target, stream, cursor, origin, width in db.execute(
+            "SELECT target, stream, cursor, origin, width FROM cursors"
+        ):
+            target_state(target).cursors[stream] = Cursor(cursor, origin, width)
+        for target, stream, family, labels, value in db.execute(
+            "SELECT target, stream, family, labels, value FROM levels"
+        ):
+            levels = target_state(target).levels.setdefault(stream, {})
+            levels[(family, tuple(json.loads(labels)))] = value
+    except (sqlite3.Error, KeyError, ValueError) as err:
+        raise LedgerError(f"{path}: state file is inconsistent: {err}") from None
+    return targets, next_id

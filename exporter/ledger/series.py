@@ -1,0 +1,171 @@
+"""The ledger's in-memory model: per target its families, series (each with its open buckets,
+folded base and period sums), cursors and levels; and the arithmetic on one series."""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from exporter.model import Family, Labels, Sample, month_start
+
+BucketKey = tuple[str, int]  # (stream, bucket start)
+_second = operator.itemgetter(1)
+_new_sample = tuple.__new__
+_created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
+
+
+@dataclass(slots=True)
+class Series:
+    id: int
+    family: str
+    labels: Labels
+    origin: int
+    base: float
+    emitted: float
+    buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
+    periods: dict[tuple[str, int], float] = field(default_factory=dict)
+    # The counter's sample, made on the first render after the series was published (a
+    # published series never changes): later renders reuse it, and so does a copy whose
+    # `emitted` the commit leaves as it was (the only field of a sample that can change).
+    sample: Sample | None = None
+
+    def make_sample(self) -> Sample:
+        # tuple.__new__ skips the named tuple's Python-level constructor: half the cost, and a
+        # render after a busy poll makes one per series.
+        created = _created(self.origin)
+        sample = self.sample = _new_sample(Sample, (self.labels, self.emitted, created))
+        return sample
+
+    def copy(self) -> Series:
+        # Spelled out: dataclasses.replace costs several times more, once per touched series.
+        return Series(
+            self.id,
+            self.family,
+            self.labels,
+            self.origin,
+            self.base,
+            self.emitted,
+            dict(self.buckets),
+            dict(self.periods),
+            self.sample,  # valid while `emitted` stays: commit drops it when that changes
+        )
+
+    def true_sum(self) -> float:
+        return math.fsum([self.base, *map(_second, self.buckets.values())])
+
+
+@dataclass(slots=True)
+class Cursor:
+    cursor: int
+    origin: int
+    width: int
+
+
+@dataclass
+class TargetState:
+    families: dict[str, Family] = field(default_factory=dict)
+    series: dict[str, dict[Labels, Series]] = field(default_factory=dict)
+    cursors: dict[str, Cursor] = field(default_factory=dict)
+    levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
+    # stream -> the series with open buckets of that stream: commits touch only those
+    by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
+    # stream -> no open bucket of it ends before this (a bound, kept by commits): a poll whose
+    # cursor is below it settles nothing, and skips looking at every series of the stream
+    earliest: dict[str, int] = field(default_factory=dict)
+    limit: int = 0  # series per family; 0: the ledger's default
+
+    def publish(self, touched: Iterable[Series]) -> None:
+        """Make `touched` (a commit's copies) the published series, once their transaction is
+        durable: each replaces its published version, which is never changed in place."""
+        for series in touched:
+            family = self.series.setdefault(series.family, {})
+            self.index(series, family.get(series.labels))
+            family[series.labels] = series
+
+    def index(self, series: Series, before: Series | None) -> None:
+        """Keep `by_stream` right after `series` replaced `before`."""
+        if before is not None and before.buckets.keys() == series.buckets.keys():
+            return  # same buckets, so the same streams
+        key = (series.family, series.labels)
+        old = {k[0] for k in before.buckets} if before is not None else set()
+        new = {k[0] for k in series.buckets}
+        for stream in old - new:
+            self.by_stream.get(stream, set()).discard(key)
+        for stream in new:
+            self.by_stream.setdefault(stream, set()).add(key)
+
+
+def day_start(t: int) -> int:
+    return t - t % 86400
+
+
+def previous_month_start(t: int) -> int:
+    return month_start(month_start(t) - 1)
+
+
+def fold_bucket(series: Series, key: BucketKey) -> None:
+    """Move a settled bucket into the series' base and its day and month period sums."""
+    _, value = series.buckets.pop(key)
+    start = key[1]
+    series.base = math.fsum([series.base, value])
+    for kind, period_start in (("day", day_start(start)), ("month", month_start(start))):
+        series.periods[(kind, period_start)] = math.fsum(
+            [series.periods.get((kind, period_start), 0.0), value]
+        )
+
+
+def prune_periods(series: Series, oldest: int) -> None:
+    """Drop day and month sums that start before `oldest` (the previous month's start), but not
+    those of a day that still has open buckets (a lookback longer than a month): its day value
+    is its settled sum plus those buckets."""
+    if series.buckets:
+        oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
+    for key in [k for k in series.periods if k[1] < oldest]:
+        del series.periods[key]
+
+
+def pad_stored_labels(state: TargetState) -> None:
+    """Series and levels stored before a label was added to their family read with it empty.
+
+    A label is only ever added at the end of a family's label tuple, so a stored tuple shorter
+    than the declared one is the same series with the new labels unset: its counter, buckets and
+    periods carry on under the padded tuple. Only memory changes (the stored row keeps its id);
+    a later version of the same family never stores both spellings, as the padded key is found
+    before any new series is made."""
+    for name, family in state.families.items():
+        width = len(family.labels)
+        stored = state.series.get(name, {})
+        if any(len(labels) < width for labels in stored):
+            padded: dict[Labels, Series] = {}
+            for labels, series in stored.items():
+                if len(labels) < width:
+                    for keys in state.by_stream.values():
+                        keys.discard((name, labels))
+                    labels = labels + ("",) * (width - len(labels))
+                    series = Series(
+                        series.id,
+                        name,
+                        labels,
+                        series.origin,
+                        series.base,
+                        series.emitted,
+                        series.buckets,
+                        series.periods,
+                    )
+                    state.index(series, None)
+                padded[labels] = series
+            state.series[name] = padded
+    for stream, levels in state.levels.items():
+        if any(
+            f in state.families and len(labels) < len(state.families[f].labels)
+            for f, labels in levels
+        ):
+            state.levels[stream] = {
+                (f, labels + ("",) * (len(state.families[f].labels) - len(labels)))
+                if f in state.families
+                else (f, labels): value
+                for (f, labels), value in levels.items()
+            }
