@@ -34,8 +34,10 @@ system-deps:
 	  fi; \
 	fi
 
+# lint-imports: the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check exporter testkit tests bench grafana tools deploy
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check exporter testkit tests bench grafana deploy
 
 # Strict for exporter, testkit and bench; tests/ per its pyproject section (check_untyped_defs).

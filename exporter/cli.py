@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         for vendor in plugins():
             given = getattr(args, f"{vendor.kind}_keys")
             if given:
-                sim.keys[vendor.kind] = dict(vendor.twin.parse_key(k, who) for k, who in given)
+                sim.keys[vendor.kind] = dict(vendor.twin.key_parser()(k, who) for k, who in given)
         context = None
         if args.tls_cert_file is not None:
             import ssl

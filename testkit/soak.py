@@ -128,7 +128,7 @@ def expected_of(
     plugin: Plugin[Any], sim: str, config: BaseSource, got: dict[SeriesKey, Series]
 ) -> dict[SeriesKey, float]:
     """The counters the target must show: the vendor's `Twin.expected` from the twin's truth."""
-    expected = plugin.twin.expected
+    expected = plugin.twin.oracle()
     if expected is None:
         raise AssertionError(f"{plugin.kind}: no expected values (Twin.expected)")
     who = plugin.twin.default_keys[config.secret()]

@@ -92,7 +92,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
     upstreams: dict[str, Revisions] = {}
     for plugin in plugins():
         keys = config.keys.get(plugin.kind)
-        mounted = plugin.twin.mount(
+        mounted = plugin.twin.mounter()(
             Frame(
                 seed=config.seed,
                 start=start,

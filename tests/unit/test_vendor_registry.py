@@ -98,3 +98,23 @@ def test_an_installed_plugin_may_not_take_a_built_in_kind(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginError, match="kind 'openai' is already registered"):
         installed()
+
+
+@pytest.mark.parametrize("vendor", REGISTRY, ids=lambda p: p.kind)
+def test_a_twins_import_paths_name_its_hooks(vendor) -> None:
+    """`Twin.mount`, `expected`, `parse_key` as import paths: each names a callable of the
+    vendor's own package (a typo would show only when the simulator starts)."""
+    twin = vendor.twin
+    for hook in (twin.mount, twin.expected, twin.parse_key):
+        if isinstance(hook, str):
+            assert hook.startswith(f"exporter.vendors.{vendor.kind}."), hook
+    assert callable(twin.mounter()) and callable(twin.key_parser())
+    assert callable(twin.oracle())
+
+
+def test_an_import_path_is_module_colon_attribute() -> None:
+    from exporter.plugin import load
+
+    assert load("exporter.plugin:load") is load
+    with pytest.raises(ValueError, match="not an import path"):
+        load("exporter.plugin.load")
