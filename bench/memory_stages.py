@@ -59,7 +59,7 @@ def _trim() -> None:
 
 def stages(n: int) -> list[str]:
     """The table rows for N series, measured in this process."""
-    for module in ("exporter.daemon", "exporter.listener_process"):  # all the daemon imports
+    for module in ("exporter.daemon", "exporter.http.listener_process"):  # all the daemon imports
         importlib.import_module(module)
     from prometheus_client import CollectorRegistry
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from exporter.config.source import BaseSource
 from exporter.focus.mapping import CostMapping
 from exporter.model import Family, Source
-from exporter.source_config import BaseSource
 from exporter.upstream import TLSSettings, Upstream, UpstreamSettings
 
 if TYPE_CHECKING:  # the simulator's types, for the checker only (never imported at run time)

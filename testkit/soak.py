@@ -25,11 +25,11 @@ from typing import Any
 
 import yaml
 
-from exporter.config import Config, load_config
+from exporter.config.load import Config, load_config
+from exporter.config.source import BaseSource
 from exporter.model import Kind
 from exporter.plugin import Plugin
 from exporter.simulator.truth import Series, SeriesKey, counters
-from exporter.source_config import BaseSource
 from exporter.vendors import plugins
 from testkit.memory import memory_kib
 from testkit.processes import (

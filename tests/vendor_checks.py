@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.daemon import Daemon
+from exporter.http.server import serve
 from exporter.plugin import Plugin
-from exporter.server import serve
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.truth import SeriesKey, counters

@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter.server import Listener
-from exporter.server import serve as serve_app
+from exporter.http.server import Listener
+from exporter.http.server import serve as serve_app
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.simulator.truth import counters
 from exporter.vendors import plugin
 from tests.harness import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.simulator.truth import SeriesKey, counters
 from exporter.vendors import plugin
 from tests.harness import exporter, http_json, scrape, simulator, success_polls, wait_for

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.plugin import Plugin
 from exporter.simulator.truth import Series, SeriesKey, counters
 from exporter.vendors import REGISTRY

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
 from exporter.vendors.arthur import tasks_source as arthur_tasks
 from tests.harness import Process, exporter, http, http_json, parse_samples, simulator, wait_for

@@ -81,6 +81,6 @@ def test_run_imports_no_simulator_twin_or_oracle(tmp_path: Path) -> None:
     assert exp.popen.returncode == 0, exp.output()
     modules = imported(exp.output())
     # the log is read right: the run path's own modules are in it
-    assert {"exporter.daemon", "exporter.commands", "exporter.vendors.openai.source"} <= modules
+    assert {"exporter.daemon", "exporter.cli.commands", "exporter.vendors.openai.source"} <= modules
     assert {f"exporter.vendors.{p.kind}" for p in plugins()} <= modules
     assert sorted(m for m in modules if TEST_CODE.match(m)) == []

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.cli import parser
-from exporter.config import ConfigError, load_config
+from exporter.cli.main import parser
+from exporter.config.load import ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.http.server import create_app as exporter_app
+from exporter.http.server import serve
 from exporter.reference import reference
-from exporter.server import create_app as exporter_app
-from exporter.server import serve
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.truth import counters
 from exporter.vendors import kinds, registered

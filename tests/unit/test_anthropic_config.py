@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
-from exporter.config import load_config
+from exporter.cli.main import main
+from exporter.config.load import load_config
 from exporter.vendors.anthropic.config import AnthropicConfig
 
 ADMIN_KEY = "sk-ant-admin01-CANARY-5678"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import warnings as check_warnings
-from exporter.config import RENAMED_KEYS, ConfigError, Rename, load_config
+from exporter.config.checks import warnings as check_warnings
+from exporter.config.load import RENAMED_KEYS, ConfigError, Rename, load_config
 
 HISTORY = Path(__file__).resolve().parent.parent / "fixtures" / "config-history"
 MANIFEST = json.loads((HISTORY / "MANIFEST.json").read_text())
@@ -150,7 +150,7 @@ def test_warnings_for_likely_mistakes(tmp_path: Path) -> None:
 
 
 def test_a_proxy_password_goes_to_the_log_redactor(tmp_path: Path) -> None:
-    from exporter.config import secrets
+    from exporter.config.load import secrets
 
     path = write(
         tmp_path,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from tests.harness import parse_samples
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
-from exporter.config import load_config, warnings
+from exporter.cli.main import main
+from exporter.config.load import load_config, warnings
 from exporter.vendors.openai.config import OPENAI_GROUP_BY, OpenAIConfig
 
 HEAD = "sources:\n  - kind: openai\n    name: acme\n    api_key: sk-admin-k\n"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
 from exporter.sources import composite

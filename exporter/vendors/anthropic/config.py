@@ -10,7 +10,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.source_config import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_keys
 
 DAY = 86400
 # legacy Usage API (`group_by[]` of /v1/organizations/usage_report/messages)

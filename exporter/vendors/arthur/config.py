@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator
 
-from exporter.source_config import BaseSource, Duration
+from exporter.config.source import BaseSource, Duration
 
 ArthurScope = Literal["rule_type", "task"]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.source_config import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_keys
 
 OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
     "completions": (

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from exporter import __version__
-from exporter.checks import warnings as check_warnings
-from exporter.config import Config, ConfigError, load_config, secrets, warnings
+from exporter.config.checks import warnings as check_warnings
+from exporter.config.load import Config, ConfigError, load_config, secrets, warnings
+from exporter.http.server import parse_listen_address
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
-from exporter.server import parse_listen_address
 from exporter.sharding import Shard, ShardError, resolve, shard_of
 from exporter.vendors import plugins
 
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import commands
+            from exporter.cli import commands
 
             listen = args.listen or config.web.listen_address
             return commands.run(
@@ -304,16 +304,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "once":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.once(config, shard)
         if args.command == "focus":
             config = _load(args.config, syntax_only=True)  # reads no secret: needs none
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.focus(config, args.month, args.fmt, args.output)
         if args.command == "demo":
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.demo(args.listen, args.state_dir)
         from exporter.simulator.app import SimulatorConfig, run_forever

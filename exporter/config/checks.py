@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from exporter.config import Config, Duration, source_label
+from exporter.config.load import Config, Duration, source_label
+from exporter.config.source import BaseSource
 from exporter.plugin import base_url
-from exporter.source_config import BaseSource
 from exporter.vendors import plugin
 
 # Group keys whose series grow with the organization (one per user or API key).

@@ -1,7 +1,7 @@
 """The configuration file: one YAML document, validated before anything listens.
 
 Each entry of `sources` is validated by the model of its `kind`'s plug-in (exporter/vendors);
-the keys every kind shares are in exporter/source_config.py.
+the keys every kind shares are in exporter/config/source.py.
 
 Errors name the field the way a user reads it (`sources[0].interval: ...`) and never echo a
 secret. `${VAR}` in any string is replaced from the environment; `api_key_file` is read at load.
@@ -29,7 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from exporter.source_config import (
+from exporter.config.source import (
     SYNTAX_ONLY,
     BaseSource,
     Duration,
