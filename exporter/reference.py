@@ -48,9 +48,9 @@ def _table(families: Iterable[Family], target: bool = True) -> list[str]:
 
 def reference() -> str:
     lines = [HEADER]
-    for kind in plugins():
-        lines += [f"## `{kind.kind}`: {kind.title}", ""]
-        lines += _table(kind.families)
+    for vendor in plugins():
+        lines += [f"## `{vendor.kind}`: {vendor.title}", ""]
+        lines += _table(vendor.families)
         lines.append("")
     lines += ["## Self-metrics (`usage_exporter_*`)", ""]
     lines.append(

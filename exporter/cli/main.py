@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from exporter import __version__
-from exporter.config.checks import warnings as check_warnings
-from exporter.config.load import Config, ConfigError, load_config, secrets, warnings
+from exporter.config.checks import all_warnings
+from exporter.config.load import Config, ConfigError, load_config, secrets
 from exporter.http.server import parse_listen_address
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
@@ -259,7 +259,7 @@ def _load(path: Path, *, syntax_only: bool = False, notes: list[str] | None = No
     config = load_config(path, syntax_only=syntax_only, notes=found)
     for secret in secrets(config):
         register_secret(secret)
-    found += [*check_warnings(config), *warnings(config)]
+    found += all_warnings(config)
     if notes is None:
         for note in found:
             logging.getLogger("exporter.config").warning("config warning: " + note)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exporter.config.checks import warnings as check_warnings
+from exporter.config.checks import all_warnings
 from exporter.config.load import ConfigError, load_config, secrets
 from exporter.config.source import BaseSource
 from exporter.daemon.targets import Target
@@ -94,7 +94,7 @@ async def reload(daemon: Daemon, path: Path) -> tuple[bool, str]:
         daemon.metrics.config_loaded(False, daemon.clock())
         await daemon.refresh()
         return False, message
-    for note in notes + check_warnings(config):
+    for note in notes + all_warnings(config):
         log.warning("config warning: " + note)
     await _apply(daemon, diff, built)
     daemon.config = config

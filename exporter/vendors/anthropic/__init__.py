@@ -43,7 +43,7 @@ FOCUS = CostMapping(
     },
 )
 
-_DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "info_interval": "1m"}
+_DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "resource_interval": "1m"}
 
 PLUGIN = Plugin(
     kind="anthropic",

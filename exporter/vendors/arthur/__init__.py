@@ -43,7 +43,7 @@ PLUGIN = Plugin(
                 "window": "15m",
                 "backfill": "1d",
                 "group_by": ["rule_type", "task"],
-                "info_interval": "1m",  # task names
+                "resource_interval": "1m",  # task names
             },
         ),
     ),

@@ -81,7 +81,7 @@ PLUGIN = Plugin(
                     "api_key_id",
                 ],
                 "monthly_budget_usd": 500,
-                "info_interval": "1m",  # names and limits: a rename shows within a minute
+                "resource_interval": "1m",  # names and limits: a rename shows within a minute
             },
             {
                 "kind": "openai",
@@ -91,7 +91,7 @@ PLUGIN = Plugin(
                 "group_by": ["project_id", "model", "line_item"],
                 # costs per user: only here, and not with project_id grouping
                 "overrides": {"costs": {"group_by": ["line_item", "user_id"]}},
-                "info_interval": "1m",
+                "resource_interval": "1m",
             },
         ),
         keys={

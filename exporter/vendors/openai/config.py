@@ -105,7 +105,7 @@ class OpenAIConfig(BaseSource):
     vector_store_ids: list[str] | None = None
     batch: bool | None = None
     # names and limits (openai_*_info, spend limits, rate limits), on their own schedule
-    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resource_interval: Annotated[Duration, Field(ge=1)] = 900
     resources: OpenAIResources = Field(default_factory=OpenAIResources)
     user_email: bool = False  # personal data: exported (openai_user_info{email}) only if true
 
