@@ -77,7 +77,7 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600
 
 docs: $(STAMP)
-	$(BIN)/python -m exporter.reference > docs/metrics.md
+	$(BIN)/python -m exporter.reference
 
 dashboards: $(STAMP)
 	$(BIN)/python grafana/generate.py

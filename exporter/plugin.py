@@ -100,7 +100,7 @@ class Plugin(Generic[C]):
     """One kind of source: config model, metric table, constructor, simulator twin, demo."""
 
     kind: str  # the config's `kind` discriminator, the `source` label, `/_sim/<kind>/...`
-    title: str  # docs/metrics.md section title
+    title: str  # the title of its page, docs/metrics/<kind>.md
     config_model: type[C]  # extends BaseSource, with `kind: Literal["<kind>"]`
     families: tuple[Family, ...]
     default_base_url: str

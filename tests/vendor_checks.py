@@ -51,8 +51,9 @@ def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
         out.append(f"{kind}: no expected values (Twin.expected, from its truth.py)")
     if not (root / "grafana" / "dashboards" / f"{kind}.json").is_file():
         out.append(f"{kind}: no dashboard (grafana/dashboards/{kind}.json)")
-    if f"{kind}: {plugin.title}".lower() not in _headings(root / "docs" / "metrics.md"):
-        out.append(f"{kind}: no docs/metrics.md section (make docs)")
+    page = root / "docs" / "metrics" / f"{kind}.md"
+    if not page.is_file() or not page.read_text().startswith(f"# `{kind}`: {plugin.title}\n"):
+        out.append(f"{kind}: no docs/metrics/{kind}.md page (make docs)")
     if f"kind: {kind}" not in _headings(root / "docs" / "configuration.md"):
         out.append(f"{kind}: no docs/configuration.md section (## `kind: {kind}`)")
     if kind not in _headings(root / "docs" / "upstreams.md"):
