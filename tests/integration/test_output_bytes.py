@@ -6,7 +6,9 @@ The fixtures were written by this module (`python -m tests.integration.test_outp
 from the code before a refactoring that must not change the output; a change that means to
 change the output rewrites them in the same commit, and the diff shows what changed. Only what
 depends on the machine is masked: the poll's wall time (the duration histogram's buckets and
-sum) and the Python version of `usage_exporter_build_info`.
+sum), the Python version of `usage_exporter_build_info` and the rate-limit headroom (a twin's
+counter runs per process); and the series of a self-metric family are compared in sorted
+order (they appear in the order concurrent jobs set them).
 """
 
 from __future__ import annotations
@@ -30,13 +32,38 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exposition"
 NOW = 1_764_590_400  # 2025-12-01 12:00 UTC: both clocks, frozen
 START = NOW - 3 * 86400  # where the simulator's usage begins
 
-# the poll's wall time, and the Python version: what depends on the machine, not on the code
-WALL_TIME = re.compile(r"^(usage_exporter_poll_duration_seconds_(?:bucket|sum)\{.*\}) \S+$", re.M)
+# what depends on the machine or the process, not on the code: the poll's wall time, the
+# Python version, and the rate-limit headroom a twin counts per process (Telnyx's counter runs
+# across every call the test process made before)
+WALL_TIME = re.compile(
+    r"^((?:usage_exporter_poll_duration_seconds_(?:bucket|sum)"
+    r"|usage_exporter_upstream_rate_limit_remaining)\{.*\}) \S+$",
+    re.M,
+)
 PYTHON = re.compile(r'python_version="[^"]*"')
 
 
 def masked(text: str) -> str:
-    return PYTHON.sub('python_version="*"', WALL_TIME.sub(r"\1 *", text))
+    return _self_series_sorted(PYTHON.sub('python_version="*"', WALL_TIME.sub(r"\1 *", text)))
+
+
+def _self_series_sorted(text: str) -> str:
+    """The series of each self-metric family in sorted order: a self-metric's series appear in
+    the order its targets' concurrent jobs first set them (a vendor family's order is kept)."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# HELP ") or not blocks:
+            blocks.append([])
+        blocks[-1].append(line)
+    out = []
+    for block in blocks:
+        if block[0].startswith("# HELP usage_exporter_"):
+            head = [line for line in block if line.startswith("#")]
+            out += head[:2] + sorted(line for line in block if not line.startswith("#"))
+            out += head[2:]  # `# EOF` after the last family of OpenMetrics
+        else:
+            out += block
+    return "".join(out)
 
 
 async def render(tmp: Path) -> tuple[str, str]:
