@@ -61,7 +61,7 @@ def _trim() -> None:
 def stages(n: int, polls: int = 2) -> list[str]:
     """The table rows for N series and `polls` polls (each after the first re-reads every
     series risen), measured in this process."""
-    for module in ("exporter.daemon", "exporter.listener_process"):  # all the daemon imports
+    for module in ("exporter.daemon", "exporter.http.listener_process"):  # all the daemon imports
         importlib.import_module(module)
     from prometheus_client import CollectorRegistry
 

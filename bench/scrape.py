@@ -4,7 +4,7 @@ Usage: python -m bench.scrape [--series N ...] [--seconds S] [--smoke]
 
 For each N it starts two servers on 127.0.0.1, each in its own process:
 - ours: N counter series folded into a real `Ledger` by one commit, rendered once, served by the
-  exporter's own listener (`exporter.server`) from the pre-rendered bytes;
+  exporter's own listener (`exporter.http.server`) from the pre-rendered bytes;
 - baseline: the same N series served the usual way, a `prometheus_client` custom collector that
   builds and renders every series on every scrape (`start_http_server`).
 and loads each with wrk (16 connections, one wrk thread: the machine has 2 cores) for the text
@@ -65,14 +65,14 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from prometheus_client import CollectorRegistry
 
-    from exporter.daemon import release_free_memory
+    from exporter.cli.process import favour_the_event_loop
     from exporter.exposition import Exposition, Renderer
     from exporter.gc_pause import without_gc
+    from exporter.http.listener_process import ListenerProcess, ListenerSettings
+    from exporter.http.server import ServerState, create_app, serve
     from exporter.ledger import Ledger
-    from exporter.listener_process import ListenerProcess, ListenerSettings
+    from exporter.memory import release_free_memory
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
-    from exporter.process import favour_the_event_loop
-    from exporter.server import ServerState, create_app, serve
     from exporter.windows import next_window
     from testkit.reference_render import render as reference
 

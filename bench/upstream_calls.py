@@ -97,7 +97,7 @@ def _virtual_clock_main(argv: list[str]) -> int:
         return real() + float(state["offset"])
 
     time.time = virtual_time
-    from exporter.cli import main as cli_main
+    from exporter.cli.main import main as cli_main
 
     return cli_main(args)
 

@@ -41,6 +41,7 @@ def bound_labels(labels: Labels) -> Labels:
 class Kind(StrEnum):
     COUNTER = "counter"
     GAUGE = "gauge"
+    HISTOGRAM = "histogram"  # self-metrics only: a vendor's families are counters and gauges
 
 
 class Period(StrEnum):

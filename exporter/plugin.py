@@ -3,19 +3,24 @@ one kind of source, in one object.
 
 A vendor lives in its own package (`exporter/vendors/<kind>/`) and hands the registry
 (`exporter/vendors/__init__.py`) one `Plugin`; the core reads vendor things only from there.
+The simulator's parts of a plug-in (its twin's routes, its oracle) are named by import path and
+loaded only by the simulator and the tests: `usage-exporter run` imports none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from exporter.config.source import BaseSource
 from exporter.focus.mapping import CostMapping
 from exporter.model import Family, Source
-from exporter.simulator.twin import Twin
-from exporter.source_config import BaseSource
 from exporter.upstream import TLSSettings, Upstream, UpstreamSettings
+
+if TYPE_CHECKING:  # the simulator's types, for the checker only (never imported at run time)
+    from exporter.simulator.twin import Expected, Frame, Mounted
 
 C = TypeVar("C", bound=BaseSource)
 
@@ -37,6 +42,48 @@ def bearer(secret: str) -> Mapping[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+def plain_key(key: str, value: str) -> tuple[str, Any]:
+    """`--<kind>-key KEY=WHO`: the key and who it belongs to, as given."""
+    return key, value
+
+
+def load(hook: str) -> Any:
+    """The object an import path `"package.module:attribute"` names, imported now."""
+    module, sep, attribute = hook.partition(":")
+    if not sep or not module or not attribute:
+        raise ValueError(f"{hook!r} is not an import path of the form 'package.module:attribute'")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """A vendor's simulator hooks. `mount`, `expected` and `parse_key` are import paths
+    (`"exporter.vendors.<kind>.routes:mount"`), resolved by the simulator and the tests when
+    they need them, so that the daemon imports no twin and no oracle; a callable is accepted
+    too (plug-ins written before the paths), at the price of importing it with the plug-in."""
+
+    mount: str | Callable[[Frame], Mounted]  # the twin's routes on the simulator frame
+    default_keys: Mapping[str, Any]  # accepted when no key is given for this vendor
+    expected: str | Expected | None  # dev-only oracle: exporter/vendors/<kind>/truth.py
+    key_help: str = "KEY=ACCOUNT"  # the meaning of `simulate --<kind>-key`
+    parse_key: str | Callable[[str, str], tuple[str, Any]] = plain_key
+
+    def mounter(self) -> Callable[[Frame], Mounted]:
+        """The twin's `mount`, imported."""
+        return load(self.mount) if isinstance(self.mount, str) else self.mount
+
+    def oracle(self) -> Expected | None:
+        """The twin's `expected` (None: the vendor has no oracle), imported."""
+        found: Expected | None = (
+            load(self.expected) if isinstance(self.expected, str) else self.expected
+        )
+        return found
+
+    def key_parser(self) -> Callable[[str, str], tuple[str, Any]]:
+        """How `simulate --<kind>-key KEY=WHO` is read, imported."""
+        return load(self.parse_key) if isinstance(self.parse_key, str) else self.parse_key
+
+
 @dataclass(frozen=True, slots=True)
 class Demo:
     """The vendor's part of `usage-exporter demo`: its targets (config entries, with
@@ -53,7 +100,7 @@ class Plugin(Generic[C]):
     """One kind of source: config model, metric table, constructor, simulator twin, demo."""
 
     kind: str  # the config's `kind` discriminator, the `source` label, `/_sim/<kind>/...`
-    title: str  # docs/metrics.md section title
+    title: str  # the title of its page, docs/metrics/<kind>.md
     config_model: type[C]  # extends BaseSource, with `kind: Literal["<kind>"]`
     families: tuple[Family, ...]
     default_base_url: str

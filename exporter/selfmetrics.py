@@ -1,9 +1,13 @@
 """The exporter's own metrics (`usage_exporter_*`): is each target up, fresh, and how did its
 upstream answer.
 
-Ordinary direct instrumentation in a registry of its own, pre-initialised per target so a
-dashboard or an alert sees 0, never "no data". Label values here are configuration (target
-names, source kinds, our endpoint names), never upstream text.
+Declared once, as the vendors' metrics are: `SELF_FAMILIES`, a table of `Family` rows, from
+which the prometheus_client objects are built (ordinary direct instrumentation in a registry of
+its own) and the reference docs are generated. Per-target families are labelled `target` and
+`source` (the kind: the label was named before docs/architecture.md's "Words", and metric and
+label names do not change), pre-initialised per target so a dashboard or an alert sees 0, never
+"no data". Label values here are configuration (target names, kinds, our endpoint names), never
+upstream text.
 """
 
 from __future__ import annotations
@@ -17,171 +21,188 @@ from exporter.model import Family, Kind
 
 _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
+T = ("target", "source")  # a per-target family's first labels
+
+# In exposition order (the registry's). Counters end in `_total`, as the vendors' do.
+SELF_FAMILIES: tuple[Family, ...] = (
+    Family(
+        "usage_exporter_build_info",
+        Kind.GAUGE,
+        "usage-exporter build: version and Python version (always 1).",
+        ("version", "python_version"),
+    ),
+    Family(
+        "usage_exporter_shard_info",
+        Kind.GAUGE,
+        "This process's shard and the number of shards (always 1); a process exports only "
+        "the targets whose name hashes to its shard (unsharded: shard 0 of 1).",
+        ("shard", "total_shards"),
+    ),
+    Family(
+        "usage_exporter_total_shards",
+        Kind.GAUGE,
+        "The number of shards this process was started with (--total-shards; 1 unsharded).",
+    ),
+    Family(
+        "usage_exporter_up",
+        Kind.GAUGE,
+        "1 if the last poll of the target read every stream and saved it, else 0.",
+        T,
+    ),
+    Family(
+        "usage_exporter_last_success_timestamp_seconds",
+        Kind.GAUGE,
+        "Unix time of the end of the target's last fully successful poll.",
+        T,
+    ),
+    Family(
+        "usage_exporter_data_watermark_timestamp_seconds",
+        Kind.GAUGE,
+        "End of the newest settled bucket of the target (oldest across its streams): "
+        "how fresh the exact data is.",
+        T,
+    ),
+    Family(
+        "usage_exporter_poll_duration_seconds",
+        Kind.HISTOGRAM,
+        "Wall time of a poll of the target: every stream read, the ledger commit.",
+        T,
+    ),
+    Family(
+        "usage_exporter_polls_total",
+        Kind.COUNTER,
+        "Polls of the target by result (success: every stream read and saved).",
+        (*T, "result"),
+    ),
+    Family(
+        "usage_exporter_upstream_requests_total",
+        Kind.COUNTER,
+        "HTTP calls to the upstream, including retries, by endpoint and status code "
+        '("error" for network errors and timeouts).',
+        (*T, "endpoint", "code"),
+    ),
+    Family(
+        "usage_exporter_upstream_rate_limit_remaining",
+        Kind.GAUGE,
+        "Requests left in the upstream's rate-limit window, from its rate-limit headers.",
+        T,
+    ),
+    Family(
+        "usage_exporter_bucket_revisions_total",
+        Kind.COUNTER,
+        "Re-read buckets whose value changed: up is late data, down a downward revision "
+        "(the counter holds its peak until the true sum passes it).",
+        (*T, "direction"),
+    ),
+    Family(
+        "usage_exporter_series",
+        Kind.GAUGE,
+        "Series the target's ledger holds (counters and gauges).",
+        T,
+    ),
+    Family(
+        "usage_exporter_series_overflow_total",
+        Kind.COUNTER,
+        "Observations folded into the __overflow__ series because a family reached the "
+        "per-target series limit (sums stay exact).",
+        T,
+    ),
+    Family(
+        "usage_exporter_upstream_unknown_fields_total",
+        Kind.COUNTER,
+        "Distinct unknown fields seen per read: the upstream's schema drifted.",
+        T,
+    ),
+    Family(
+        "usage_exporter_upstream_inconsistencies_total",
+        Kind.COUNTER,
+        "Upstream answers that contradict themselves (e.g. categories that do not add up to "
+        "the stated total); the parts are exported as reported.",
+        T,
+    ),
+    Family(
+        "usage_exporter_resource_up",
+        Kind.GAUGE,
+        "1 if the last read of the target's resource (names, limits: read on their own "
+        "schedule) succeeded, else 0 (its last values are kept). A resource turned off (no "
+        "permission) has no series.",
+        (*T, "resource"),
+    ),
+    Family(
+        "usage_exporter_resource_last_success_timestamp_seconds",
+        Kind.GAUGE,
+        "Unix time of the last successful read of the target's resource.",
+        (*T, "resource"),
+    ),
+    Family(
+        "usage_exporter_config_last_reload_successful",
+        Kind.GAUGE,
+        "1 if the last configuration reload (SIGHUP or POST /-/reload) succeeded, 0 if the "
+        "file was refused and the running configuration kept; 1 at start.",
+    ),
+    Family(
+        "usage_exporter_config_last_reload_success_timestamp_seconds",
+        Kind.GAUGE,
+        "Unix time of the last successful configuration load (start or reload).",
+    ),
+)
+
+Metric = Counter | Gauge | Histogram
+
+
+def _client(family: Family, registry: CollectorRegistry) -> Metric:
+    """The prometheus_client object a row declares, registered in `registry`."""
+    if family.kind is Kind.COUNTER:
+        return Counter(family.base_name, family.help, family.labels, registry=registry)
+    if family.kind is Kind.HISTOGRAM:
+        return Histogram(
+            family.name, family.help, family.labels, buckets=_DURATION_BUCKETS, registry=registry
+        )
+    return Gauge(family.name, family.help, family.labels, registry=registry)
+
 
 class SelfMetrics:
     """Self-metrics of every target; labels `target` (configured name) and `source` (kind)."""
 
     def __init__(self, version: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._families: list[Family] = []
-        r = self.registry
-        t = ("target", "source")
-        self._build = Gauge(
-            "usage_exporter_build_info",
-            "usage-exporter build: version and Python version (always 1).",
-            ("version", "python_version"),
-            registry=r,
+        self._metrics = {f.name: _client(f, self.registry) for f in SELF_FAMILIES}
+        self._build = self._gauge("usage_exporter_build_info")
+        self._shard_info = self._gauge("usage_exporter_shard_info")
+        self._total_shards = self._gauge("usage_exporter_total_shards")
+        self._up = self._gauge("usage_exporter_up")
+        self._last_success = self._gauge("usage_exporter_last_success_timestamp_seconds")
+        self._watermark = self._gauge("usage_exporter_data_watermark_timestamp_seconds")
+        duration = self._metrics["usage_exporter_poll_duration_seconds"]
+        assert isinstance(duration, Histogram)
+        self._duration = duration
+        self._polls = self._counter("usage_exporter_polls_total")
+        self._requests = self._counter("usage_exporter_upstream_requests_total")
+        self._rate_limit = self._gauge("usage_exporter_upstream_rate_limit_remaining")
+        self._revisions = self._counter("usage_exporter_bucket_revisions_total")
+        self._series = self._gauge("usage_exporter_series")
+        self._overflow = self._counter("usage_exporter_series_overflow_total")
+        self._unknown = self._counter("usage_exporter_upstream_unknown_fields_total")
+        self._inconsistent = self._counter("usage_exporter_upstream_inconsistencies_total")
+        self._resource_up = self._gauge("usage_exporter_resource_up")
+        self._resource_success = self._gauge(
+            "usage_exporter_resource_last_success_timestamp_seconds"
+        )
+        self._reload_ok = self._gauge("usage_exporter_config_last_reload_successful")
+        self._reload_time = self._gauge(
+            "usage_exporter_config_last_reload_success_timestamp_seconds"
         )
         self._build.labels(version, platform.python_version()).set(1)
-        self._shard_info = Gauge(
-            "usage_exporter_shard_info",
-            "This process's shard and the number of shards (always 1); a process exports only "
-            "the targets whose name hashes to its shard (unsharded: shard 0 of 1).",
-            ("shard", "total_shards"),
-            registry=r,
-        )
-        self._total_shards = Gauge(
-            "usage_exporter_total_shards",
-            "The number of shards this process was started with (--total-shards; 1 unsharded).",
-            registry=r,
-        )
-        self._up = Gauge(
-            "usage_exporter_up",
-            "1 if the last poll of the target read every stream and saved it, else 0.",
-            t,
-            registry=r,
-        )
-        self._last_success = Gauge(
-            "usage_exporter_last_success_timestamp_seconds",
-            "Unix time of the end of the target's last fully successful poll.",
-            t,
-            registry=r,
-        )
-        self._watermark = Gauge(
-            "usage_exporter_data_watermark_timestamp_seconds",
-            "End of the newest settled bucket of the target (oldest across its streams): "
-            "how fresh the exact data is.",
-            t,
-            registry=r,
-        )
-        self._duration = Histogram(
-            "usage_exporter_poll_duration_seconds",
-            "Wall time of a poll of the target: every stream read, the ledger commit.",
-            t,
-            buckets=_DURATION_BUCKETS,
-            registry=r,
-        )
-        self._polls = Counter(
-            "usage_exporter_polls",
-            "Polls of the target by result (success: every stream read and saved).",
-            (*t, "result"),
-            registry=r,
-        )
-        self._requests = Counter(
-            "usage_exporter_upstream_requests",
-            "HTTP calls to the upstream, including retries, by endpoint and status code "
-            '("error" for network errors and timeouts).',
-            (*t, "endpoint", "code"),
-            registry=r,
-        )
-        self._rate_limit = Gauge(
-            "usage_exporter_upstream_rate_limit_remaining",
-            "Requests left in the upstream's rate-limit window, from its rate-limit headers.",
-            t,
-            registry=r,
-        )
-        self._revisions = Counter(
-            "usage_exporter_bucket_revisions",
-            "Re-read buckets whose value changed: up is late data, down a downward revision "
-            "(the counter holds its peak until the true sum passes it).",
-            (*t, "direction"),
-            registry=r,
-        )
-        self._series = Gauge(
-            "usage_exporter_series",
-            "Series the target's ledger holds (counters and gauges).",
-            t,
-            registry=r,
-        )
-        self._overflow = Counter(
-            "usage_exporter_series_overflow",
-            "Observations folded into the __overflow__ series because a family reached the "
-            "per-target series limit (sums stay exact).",
-            t,
-            registry=r,
-        )
-        self._unknown = Counter(
-            "usage_exporter_upstream_unknown_fields",
-            "Distinct unknown fields seen per read: the upstream's schema drifted.",
-            t,
-            registry=r,
-        )
 
-        self._inconsistent = Counter(
-            "usage_exporter_upstream_inconsistencies",
-            "Upstream answers that contradict themselves (e.g. categories that do not add up to "
-            "the stated total); the parts are exported as reported.",
-            t,
-            registry=r,
-        )
-        self._resource_up = Gauge(
-            "usage_exporter_resource_up",
-            "1 if the last read of the target's resource (names, limits: read on their own "
-            "schedule) succeeded, else 0 (its last values are kept). A resource turned off (no "
-            "permission) has no series.",
-            (*t, "resource"),
-            registry=r,
-        )
-        self._resource_success = Gauge(
-            "usage_exporter_resource_last_success_timestamp_seconds",
-            "Unix time of the last successful read of the target's resource.",
-            (*t, "resource"),
-            registry=r,
-        )
-        self._reload_ok = Gauge(
-            "usage_exporter_config_last_reload_successful",
-            "1 if the last configuration reload (SIGHUP or POST /-/reload) succeeded, 0 if the "
-            "file was refused and the running configuration kept; 1 at start.",
-            registry=r,
-        )
-        self._reload_time = Gauge(
-            "usage_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (start or reload).",
-            registry=r,
-        )
-        for metric in (
-            self._build,
-            self._reload_ok,
-            self._reload_time,
-            self._shard_info,
-            self._total_shards,
-            self._up,
-            self._last_success,
-            self._watermark,
-            self._duration,
-            self._polls,
-            self._requests,
-            self._rate_limit,
-            self._revisions,
-            self._series,
-            self._overflow,
-            self._unknown,
-            self._inconsistent,
-            self._resource_up,
-            self._resource_success,
-        ):
-            self._describe(metric)
+    def _gauge(self, name: str) -> Gauge:
+        metric = self._metrics[name]
+        assert isinstance(metric, Gauge), name
+        return metric
 
-    def _describe(self, metric: Counter | Gauge | Histogram) -> None:
-        name: str = metric._name  # prometheus_client keeps the declared name here
-        labels = tuple(metric._labelnames)  # `target` included: not every self-metric has it
-        help_text: str = metric._documentation
-        if isinstance(metric, Counter):
-            self._families.append(Family(f"{name}_total", Kind.COUNTER, help_text, labels))
-        elif isinstance(metric, Histogram):
-            self._families.append(Family(name, Kind.GAUGE, f"(histogram) {help_text}", labels))
-        else:
-            self._families.append(Family(name, Kind.GAUGE, help_text, labels))
+    def _counter(self, name: str) -> Counter:
+        metric = self._metrics[name]
+        assert isinstance(metric, Counter), name
+        return metric
 
     def shard(self, index: int, total: int) -> None:
         self._shard_info.clear()
@@ -202,24 +223,18 @@ class SelfMetrics:
 
     def unregister_target(self, target: str) -> None:
         """A target removed by a reload: its self-metric series leave /metrics."""
-        for metric in (
-            self._up,
-            self._last_success,
-            self._watermark,
-            self._duration,
-            self._polls,
-            self._requests,
-            self._rate_limit,
-            self._revisions,
-            self._series,
-            self._overflow,
-            self._unknown,
-            self._inconsistent,
-            self._resource_up,
-            self._resource_success,
-        ):
-            for labels in list(metric._metrics):  # prometheus_client's children, by labels
-                if labels and labels[0] == target:
+        for family in SELF_FAMILIES:
+            if family.labels[:1] != ("target",):
+                continue
+            metric = self._metrics[family.name]
+            children = {
+                tuple(sample.labels[name] for name in family.labels)
+                for collected in metric.collect()
+                for sample in collected.samples
+                if sample.labels.get("target") == target
+            }
+            for labels in children:
+                with contextlib.suppress(KeyError):
                     metric.remove(*labels)
 
     def config_loaded(self, ok: bool, now: float) -> None:
@@ -274,7 +289,3 @@ class SelfMetrics:
 
     def inconsistencies(self, target: str, source: str, count: int) -> None:
         self._inconsistent.labels(target, source).inc(count)
-
-    def families(self) -> list[Family]:
-        """The self-metric families, described for the generated reference."""
-        return list(self._families)

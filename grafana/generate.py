@@ -950,8 +950,8 @@ HEALTH = Dashboard(
             "state-timeline",
             "Names and limits read",
             "1 when the last read of a resource (names, spend and rate limits; read every "
-            "info_interval, apart from usage) succeeded; 0 keeps its last values. A resource the "
-            "key may not read is turned off and has no row.",
+            "resource_interval, apart from usage) succeeded; 0 keeps its last values. A resource "
+            "the key may not read is turned off and has no row.",
             (q(f"usage_exporter_resource_up{_H}", "{{target}} {{resource}}"),),
             width=12,
             thresholds=((None, "red"), (1, "green")),

@@ -101,7 +101,7 @@ DAEMON = """
 import asyncio, sys
 from pathlib import Path
 from exporter import __version__
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.daemon import Daemon
 
 assert __version__ == "0.1.0", __version__

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from exporter.config import ConfigError, load_config, source_label
+from exporter.config.load import ConfigError, load_config, source_label
 from exporter.plugin import endpoints
 from exporter.vendors import plugin
 

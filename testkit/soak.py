@@ -25,11 +25,11 @@ from typing import Any
 
 import yaml
 
-from exporter.config import Config, load_config
+from exporter.config.load import Config, load_config
+from exporter.config.source import BaseSource
 from exporter.model import Kind
 from exporter.plugin import Plugin
 from exporter.simulator.truth import Series, SeriesKey, counters
-from exporter.source_config import BaseSource
 from exporter.vendors import plugins
 from testkit.memory import memory_kib
 from testkit.processes import (
@@ -128,7 +128,7 @@ def expected_of(
     plugin: Plugin[Any], sim: str, config: BaseSource, got: dict[SeriesKey, Series]
 ) -> dict[SeriesKey, float]:
     """The counters the target must show: the vendor's `Twin.expected` from the twin's truth."""
-    expected = plugin.twin.expected
+    expected = plugin.twin.oracle()
     if expected is None:
         raise AssertionError(f"{plugin.kind}: no expected values (Twin.expected)")
     who = plugin.twin.default_keys[config.secret()]

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.daemon import Daemon
+from exporter.http.server import serve
 from exporter.plugin import Plugin
-from exporter.server import serve
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.truth import SeriesKey, counters
@@ -41,18 +41,19 @@ def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
     """What the vendor lacks, one line per piece; empty when it is complete."""
     kind = plugin.kind
     out: list[str] = []
-    routes = plugin.twin.mount(
+    routes = plugin.twin.mounter()(
         Frame(1, 0, 0, None, dict(plugin.twin.default_keys), FaultQueue(), lambda: 0)
     ).routes
     paths = {getattr(route, "path", "") for route in routes}
     if f"/_sim/{kind}/truth" not in paths or len(paths) < 2:
         out.append(f"{kind}: no simulator twin (its API's routes and /_sim/{kind}/truth)")
-    if plugin.twin.expected is None:
+    if plugin.twin.oracle() is None:
         out.append(f"{kind}: no expected values (Twin.expected, from its truth.py)")
     if not (root / "grafana" / "dashboards" / f"{kind}.json").is_file():
         out.append(f"{kind}: no dashboard (grafana/dashboards/{kind}.json)")
-    if f"{kind}: {plugin.title}".lower() not in _headings(root / "docs" / "metrics.md"):
-        out.append(f"{kind}: no docs/metrics.md section (make docs)")
+    page = root / "docs" / "metrics" / f"{kind}.md"
+    if not page.is_file() or not page.read_text().startswith(f"# `{kind}`: {plugin.title}\n"):
+        out.append(f"{kind}: no docs/metrics/{kind}.md page (make docs)")
     if f"kind: {kind}" not in _headings(root / "docs" / "configuration.md"):
         out.append(f"{kind}: no docs/configuration.md section (## `kind: {kind}`)")
     if kind not in _headings(root / "docs" / "upstreams.md"):
@@ -88,7 +89,7 @@ async def _against_twin(
         source = config.sources[0]
         names = {f.name for f in plugin.families} | {f"{f.name}_total" for f in plugin.families}
         got = {k: s for k, s in counters(text, source.name).items() if k[0] in names}
-        expected = plugin.twin.expected
+        expected = plugin.twin.oracle()
         assert expected is not None, f"{plugin.kind}: no expected values"
         truth = await asyncio.to_thread(expected, url, source, keys[source.secret()], got)
         return {k: s.value for k, s in got.items()}, truth

@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter.server import Listener
-from exporter.server import serve as serve_app
+from exporter.http.server import Listener
+from exporter.http.server import serve as serve_app
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
@@ -92,7 +92,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
     upstreams: dict[str, Revisions] = {}
     for plugin in plugins():
         keys = config.keys.get(plugin.kind)
-        mounted = plugin.twin.mount(
+        mounted = plugin.twin.mounter()(
             Frame(
                 seed=config.seed,
                 start=start,

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from exporter.plugin import Twin, plain_key
 from exporter.simulator.faults import FaultQueue, Reviser
 from exporter.simulator.truth import Series, SeriesKey
 from exporter.simulator.usage import Revisions
@@ -42,25 +43,14 @@ class Mounted:
     drift: bool = False  # the `drift` fault (unknown fields, amounts as strings) applies
 
 
-def plain_key(key: str, value: str) -> tuple[str, Any]:
-    """`--<kind>-key KEY=WHO`: the key and who it belongs to, as given."""
-    return key, value
-
-
 # (twin URL, the target's config, who its key belongs to in the twin, the exporter's counters
 # of the target) -> the counters the target must show, from the twin's ground truth
 Expected = Callable[[str, Any, Any, Mapping[SeriesKey, Series]], dict[SeriesKey, float]]
 
-
-@dataclass(frozen=True, slots=True)
-class Twin:
-    """A vendor's simulator hooks."""
-
-    mount: Callable[[Frame], Mounted]
-    default_keys: Mapping[str, Any]  # accepted when no key is given for this vendor
-    expected: Expected | None  # dev-only: exporter/vendors/<kind>/truth.py `expected`
-    key_help: str = "KEY=ACCOUNT"  # the meaning of `simulate --<kind>-key`
-    parse_key: Callable[[str, str], tuple[str, Any]] = plain_key
+# `Twin` (a plug-in's simulator hooks) is declared in exporter/plugin.py, where the daemon can
+# read a plug-in without importing the simulator; named here too for plug-ins that import it
+# from here (CONTRIBUTING.md, "A vendor outside this repository").
+__all__ = ["Expected", "Frame", "Mounted", "Twin", "plain_key", "with_headers"]
 
 
 def with_headers(response: Response, headers: Mapping[str, str]) -> Response:

@@ -10,22 +10,19 @@ installed distribution that declares an entry point in the group `usage_exporter
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
+from exporter.model import Kind
 from exporter.plugin import Plugin
+from exporter.selfmetrics import SELF_FAMILIES
 from exporter.vendors import anthropic, anylayer, arthur, openai, telnyx
 
-# In this order in docs/metrics.md, the simulator's routes and `simulate --help`.
-REGISTRY: list[Plugin[Any]] = [
-    openai.PLUGIN,
-    arthur.PLUGIN,
-    telnyx.PLUGIN,
-    anylayer.PLUGIN,
-    anthropic.PLUGIN,
-]
+# In this order in docs/metrics/, the simulator's routes and `simulate --help` (filled below,
+# through `register`, so the built-in plug-ins pass its checks too).
+REGISTRY: list[Plugin[Any]] = []
 
 ENTRY_POINT_GROUP = "usage_exporter.vendors"
 
@@ -52,10 +49,36 @@ def plugin(kind: str) -> Plugin[Any]:
     raise KeyError(kind)
 
 
+def refusal(new: Plugin[Any], registered: Iterable[Plugin[Any]]) -> str:
+    """Why `new` cannot join `registered` ("" when it can): its kind is taken, a family is not
+    named `<kind>_...`, is neither a counter nor a gauge, or has the name of a family already
+    exported (another plug-in's, or a self-metric's). Names are checked as Prometheus sees them:
+    a counter `x_total` is the family `x`."""
+    others = list(registered)
+    if new.kind in {p.kind for p in others}:
+        return f"a plug-in of kind {new.kind!r} is already registered"
+    taken = {f.base_name: "the self-metrics" for f in SELF_FAMILIES}
+    for other in others:
+        taken.update({f.base_name: f"plug-in {other.kind!r}" for f in other.families})
+    for family in new.families:
+        if not family.name.startswith(f"{new.kind}_"):
+            return f"family {family.name!r} is not named {new.kind}_...: its kind's prefix"
+        if family.kind not in (Kind.COUNTER, Kind.GAUGE):
+            return (
+                f"family {family.name!r} is a {family.kind}: a plug-in exports counters and gauges"
+            )
+        if family.base_name in taken:
+            return f"family {family.name!r} is already exported by {taken[family.base_name]}"
+        taken[family.base_name] = f"plug-in {new.kind!r}"
+    return ""
+
+
 def register(new: Plugin[Any]) -> None:
-    """Add a plug-in (a vendor outside this package, or a test's); its `kind` must be new."""
-    if new.kind in kinds():
-        raise ValueError(f"a plug-in of kind {new.kind!r} is already registered")
+    """Add a plug-in (a vendor outside this package, or a test's); ValueError when `refusal`
+    names a reason (a collision found now, not in a scrape)."""
+    reason = refusal(new, REGISTRY)
+    if reason:
+        raise ValueError(reason)
     REGISTRY.append(new)
 
 
@@ -88,10 +111,13 @@ def installed() -> list[Plugin[Any]]:
             raise PluginError(f"{where} is a {type(loaded).__name__}, not exporter.plugin.Plugin")
         if loaded.kind != point.name:
             raise PluginError(f"{where} has kind {loaded.kind!r}: the names must agree")
-        if loaded.kind in kinds() or loaded.kind in {p.kind for p in found}:
-            raise PluginError(f"{where}: kind {loaded.kind!r} is already registered")
+        reason = refusal(loaded, [*REGISTRY, *found])
+        if reason:
+            raise PluginError(f"{where}: {reason}")
         found.append(loaded)
     return found
 
 
+for _builtin in (openai.PLUGIN, arthur.PLUGIN, telnyx.PLUGIN, anylayer.PLUGIN, anthropic.PLUGIN):
+    register(_builtin)
 REGISTRY.extend(installed())

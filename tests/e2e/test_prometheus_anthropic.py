@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.simulator.truth import counters
 from exporter.vendors import plugin
 from tests.harness import (
@@ -69,11 +69,10 @@ def test_prometheus_counters_equal_the_anthropic_twin(tmp_path: Path) -> None:
                 settle(sim.url, exp.url, prom.url)
                 got = counters(scrape(exp.url, openmetrics=True), "claude")
                 anthropic = plugin("anthropic")
-                assert anthropic.twin.expected is not None
+                expected = anthropic.twin.oracle()
+                assert expected is not None
                 target = load_config(config).sources[0]
-                truth = {
-                    k: v for k, v in anthropic.twin.expected(sim.url, target, ORG, got).items() if v
-                }
+                truth = {k: v for k, v in expected(sim.url, target, ORG, got).items() if v}
                 families = {k[0] for k in truth}
                 assert "anthropic_cost_usd_total" in families and len(families) >= 6, families
                 for (family, labels), value in truth.items():

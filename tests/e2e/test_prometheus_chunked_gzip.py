@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter.exposition import Renderer
+from exporter.http.server import ServerState, create_app, serve
 from exporter.model import Family, FamilySamples, Kind, Sample
-from exporter.server import ServerState, create_app, serve
 from tests.harness import HOST, free_port, http, promql, require_tool, running, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from tests.harness import exporter, http_json, prometheus, promql, simulator, wa
 pytestmark = pytest.mark.e2e
 
 KEY, ORG = "sk-admin-e2e-names", "org-e2e-names"
-REFRESH = 3  # info_interval (s)
+REFRESH = 3  # resource_interval (s)
 JOIN = (
     'sum by (target, project_id, project_name) (openai_input_tokens_total{project_id="proj_beta"}'
     " * on (target, project_id) group_left (project_name) openai_project_info)"
@@ -28,7 +28,7 @@ def test_a_renamed_project_shows_its_new_name_and_its_counters_continue(tmp_path
         config.write_text(
             f"state_dir: {tmp_path / 'state'}\nsources:\n  - kind: openai\n    name: oa\n"
             f"    base_url: {sim.url}\n    api_key: {KEY}\n    interval: 2s\n    timeout: 2s\n"
-            f"    backfill: 6h\n    info_interval: {REFRESH}s\n"
+            f"    backfill: 6h\n    resource_interval: {REFRESH}s\n"
             "    endpoints: [completions]\n    group_by: [project_id, model]\n"
         )
         exp = exporter(tmp_path, config)

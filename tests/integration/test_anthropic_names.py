@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
 from tests.harness import Process, http_json, parse_samples, simulator
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.simulator.truth import SeriesKey, counters
 from exporter.vendors import plugin
 from tests.harness import exporter, http_json, scrape, simulator, success_polls, wait_for
@@ -51,8 +51,9 @@ def got(url: str, target: str) -> dict[SeriesKey, Any]:
 
 def truth(sim_url: str, config: Path, url: str, target: str) -> dict[SeriesKey, float]:
     entry = next(s for s in load_config(config).sources if s.name == target)
-    assert ANTHROPIC.twin.expected is not None
-    found = ANTHROPIC.twin.expected(sim_url, entry, f"org-{target}", got(url, target))
+    expected = ANTHROPIC.twin.oracle()
+    assert expected is not None
+    found = expected(sim_url, entry, f"org-{target}", got(url, target))
     return {k: v for k, v in found.items() if v}
 
 

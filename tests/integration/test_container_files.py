@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.cli import parser
+from exporter.cli.main import parser
 from tests.harness import HOST, exporter_argv, free_port, require_tool, start
 
 ROOT = Path(__file__).resolve().parents[2]

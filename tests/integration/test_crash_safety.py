@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.plugin import Plugin
 from exporter.simulator.truth import Series, SeriesKey, counters
 from exporter.vendors import REGISTRY
@@ -259,9 +259,10 @@ def test_sigkill_mid_poll_leaves_every_vendor_exact(plugin: Plugin[Any], tmp_pat
             wait_for(lambda: success_polls(exp.url, target) >= start + 2, "two polls", timeout=60)
             got = target_counters(exp.url, plugin, target)
             no_counter_went_back(seen, {k: s.value for k, s in got.items()})
-            assert plugin.twin.expected is not None
+            expected = plugin.twin.oracle()
+            assert expected is not None
             source = load_config(path).sources[0]
-            truth = {k: v for k, v in plugin.twin.expected(sim.url, source, who, got).items() if v}
+            truth = {k: v for k, v in expected(sim.url, source, who, got).items() if v}
             assert truth, "the twin's truth has no series: nothing was checked"
             wrong = [
                 (k, got.get(k), v)

@@ -204,7 +204,7 @@ def test_seeded_fault_soak_keeps_every_counter_exact(
 async def test_an_html_page_for_a_bucket_list_fails_the_poll_and_counts_nothing_twice(
     tmp_path: Path,
 ) -> None:
-    from exporter.config import load_config
+    from exporter.config.load import load_config
     from exporter.daemon import Daemon
 
     sim = create_app(

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from testkit.loopback import beyond_loopback
 from tests.harness import HOST, free_port, start
 

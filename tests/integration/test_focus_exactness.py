@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from exporter.focus.columns import CORRECTION, MonthError
 from exporter.focus.writers import chunks

@@ -30,7 +30,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from exporter.ledger import OVERFLOW
 from exporter.model import MAX_LABEL_LENGTH

@@ -23,7 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from exporter.config import load_config
+from exporter.config.load import load_config
 from tests.harness import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]

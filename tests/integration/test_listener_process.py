@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from exporter.exposition import Exposition
-from exporter.listener_process import encode, receive
-from exporter.server import ServerState, TargetStatus
+from exporter.http.listener_process import encode, receive
+from exporter.http.server import ServerState, TargetStatus
 from tests.harness import (
     HOST,
     Process,

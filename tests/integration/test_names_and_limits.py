@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
 from exporter.vendors.arthur import tasks_source as arthur_tasks
 from tests.harness import Process, exporter, http, http_json, parse_samples, simulator, wait_for
@@ -284,7 +284,7 @@ def test_user_emails_appear_nowhere_unless_opted_in(tmp_path: Path, sim: Process
             f"state_dir: {tmp_path / f'state-{opt_in}'}\n"
             "sources:\n"
             f"  - kind: openai\n    name: oa\n    api_key: {OPENAI_KEY}\n{common}"
-            f"    info_interval: 2s\n    user_email: {str(opt_in).lower()}\n"
+            f"    resource_interval: 2s\n    user_email: {str(opt_in).lower()}\n"
         )
         process = exporter(
             tmp_path, path, "--log.level", "debug", log_name=f"exporter-{opt_in}.log"

@@ -30,7 +30,7 @@ def test_sigterm_mid_poll_exits_0_without_an_error_line(
             name="slow",
             interval="30s",
             timeout="25s",
-            extra="    info_interval: 1m\n",
+            extra="    resource_interval: 1m\n",
         )
         exp = exporter(tmp_path, config, *flags)
         try:

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from exporter import __version__
-from exporter.config import load_config
+from exporter.config.load import load_config
 from exporter.daemon import Daemon
+from exporter.http.server import create_app, serve
 from exporter.ledger import SCHEMA_VERSION, Ledger
-from exporter.server import create_app, serve
 from exporter.vendors.openai.config import OpenAIConfig
 from tests.harness import (
     HOST,

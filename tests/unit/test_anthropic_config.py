@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
-from exporter.config import load_config
+from exporter.cli.main import main
+from exporter.config.load import load_config
 from exporter.vendors.anthropic.config import AnthropicConfig
 
 ADMIN_KEY = "sk-ant-admin01-CANARY-5678"
@@ -144,7 +144,7 @@ def test_defaults_follow_the_chosen_api(tmp_path: Path) -> None:
     assert admin.cost_dimensions == ("workspace_id", "description")
     assert analytics.cost_dimensions == ("workspace_id", "model", "cost_type", "token_type")
     assert analytics.revision_seconds == 30 * 86400 and analytics.sweep_seconds == 6 * 3600
-    assert admin.info_interval == 900 and admin.user_email is False
+    assert admin.resource_interval == 900 and admin.user_email is False
 
 
 def test_speed_grouping_and_workspace_keys_on_analytics_are_warned(

@@ -316,8 +316,8 @@ async def test_the_requests_ask_for_archived_workspaces_and_the_largest_pages() 
     }
 
 
-async def test_streams_follow_info_interval_and_resources() -> None:
-    source, _ = make_source(httpx.MockTransport(keys_page([])), info_interval="2m")
+async def test_streams_follow_resource_interval_and_resources() -> None:
+    source, _ = make_source(httpx.MockTransport(keys_page([])), resource_interval="2m")
     assert list(await source.streams()) == [
         Stream(f"info/{name}", 0, 0, 0, every=120) for name in names_twin.RESOURCES
     ]

@@ -65,6 +65,29 @@ def test_the_path_and_the_ledger_semantics_are_there() -> None:
         assert re.search(rf"^\| {box}\b", text, re.M | re.I), box
 
 
+def test_the_words_name_real_config_keys() -> None:
+    """The "Words" table's config column names keys that exist (in the top level, `web`, or a
+    source of some kind); a key it gives as renamed ("was `old:`") is in RENAMED_KEYS."""
+    from exporter.config.load import RENAMED_KEYS, schema
+    from exporter.vendors import plugins
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Words", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")][2:]
+    assert len(rows) >= 15
+    known = set(schema().model_fields)
+    for vendor in plugins():
+        known |= set(vendor.config_model.model_fields)
+    renamed = {r.old: r.new for r in RENAMED_KEYS}
+    for row in rows:
+        config = row[-1]
+        for old in re.findall(r"was `(\w+):`", config):
+            assert old in renamed, old
+            config = config.replace(f"`{old}:`", "")
+        for key in re.findall(r"`(\w+):`", config):
+            assert key in known, (row[0], key)
+
+
 def test_no_document_points_outside_the_repository() -> None:
     """Docs may say how committed data was derived from `../shared` (the spec-data script), but
     never send a reader there to understand the code."""

@@ -9,7 +9,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from exporter.webconfig import BasicAuth
+from exporter.http.webconfig import BasicAuth
 
 
 def header(user: str, password: str) -> str:
@@ -28,7 +28,7 @@ async def test_unknown_user_and_wrong_password_cost_one_bcrypt_check_each(
         calls.append(hashed_password)
         return bool(real(password, hashed_password))
 
-    monkeypatch.setattr("exporter.webconfig.bcrypt.checkpw", counting)
+    monkeypatch.setattr("exporter.http.webconfig.bcrypt.checkpw", counting)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("not reached")

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from exporter.cli import parser
+from exporter.cli.main import parser
 from exporter.vendors import plugins
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.cli import main
-from exporter.config import load_config
-from exporter.demo import demo_config
+from exporter.cli.demo import demo_config
+from exporter.cli.main import main
+from exporter.config.load import load_config
 from exporter.vendors.openai.config import OpenAIConfig
 
 SECRET = "sk-admin-SECRET-CANARY-1234"

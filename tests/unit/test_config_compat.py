@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.checks import warnings as check_warnings
-from exporter.config import RENAMED_KEYS, ConfigError, Rename, load_config
+from exporter.config.checks import generic_warnings
+from exporter.config.load import RENAMED_KEYS, ConfigError, Rename, load_config
 
 HISTORY = Path(__file__).resolve().parent.parent / "fixtures" / "config-history"
 MANIFEST = json.loads((HISTORY / "MANIFEST.json").read_text())
@@ -49,7 +49,11 @@ def test_every_config_example_that_ever_shipped_loads(name: str) -> None:
     notes: list[str] = []
     config = load_config(path, env=env_for(path.read_text()), syntax_only=True, notes=notes)
     assert config.sources
-    assert not notes, notes  # nothing renamed since: when something is, expect its note here
+    # only the notes of keys renamed since (RENAMED_KEYS), one per renamed key given
+    renamed = {r.old for r in RENAMED_KEYS}
+    found = [re.search(r"\.(\w+): deprecated since ", n) for n in notes]
+    assert all(found), notes
+    assert {m.group(1) for m in found if m} <= renamed, notes
 
 
 TEST_RENAMES = (
@@ -85,6 +89,25 @@ def test_a_renamed_key_is_read_under_its_new_name_with_a_note(tmp_path: Path) ->
     # Without the rename table the same file is refused: the old name is never ignored.
     with pytest.raises(ConfigError, match=r"sources\[0\] \(a\)\.scrape_interval: unknown key"):
         load_config(path, env={}, syntax_only=True)
+
+
+@pytest.mark.parametrize("kind", ["openai", "arthur", "anthropic"])
+def test_info_interval_is_read_as_resource_interval_with_a_warning(
+    tmp_path: Path, kind: str
+) -> None:
+    """The shipped rename: names and limits are resources (docs/architecture.md, "Words")."""
+    path = write(
+        tmp_path,
+        f"sources:\n  - kind: {kind}\n    name: a\n    api_key: k\n    info_interval: 2m\n",
+    )
+    notes: list[str] = []
+    config = load_config(path, env={}, syntax_only=True, notes=notes)
+    source = config.sources[0]
+    assert source.model_dump()["resource_interval"] == 120
+    assert notes == [
+        "sources[0].info_interval: deprecated since 0.2.0, read as 'resource_interval': rename it"
+        " (the old name will be removed in a future major version)"
+    ]
 
 
 def test_old_and_new_name_together_is_an_error(tmp_path: Path) -> None:
@@ -136,7 +159,7 @@ def test_warnings_for_likely_mistakes(tmp_path: Path) -> None:
         "    tls_config: {insecure_skip_verify: true}\n"
         "  - kind: openai\n    name: fine\n    api_key: k\n",
     )
-    found = check_warnings(load_config(path, env={}))
+    found = generic_warnings(load_config(path, env={}))
     text = "\n".join(found)
     assert "sources[0] (a).base_url: base_url ends in /v1" in text
     assert "using https://api.openai.com" in text
@@ -150,7 +173,7 @@ def test_warnings_for_likely_mistakes(tmp_path: Path) -> None:
 
 
 def test_a_proxy_password_goes_to_the_log_redactor(tmp_path: Path) -> None:
-    from exporter.config import secrets
+    from exporter.config.load import secrets
 
     path = write(
         tmp_path,

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from tests.harness import parse_samples
 
@@ -103,3 +104,35 @@ async def test_buckets_that_appear_and_vanish(tmp_path: Path) -> None:
         frozenset({("target", "store"), ("bucket", "c")}),
     ) in samples(daemon)
     await daemon.aclose()
+
+
+async def test_a_reload_logs_the_warnings_a_start_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Start and reload log one list (`all_warnings`): the plug-in's own warnings too."""
+    from exporter.cli.main import _load
+    from exporter.config.load import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"state_dir: {tmp_path / 'state'}\nsources:\n  - kind: openai\n    name: acme\n"
+        "    api_key: sk-admin-k\n    base_url: http://127.0.0.1:1\n    lookback: 30m\n"
+        "    overrides: {costs: {group_by: [project_id, user_id]}}\n"
+    )
+    with caplog.at_level("WARNING"):
+        _load(path)
+    at_start = sorted(r.getMessage() for r in caplog.records if "config warning" in r.getMessage())
+    assert any("lookback" in w for w in at_start), at_start  # a generic warning
+    assert any("overrides.costs.group_by" in w for w in at_start), at_start  # the plug-in's
+    daemon = Daemon(load_config(path))
+    try:
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            ok, _ = await daemon.reload(path)
+        assert ok
+        reloaded = sorted(
+            r.getMessage() for r in caplog.records if "config warning" in r.getMessage()
+        )
+        assert reloaded == at_start
+    finally:
+        await daemon.aclose()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import cli
+import exporter.cli.main as cli
 from exporter.focus import columns as c
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import chunks

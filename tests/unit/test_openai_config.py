@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import main
-from exporter.config import load_config, warnings
+from exporter.cli.main import main
+from exporter.config.checks import vendor_warnings
+from exporter.config.load import load_config
 from exporter.vendors.openai.config import OPENAI_GROUP_BY, OpenAIConfig
 
 HEAD = "sources:\n  - kind: openai\n    name: acme\n    api_key: sk-admin-k\n"
@@ -110,7 +111,7 @@ def test_costs_user_id_with_project_is_valid_but_warned(
         "usage-exporter: warning: sources[0] (acme).overrides.costs.group_by: user_id with "
     )
     assert clash in lines[0] and "sk-admin-k" not in out.err
-    assert len(warnings(load_config(Path(path), env={}))) == 1
+    assert len(vendor_warnings(load_config(Path(path), env={}))) == 1
 
 
 def test_no_warning_without_the_combination_or_without_costs(tmp_path: Path) -> None:
@@ -122,4 +123,4 @@ def test_no_warning_without_the_combination_or_without_costs(tmp_path: Path) -> 
         "    overrides: {costs: {group_by: [project_id, user_id]}}\n",
     ):
         path.write_text(HEAD + body)
-        assert warnings(load_config(path, env={})) == [], body
+        assert vendor_warnings(load_config(path, env={})) == [], body

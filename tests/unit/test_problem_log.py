@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 
 NOW = 1_763_900_000 - 1_763_900_000 % 3600 + 600

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config
+from exporter.config.load import Config
 from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
 from exporter.sources import composite
@@ -147,15 +147,15 @@ def test_names_and_limits_config_keys() -> None:
     from exporter.vendors.openai.config import OpenAIConfig as OpenAISource
 
     default = OpenAISource.model_validate(base)
-    assert default.info_interval == 900 and default.user_email is False
+    assert default.resource_interval == 900 and default.user_email is False
     assert all(dict(default.resources).values())
     off = OpenAISource.model_validate(
-        {**base, "resources": {"users": False}, "info_interval": "1h"}
+        {**base, "resources": {"users": False}, "resource_interval": "1h"}
     )
-    assert off.resources.users is False and off.info_interval == 3600
+    assert off.resources.users is False and off.resource_interval == 3600
     with pytest.raises(ValueError, match="nope"):
         OpenAISource.model_validate({**base, "resources": {"nope": True}})
     with pytest.raises(ValueError):
-        OpenAISource.model_validate({**base, "info_interval": "0s"})
+        OpenAISource.model_validate({**base, "resource_interval": "0s"})
     arthur = ArthurSource.model_validate({"kind": "arthur", "name": "ar", "api_key": "k"})
-    assert arthur.task_names and arthur.info_interval == 900
+    assert arthur.task_names and arthur.resource_interval == 900

@@ -8,8 +8,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from exporter.exposition import render
+from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.model import Family, FamilySamples, Kind, Sample
-from exporter.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 
 FAMILY = Family("x_total", Kind.COUNTER, "X.", ("k",))
 

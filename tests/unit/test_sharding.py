@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter import cli
-from exporter.config import Config, ConfigError, load_config
+import exporter.cli.main as cli
+from exporter.config.load import Config, ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.http.server import ServerState, TargetStatus, create_app
 from exporter.model import Flow, Stream, StreamRead, Window
-from exporter.server import ServerState, TargetStatus, create_app
 from exporter.sharding import Shard, ShardError, ordinal_from_hostname, resolve, shard_of
 from exporter.windows import WindowPlanner, fixed_origin
 from tests.harness import parse_samples

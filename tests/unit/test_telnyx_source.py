@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.cli import main
+from exporter.cli.main import main
 from exporter.model import Window
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
 from exporter.vendors.telnyx.config import TelnyxConfig

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from exporter.focus.mapping import CostMapping, Names
 from exporter.model import Source
-from exporter.plugin import Demo, Plugin
-from exporter.simulator.twin import Twin
+from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.anthropic import families, names_source, routes, source, truth
+from exporter.vendors.anthropic import families, names_source, source
 from exporter.vendors.anthropic.analytics_source import AnalyticsSource
 from exporter.vendors.anthropic.config import AnthropicConfig, warnings
 
@@ -46,7 +45,7 @@ FOCUS = CostMapping(
     },
 )
 
-_DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "info_interval": "1m"}
+_DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "resource_interval": "1m"}
 
 PLUGIN = Plugin(
     kind="anthropic",
@@ -56,8 +55,8 @@ PLUGIN = Plugin(
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(
-        mount=routes.mount,
-        expected=truth.expected,
+        mount="exporter.vendors.anthropic.routes:mount",
+        expected="exporter.vendors.anthropic.truth:expected",
         default_keys={"sk-ant-admin01-demo": "org-demo"},
         key_help="KEY=ORG",
     ),

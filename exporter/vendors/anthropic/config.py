@@ -10,7 +10,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.source_config import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_keys
 
 DAY = 86400
 # legacy Usage API (`group_by[]` of /v1/organizations/usage_report/messages)
@@ -110,7 +110,7 @@ class AnthropicConfig(BaseSource):
     cost_lookback: Duration = 2 * DAY
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
     # names (anthropic_*_info), on their own schedule
-    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resource_interval: Annotated[Duration, Field(ge=1)] = 900
     resources: AnthropicResources = Field(default_factory=AnthropicResources)
     user_email: bool = False  # personal data: exported (anthropic_user_info{email}) only if true
     # Analytics API only (None: the default, read `revision_seconds` / `sweep_seconds`)

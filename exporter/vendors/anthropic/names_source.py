@@ -1,7 +1,7 @@
 """Anthropic organization names: workspaces (archived ones too), API keys and users, as info
 gauges read on their own slower schedule.
 
-Each is a *resource* stream (`Stream.every`): read every `info_interval` (default 15 min),
+Each is a *resource* stream (`Stream.every`): read every `resource_interval` (default 15 min),
 outside the usage polls, so a slow or failing listing never delays or fails the exact counters.
 A failed read keeps the last names; a 403 (or a 404) turns that resource off (`Unavailable`).
 Names are joined to usage at query time, never pasted into the counters' labels, so a rename
@@ -89,7 +89,7 @@ class AnthropicNamesSource:
         self._readers = {
             f"info/{name}": reader for name, reader in readers.items() if getattr(wanted, name)
         }
-        every = int(config.info_interval)
+        every = int(config.resource_interval)
         self._streams = tuple(Stream(name, 0, 0, 0, every=every) for name in self._readers)
 
     def __repr__(self) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.plugin import Demo, Plugin
-from exporter.simulator.twin import Twin
-from exporter.vendors.anylayer import routes, source, truth
+from exporter.plugin import Demo, Plugin, Twin
+from exporter.vendors.anylayer import source
 from exporter.vendors.anylayer.config import AnylayerConfig
 
 PLUGIN = Plugin(
@@ -15,7 +14,9 @@ PLUGIN = Plugin(
     default_base_url=source.DEFAULT_BASE_URL,
     build=source.AnylayerSource,
     twin=Twin(
-        mount=routes.mount, expected=truth.expected, default_keys={"zk_prod_demo1234": "acct-demo"}
+        mount="exporter.vendors.anylayer.routes:mount",
+        expected="exporter.vendors.anylayer.truth:expected",
+        default_keys={"zk_prod_demo1234": "acct-demo"},
     ),
     demo=Demo(
         sources=(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from exporter.source_config import BaseSource
+from exporter.config.source import BaseSource
 
 AnylayerTimeframe = Literal["1h", "24h", "7d", "30d", "90d", "1y", "all"]
 AnylayerGranularity = Literal["minute", "hour", "day", "week", "month"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from exporter.model import Source
-from exporter.plugin import Demo, Plugin
-from exporter.simulator.twin import Twin
+from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.arthur import routes, source, tasks_source, truth
+from exporter.vendors.arthur import source, tasks_source
 from exporter.vendors.arthur.config import ArthurConfig
 
 
@@ -27,11 +26,11 @@ PLUGIN = Plugin(
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(
-        mount=routes.mount,
-        expected=truth.expected,
+        mount="exporter.vendors.arthur.routes:mount",
+        expected="exporter.vendors.arthur.truth:expected",
         default_keys={"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")},  # key -> (engine, role)
         key_help="KEY=ENGINE or KEY=ENGINE:ROLE",
-        parse_key=routes.parse_key,
+        parse_key="exporter.vendors.arthur.routes:parse_key",
     ),
     demo=Demo(
         sources=(
@@ -44,7 +43,7 @@ PLUGIN = Plugin(
                 "window": "15m",
                 "backfill": "1d",
                 "group_by": ["rule_type", "task"],
-                "info_interval": "1m",  # task names
+                "resource_interval": "1m",  # task names
             },
         ),
     ),

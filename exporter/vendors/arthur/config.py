@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator
 
-from exporter.source_config import BaseSource, Duration
+from exporter.config.source import BaseSource, Duration
 
 ArthurScope = Literal["rule_type", "task"]
 
@@ -18,7 +18,7 @@ class ArthurConfig(BaseSource):
     window: Duration = 3600
     group_by: list[ArthurScope] = Field(default_factory=lambda: list(get_args(ArthurScope)))
     task_names: bool = True  # arthur_task_info from POST /api/v2/tasks/search (TASK_READ)
-    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resource_interval: Annotated[Duration, Field(ge=1)] = 900
 
     @field_validator("group_by")
     @classmethod

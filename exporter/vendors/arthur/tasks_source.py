@@ -1,9 +1,9 @@
 """Arthur GenAI Engine task names (`POST /api/v2/tasks/search`), as `arthur_task_info`.
 
-A *resource* stream (`Stream.every`, the source's `info_interval`): read outside the usage polls,
-a failure keeps the last names, a 403 (the key lacks TASK_READ) turns it off. Archived tasks are
-included (`include_archived: true`) so old usage keeps its name; pages (`page`, `page_size`) are
-read until `count` tasks were seen. The deprecated `GET /api/v2/tasks` is not used.
+A *resource* stream (`Stream.every`, the source's `resource_interval`): read outside the usage
+polls, a failure keeps the last names, a 403 (the key lacks TASK_READ) turns it off. Archived
+tasks are included (`include_archived: true`) so old usage keeps its name; pages (`page`,
+`page_size`) are read until `count` tasks were seen. The deprecated `GET /api/v2/tasks` is not used.
 
     # TYPE arthur_task_info gauge
     arthur_task_info{target="guardrails",task_id="7c1e...",task_name="support-bot"} 1
@@ -41,7 +41,7 @@ class ArthurTaskSource:
         self._upstream = upstream
         self._streams: tuple[Stream, ...] = ()
         if config.task_names:
-            self._streams = (Stream(STREAM, 0, 0, 0, every=int(config.info_interval)),)
+            self._streams = (Stream(STREAM, 0, 0, 0, every=int(config.resource_interval)),)
 
     def __repr__(self) -> str:
         return f"ArthurTaskSource(target={self._config.name!r})"

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 
 from exporter.focus.mapping import CostMapping, Names, Quantity
 from exporter.model import Source
-from exporter.plugin import Demo, Plugin
-from exporter.simulator.twin import Twin
+from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.openai import admin_source, routes, source, truth
+from exporter.vendors.openai import admin_source, source
 from exporter.vendors.openai.config import OpenAIConfig, warnings
 
 
@@ -59,8 +58,8 @@ PLUGIN = Plugin(
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(
-        mount=routes.mount,
-        expected=truth.expected,
+        mount="exporter.vendors.openai.routes:mount",
+        expected="exporter.vendors.openai.truth:expected",
         default_keys={"sk-admin-demo": "org-demo"},
         key_help="KEY=ORG",
     ),
@@ -82,7 +81,7 @@ PLUGIN = Plugin(
                     "api_key_id",
                 ],
                 "monthly_budget_usd": 500,
-                "info_interval": "1m",  # names and limits: a rename shows within a minute
+                "resource_interval": "1m",  # names and limits: a rename shows within a minute
             },
             {
                 "kind": "openai",
@@ -92,7 +91,7 @@ PLUGIN = Plugin(
                 "group_by": ["project_id", "model", "line_item"],
                 # costs per user: only here, and not with project_id grouping
                 "overrides": {"costs": {"group_by": ["line_item", "user_id"]}},
-                "info_interval": "1m",
+                "resource_interval": "1m",
             },
         ),
         keys={

@@ -1,7 +1,7 @@
 """OpenAI organization names and limits: projects, API keys, users, spend limits, spend alerts
 and per-project rate limits, as gauges read on their own slower schedule.
 
-Each is a *resource* stream (`Stream.every`): read every `info_interval` (default 15 min),
+Each is a *resource* stream (`Stream.every`): read every `resource_interval` (default 15 min),
 outside the usage polls, so a slow or failing listing never delays or fails the exact counters.
 A failed read keeps the last names; a 403 (or a 404 on an organization-level call) turns that
 resource off (`Unavailable`). Names are joined to usage at query time, never pasted into the
@@ -146,7 +146,7 @@ class OpenAIAdminSource:
     def __init__(self, config: OpenAIConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
-        every = int(config.info_interval)
+        every = int(config.resource_interval)
         wanted = config.resources
         readers: dict[str, Callable[[], Awaitable[list[Level]]]] = {
             "projects": self._projects,

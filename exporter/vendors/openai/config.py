@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.source_config import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_keys
 
 OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
     "completions": (
@@ -105,7 +105,7 @@ class OpenAIConfig(BaseSource):
     vector_store_ids: list[str] | None = None
     batch: bool | None = None
     # names and limits (openai_*_info, spend limits, rate limits), on their own schedule
-    info_interval: Annotated[Duration, Field(ge=1)] = 900
+    resource_interval: Annotated[Duration, Field(ge=1)] = 900
     resources: OpenAIResources = Field(default_factory=OpenAIResources)
     user_email: bool = False  # personal data: exported (openai_user_info{email}) only if true
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.plugin import Demo, Plugin
-from exporter.simulator.twin import Twin
-from exporter.vendors.telnyx import routes, source, truth
+from exporter.plugin import Demo, Plugin, Twin
+from exporter.vendors.telnyx import source
 from exporter.vendors.telnyx.config import TelnyxConfig
 
 PLUGIN = Plugin(
@@ -15,7 +14,9 @@ PLUGIN = Plugin(
     default_base_url=source.DEFAULT_BASE_URL,
     build=source.TelnyxSource,
     twin=Twin(
-        mount=routes.mount, expected=truth.expected, default_keys={"KEYDEMO-telnyx": "acct-demo"}
+        mount="exporter.vendors.telnyx.routes:mount",
+        expected="exporter.vendors.telnyx.truth:expected",
+        default_keys={"KEYDEMO-telnyx": "acct-demo"},
     ),
     demo=Demo(
         sources=(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from exporter.source_config import BaseSource
+from exporter.config.source import BaseSource
 
 
 class TelnyxConfig(BaseSource):

@@ -8,15 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from exporter.config import Config
+from exporter.cli.process import favour_the_event_loop, serve_until_stopped
+from exporter.config.load import Config
 from exporter.daemon import LEDGER_FILE, Daemon
 from exporter.focus.columns import MonthError
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import FormatUnavailable, chunks
-from exporter.listener_process import ListenerProcessError, ListenerSettings
-from exporter.process import favour_the_event_loop, serve_until_stopped
+from exporter.http.listener_process import ListenerProcessError, ListenerSettings
+from exporter.http.webconfig import WebConfigFile, load_web_config
 from exporter.sharding import Shard
-from exporter.webconfig import WebConfigFile, load_web_config
 
 
 def run(
@@ -114,6 +114,6 @@ def focus(config: Config, month: str, fmt: str, output: Path | None) -> int:
 
 def demo(listen: str, state_dir: Path | None) -> int:
     """`usage-exporter demo`: the simulator on loopback and the exporter against it."""
-    from exporter.demo import run_demo  # the simulator: loaded for the demo only
+    from exporter.cli.demo import run_demo  # the simulator: loaded for the demo only
 
     return asyncio.run(run_demo(listen, state_dir))

@@ -16,11 +16,11 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter.daemon import Daemon
-from exporter.listener_process import ListenerProcess, ListenerSettings
-from exporter.server import Listener, create_app, parse_listen_address, serve
-from exporter.webconfig import BasicAuth, WebConfigFile
+from exporter.http.listener_process import ListenerProcess, ListenerSettings
+from exporter.http.server import Listener, create_app, parse_listen_address, serve
+from exporter.http.webconfig import BasicAuth, WebConfigFile
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("exporter.process")  # its name before the move: log lines keep it
 
 SWITCH_INTERVAL = 0.001
 """Seconds a thread may hold the GIL while another waits (Python's default is 0.005)."""
@@ -45,9 +45,9 @@ async def serve_until_stopped(
     """Listen, poll each target on schedule, and run until SIGTERM or SIGINT; SIGHUP (and
     POST /-/reload with `enable_lifecycle`) reloads `config_path`. Closes the daemon.
 
-    With `listener`, the HTTP listener runs in a process of its own (exporter/listener_process.py;
-    `listen` and `web` are then its settings). False when that process died: the caller exits 1.
-    ListenerProcessError when it could not listen."""
+    With `listener`, the HTTP listener runs in a process of its own
+    (exporter/http/listener_process.py; `listen` and `web` are then its settings). False when
+    that process died: the caller exits 1. ListenerProcessError when it could not listen."""
     reload = None
     if config_path is not None and enable_lifecycle:
         reload = partial(daemon.reload, config_path)

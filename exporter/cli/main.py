@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from exporter import __version__
-from exporter.checks import warnings as check_warnings
-from exporter.config import Config, ConfigError, load_config, secrets, warnings
+from exporter.config.checks import all_warnings
+from exporter.config.load import Config, ConfigError, load_config, secrets
+from exporter.http.server import parse_listen_address
 from exporter.ledger import LedgerError
 from exporter.logs import configure_logging, register_secret
-from exporter.server import parse_listen_address
 from exporter.sharding import Shard, ShardError, resolve, shard_of
 from exporter.vendors import plugins
 
@@ -261,7 +261,7 @@ def _load(path: Path, *, syntax_only: bool = False, notes: list[str] | None = No
     config = load_config(path, syntax_only=syntax_only, notes=found)
     for secret in secrets(config):
         register_secret(secret)
-    found += [*check_warnings(config), *warnings(config)]
+    found += all_warnings(config)
     if notes is None:
         for note in found:
             logging.getLogger("exporter.config").warning("config warning: " + note)
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import commands
+            from exporter.cli import commands
 
             listen = args.listen or config.web.listen_address
             return commands.run(
@@ -306,16 +306,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "once":
             shard = _shard(args)
             config = _load(args.config)
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.once(config, shard)
         if args.command == "focus":
             config = _load(args.config, syntax_only=True)  # reads no secret: needs none
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.focus(config, args.month, args.fmt, args.output)
         if args.command == "demo":
-            from exporter import commands
+            from exporter.cli import commands
 
             return commands.demo(args.listen, args.state_dir)
         from exporter.simulator.app import SimulatorConfig, run_forever
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         for vendor in plugins():
             given = getattr(args, f"{vendor.kind}_keys")
             if given:
-                sim.keys[vendor.kind] = dict(vendor.twin.parse_key(k, who) for k, who in given)
+                sim.keys[vendor.kind] = dict(vendor.twin.key_parser()(k, who) for k, who in given)
         context = None
         if args.tls_cert_file is not None:
             import ssl

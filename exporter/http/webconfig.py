@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter.config import ConfigError
+from exporter.config.load import ConfigError
 
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,

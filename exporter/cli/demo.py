@@ -13,13 +13,13 @@ from typing import Any
 
 import yaml
 
-from exporter.config import load_config
+from exporter.cli.process import serve_until_stopped
+from exporter.config.load import load_config
 from exporter.daemon import Daemon
-from exporter.process import serve_until_stopped
 from exporter.simulator.app import SimulatorConfig, serve
 from exporter.vendors import plugins
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("exporter.demo")  # its name before the move: log lines keep it
 
 
 def demo_config() -> dict[str, Any]:

@@ -17,12 +17,15 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
-log = logging.getLogger(__name__)
+from exporter.upstream.errors import UpstreamError, error_message
+from exporter.upstream.settings import TLSSettings, UpstreamSettings
+
+log = logging.getLogger("exporter.upstream")
 
 Params = Sequence[tuple[str, str]]
 T = TypeVar("T")
@@ -36,16 +39,6 @@ class RequestRecorder(Protocol):
     def rate_limit_remaining(self, target: str, source: str, value: float) -> None: ...
 
 
-class UpstreamError(Exception):
-    """A call that did not yield a usable answer, after retries. The message is secret-free."""
-
-    def __init__(self, endpoint: str, message: str, *, status: int | None = None) -> None:
-        super().__init__(f"{endpoint}: {message}")
-        self.endpoint = endpoint
-        self.message = message
-        self.status = status
-
-
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
@@ -53,54 +46,6 @@ class Response:
     body: bytes
     data: Any = None  # the decoded JSON, when asked for
     url: str = ""  # scheme, host and path only: no query, no user info
-
-
-@dataclass(frozen=True, slots=True)
-class TLSSettings:
-    """Prometheus-style `tls_config` of a source: files are read when the client is built."""
-
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    server_name: str | None = None
-    insecure_skip_verify: bool = False
-
-    def context(self) -> ssl.SSLContext:
-        """The SSL context for the upstream; OSError/ssl.SSLError name the file on failure."""
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if self.cert_file:
-            context.load_cert_chain(self.cert_file, self.key_file)
-        if self.insecure_skip_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamSettings:
-    """How one target talks to its upstream (built from the source's config)."""
-
-    target: str
-    source: str
-    base_url: str
-    headers: Mapping[str, str]
-    secret: str
-    timeout: float = 30.0
-    retries: int = 3
-    max_concurrency: int = 2
-    max_body_bytes: int = 32 * 1024 * 1024
-    max_retry_after: float = 60.0
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
-    rate_limit_header: str = ""
-    # what a refused call most likely means for this vendor, by status (from the source module)
-    hints: Mapping[int, str] = field(default_factory=dict)
-    proxy: str | None = None  # proxy URL; None: no proxy (unless trust_env)
-    trust_env: bool = False  # honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY (and SSL_CERT_FILE)
-    tls: TLSSettings | None = None
-
-    def __repr__(self) -> str:
-        return f"UpstreamSettings(target={self.target!r}, base_url={self.base_url!r})"
 
 
 class Upstream:
@@ -338,37 +283,6 @@ async def gather_all(calls: Iterable[Awaitable[T]]) -> list[T]:
 
 async def _wrap(call: Awaitable[T]) -> T:
     return await call
-
-
-def error_message(body: bytes) -> str:
-    """The human message of the common error envelopes (`error`, `errors[]`, `detail`, ...)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    error = data.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    errors = data.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        return " ".join(str(first[k]) for k in ("code", "title", "detail") if first.get(k))
-    if isinstance(data.get("message"), str):
-        prefix = f"{error}: " if isinstance(error, str) else ""
-        return prefix + str(data["message"])
-    detail = data.get("detail")
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail[:5]:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []) if p is not None)
-                parts.append(f"{loc}: {item.get('msg', '')}")
-        return "; ".join(parts)
-    return ""
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -1,7 +1,7 @@
 """The configuration file: one YAML document, validated before anything listens.
 
 Each entry of `sources` is validated by the model of its `kind`'s plug-in (exporter/vendors);
-the keys every kind shares are in exporter/source_config.py.
+the keys every kind shares are in exporter/config/source.py.
 
 Errors name the field the way a user reads it (`sources[0].interval: ...`) and never echo a
 secret. `${VAR}` in any string is replaced from the environment; `api_key_file` is read at load.
@@ -29,7 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from exporter.source_config import (
+from exporter.config.source import (
     SYNTAX_ONLY,
     BaseSource,
     Duration,
@@ -50,7 +50,6 @@ __all__ = [
     "parse_duration",
     "parse_instant",
     "secrets",
-    "warnings",
 ]
 
 
@@ -187,9 +186,12 @@ class Rename:
     since: str
 
 
-# Every key renamed since 0.1.0. Nothing is renamed yet; a rename is added here (never by
-# dropping the old name), tested in tests/unit/test_config_compat.py.
-RENAMED_KEYS: tuple[Rename, ...] = ()
+# Every key renamed since 0.1.0; a rename is added here (never by dropping the old name),
+# tested in tests/unit/test_config_compat.py. The words: docs/architecture.md, "Words".
+RENAMED_KEYS: tuple[Rename, ...] = (
+    # names and limits are *resources* (Stream.every, usage_exporter_resource_*)
+    Rename("source", "info_interval", "resource_interval", "0.2.0"),
+)
 
 
 def _rename(
@@ -384,12 +386,3 @@ def secrets(config: Config) -> list[str]:
     found = [s.secret() for s in config.sources if s.secret()]
     found += [s.proxy_url.password for s in config.sources if s.proxy_url and s.proxy_url.password]
     return found
-
-
-def warnings(config: Config) -> list[str]:
-    """Valid settings the upstream may still refuse, worded for the operator (check-config)."""
-    return [
-        f"{source_label(index, source.name)}.{warning}"
-        for index, source in enumerate(config.sources)
-        for warning in plugin(source.kind).warnings(source)
-    ]

@@ -1,12 +1,13 @@
 """Warnings for a valid config that is likely a mistake: printed by `check-config`, logged by
-`run` at start and on each reload. Vendor facts come from the plug-ins (exporter/vendors).
+`run` at start and on each reload, all from `all_warnings`. Vendor facts come from the plug-ins
+(exporter/vendors); a plug-in's own warnings (`Plugin.warnings`) are among them.
 """
 
 from __future__ import annotations
 
-from exporter.config import Config, Duration, source_label
+from exporter.config.load import Config, Duration, source_label
+from exporter.config.source import BaseSource
 from exporter.plugin import base_url
-from exporter.source_config import BaseSource
 from exporter.vendors import plugin
 
 # Group keys whose series grow with the organization (one per user or API key).
@@ -23,20 +24,20 @@ def _span(seconds: int) -> str:
 def source_warnings(index: int, source: BaseSource) -> list[str]:
     """The warnings for `sources[index]`, each naming the field."""
     where = source_label(index, source.name)
-    kind = plugin(source.kind)
+    vendor = plugin(source.kind)
     out: list[str] = []
-    _, note = base_url(kind, source)
+    _, note = base_url(vendor, source)
     if note:
         out.append(f"{where}.base_url: {note}")
-    if kind.lateness:
+    if vendor.lateness:
         lookbacks: list[tuple[str, Duration | None]] = [("lookback", source.lookback)]
         for endpoint, override in (getattr(source, "overrides", None) or {}).items():
             lookbacks.append((f"overrides.{endpoint}.lookback", override.lookback))
         for field, value in lookbacks:
-            if value is not None and value < kind.lateness:
+            if value is not None and value < vendor.lateness:
                 out.append(
-                    f"{where}.{field}: {_span(value)} is shorter than the {_span(kind.lateness)}"
-                    f" in which the vendor still revises buckets ({kind.lateness_source}):"
+                    f"{where}.{field}: {_span(value)} is shorter than the {_span(vendor.lateness)}"
+                    f" in which the vendor still revises buckets ({vendor.lateness_source}):"
                     " revisions after that are never counted"
                 )
     group_keys: list[tuple[str, list[str]]] = [("group_by", list(getattr(source, "group_by", [])))]
@@ -61,6 +62,21 @@ def source_warnings(index: int, source: BaseSource) -> list[str]:
     return out
 
 
-def warnings(config: Config) -> list[str]:
-    """Every warning of the config, in source order."""
+def generic_warnings(config: Config) -> list[str]:
+    """The warnings every kind shares, in source order."""
     return [w for i, s in enumerate(config.sources) for w in source_warnings(i, s)]
+
+
+def vendor_warnings(config: Config) -> list[str]:
+    """Valid settings the upstream may still refuse, from each plug-in (`Plugin.warnings`)."""
+    return [
+        f"{source_label(index, source.name)}.{warning}"
+        for index, source in enumerate(config.sources)
+        for warning in plugin(source.kind).warnings(source)
+    ]
+
+
+def all_warnings(config: Config) -> list[str]:
+    """Every warning of the config: what check-config prints, and what a start and a reload
+    log (the same list, so a reload does not hide a warning a start shows)."""
+    return generic_warnings(config) + vendor_warnings(config)

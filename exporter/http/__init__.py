@@ -1,0 +1,2 @@
+"""What the exporter serves over HTTP: the server and its state (`server`), the exporter-toolkit
+web config (`webconfig`: TLS, basic auth) and the optional listener process (`listener_process`)."""
