@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.cli import parser
+from exporter.cli.main import parser
 
 
 @pytest.mark.parametrize(
