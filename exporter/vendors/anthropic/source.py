@@ -30,7 +30,7 @@ from typing import Any
 from exporter.model import Flow, Level, Stream, StreamRead, Window
 from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
-from exporter.vendors.anthropic.config import AnthropicConfig
+from exporter.vendors.anthropic.config import ADMIN_GROUP_BY, AnthropicConfig
 from exporter.vendors.anthropic.families import (
     COST_LABELS,
     USAGE_FIELDS,
@@ -65,19 +65,7 @@ DAY = 86400
 # description grouping adds these parsed fields to each cost result
 DESCRIPTION_FIELDS = ("cost_type", "token_type", "model", "service_tier", "context_window")
 
-_USAGE_DIMENSIONS = frozenset(
-    {
-        "account_id",
-        "api_key_id",
-        "context_window",
-        "inference_geo",
-        "model",
-        "service_account_id",
-        "service_tier",
-        "speed",
-        "workspace_id",
-    }
-)
+_USAGE_DIMENSIONS = frozenset(ADMIN_GROUP_BY)  # each may come back as a result field
 _NESTED = {"cache_creation": "cache_creation.", "server_tool_use": "server_tool_use."}
 _KNOWN_USAGE = _USAGE_DIMENSIONS | {f.partition(".")[0] for f in USAGE_FIELDS}
 _KNOWN_NESTED = frozenset(USAGE_FIELDS)
