@@ -39,6 +39,9 @@ class PendingCommit:
         self.earliest: dict[str, int] = {}  # TargetState.earliest once this commit is durable
         # history series -> the UTC days whose buckets this commit changed
         self.days: dict[tuple[str, Labels], set[int]] = {}
+        # history series read by their stream's very first read (a new target's backfill): a
+        # day of theirs in a closed month was never seen before, and is booked in its month
+        self.first_read: set[tuple[str, Labels]] = set()
         self.up = self.down = self.ignored = self.overflowed = 0
 
     def _bounded(self, family: Family, labels: Labels) -> Labels:
@@ -128,6 +131,8 @@ class PendingCommit:
                     earliest = end
             if families[family_name].history and (old is None or old[1] != value):
                 self.days.setdefault(series_key, set()).add(day_start(start))
+                if cursor is None:
+                    self.first_read.add(series_key)
         if earliest is not None:
             self.earliest[stream.name] = earliest
 

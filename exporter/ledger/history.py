@@ -99,11 +99,12 @@ class DailyHistory:
     ) -> list[tuple[int, int, int, float]]:
         """The `charges` rows (period, series, day, amount) of the days this commit changed.
 
-        A day of the month being observed (or a day seen for the first time) is booked in its
-        own month: the amount is the day's value. A day of a closed month that changes again is
-        booked in the month it is observed in, as the difference to what earlier months booked
-        (in decimal, from each float's shortest text, converted once): a closed month's rows
-        never change."""
+        A day of the month being observed (or of a stream's very first read: a new target's
+        backfill) is booked in its own month: the amount is the day's value. A day of a closed
+        month that changes afterwards (a revision, or a cost line that was zero or absent when
+        the month closed) is booked in the month it is observed in, as the difference to what
+        earlier months booked (in decimal, from each float's shortest text, converted once): a
+        closed month's rows never change."""
         observed = month_start(now)
         rows: list[tuple[int, int, int, float]] = []
         for key, days in work.days.items():
@@ -120,7 +121,7 @@ class DailyHistory:
                     rows.append((own, series.id, day, value))
                     continue
                 booked = self._booked(series.id, day, months_between(own, observed))
-                if not booked:
+                if not booked and key in work.first_read:
                     rows.append((own, series.id, day, value))
                     continue
                 # each float read as the shortest decimal that is it (the vendor's text)

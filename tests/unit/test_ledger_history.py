@@ -1,7 +1,7 @@
 """The ledger's daily history (`charges`) of families declared with `history`: a day's value is
 booked in its own month while that month is open, a revision after the month closed in the
-month it is observed in (the difference, exact in decimal), a first sighting of a day always in
-its own month; it survives a restart, and retention drops whole billing periods."""
+month it is observed in (the difference, exact in decimal; also a cost line that appears only
+then), a day of a stream's very first read in its own month; it survives a restart, and retention drops whole billing periods."""
 
 from __future__ import annotations
 
@@ -68,6 +68,22 @@ def test_a_revision_after_the_month_closed_is_booked_where_it_is_seen(tmp_path: 
     # a revision down after close is a negative correction
     led.commit("t", DEC + 1200, [(STREAM, read(last, DEC + DAY, {last: 0.7}))])
     assert charges(path)[-1] == (DEC, last, -0.05)
+    led.close()
+
+
+def test_a_cost_line_that_appears_after_its_month_closed_is_a_correction(
+    tmp_path: Path,
+) -> None:
+    """A day read while its month was open, at zero or absent (a model, a workspace that had
+    no cost yet), whose cost shows up once the month closed: the closed month stays as it was
+    fetched, and the cost is booked in the month it is observed in."""
+    path = tmp_path / "ledger.sqlite"
+    led = ledger(path, DEC - 60)
+    before_last, last = DEC - 2 * DAY, DEC - DAY
+    led.commit("t", DEC - 60, [(STREAM, read(before_last, DEC, {before_last: 1.0}))])
+    assert charges(path) == [(NOV, before_last, 1.0)]
+    led.commit("t", DEC + 600, [(STREAM, read(before_last, DEC, {before_last: 1.0, last: 0.5}))])
+    assert charges(path) == [(NOV, before_last, 1.0), (DEC, last, 0.5)]
     led.close()
 
 
