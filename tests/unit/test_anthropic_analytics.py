@@ -446,3 +446,68 @@ def test_429_with_retry_after_is_waited_out_and_the_counts_stay_exact(
     world.control(action="rate_limit", per_minute=0)
     world.poll()  # the recent buckets again, at one time
     assert world.wrong() == []
+
+
+def test_a_missing_count_fails_the_read() -> None:
+    row = usage_row()
+    del row["usage"]["cache_creation"]["ephemeral_1h_input_tokens"]
+    with pytest.raises(UpstreamError, match="ephemeral_1h_input_tokens"):
+        RowParser("messages", ()).row(row)
+
+
+def test_more_rows_without_a_cursor_fail_the_read_rather_than_zero_the_rest() -> None:
+    """`has_more: true` with no `next_page`: the rows after the last one received cannot be
+    read, so the read must not claim the range (that would zero every later bucket)."""
+    page = {"data": [usage_row()], "has_more": True, "next_page": None}
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={**page, "data_refreshed_at": "2026-11-30T01:00:00Z"})
+
+    config = AnthropicConfig.model_validate(
+        {"kind": "anthropic", "name": TARGET, "api_key": KEY, "api": "analytics"}
+    )
+    settings = UpstreamSettings(
+        target=TARGET, source="anthropic", base_url="http://twin", headers={}, secret=KEY
+    )
+    source = AnalyticsSource(
+        config, Upstream(settings, Recorder(), transport=httpx.MockTransport(answer)), lambda: T0
+    )
+
+    async def read() -> StreamRead:
+        stream = next(s for s in await source.streams() if s.name == "messages")
+        return await source.read(stream, Window(T0 - 3 * 3600, T0 + 3600))
+
+    with pytest.raises(UpstreamError, match="has_more without a next_page"):
+        asyncio.run(read())
+
+
+def test_a_page_without_data_refreshed_at_keeps_the_last_one() -> None:
+    """The lag alert reads `anthropic_data_refreshed_timestamp_seconds`: an answer without the
+    field must not drop the gauge (a firing alert would resolve itself)."""
+    stamps = ["2026-11-30T00:30:00Z", None]
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        page: dict[str, Any] = {"data": [usage_row()], "has_more": False, "next_page": None}
+        stamp = stamps[0] if len(stamps) == 2 else stamps[-1]
+        if stamp is not None:
+            page["data_refreshed_at"] = stamp
+        return httpx.Response(200, json=page)
+
+    config = AnthropicConfig.model_validate(
+        {"kind": "anthropic", "name": TARGET, "api_key": KEY, "api": "analytics"}
+    )
+    settings = UpstreamSettings(
+        target=TARGET, source="anthropic", base_url="http://twin", headers={}, secret=KEY
+    )
+    source = AnalyticsSource(
+        config, Upstream(settings, Recorder(), transport=httpx.MockTransport(answer)), lambda: T0
+    )
+
+    async def refreshed() -> list[float]:
+        stream = next(s for s in await source.streams() if s.name == "messages")
+        read = await source.read(stream, Window(T0 - 3 * 3600, T0 + 3600))
+        return [lv.value for lv in read.levels if lv.labels == ("usage",)]
+
+    first = asyncio.run(refreshed())
+    stamps.pop(0)
+    assert first == asyncio.run(refreshed()) == [float(T0 - 1800)]

@@ -36,6 +36,7 @@ from exporter.vendors.anthropic.config import (
     AnthropicConfig,
 )
 from exporter.vendors.anthropic.families import COST_LABELS, USAGE_FIELDS, USAGE_LABELS, null_label
+from exporter.vendors.anthropic.source import DEFAULT_LOOKBACK
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ PATHS = {
 ENDPOINT = {"messages": "usage", "costs": "cost"}  # the `endpoint` label of the refresh gauge
 WIDTHS = {"1m": 60, "1h": 3600, "1d": DAY}
 MAX_SPAN = {"1m": DAY, "1h": ANALYTICS_MAX_SPAN, "1d": ANALYTICS_MAX_SPAN}  # per request
-RECENT = {"1m": 15 * 60, "1h": 3 * 3600, "1d": 2 * DAY}  # a normal read's default reach
+RECENT = DEFAULT_LOOKBACK  # a normal read's default reach: the legacy API's `lookback`
 PAGE_ROWS = 1000  # the API's largest `limit` (rows; cost fan-out rows are not counted)
 RATE_PER_MINUTE = 60  # the organization's budget for the whole Analytics API
 HISTORY_DAYS = 365  # `starting_at` must be within the last 365 days
@@ -274,7 +275,7 @@ class RowParser:
         counts = {}
         for dotted, family in USAGE_FIELDS.items():
             outer, _, inner = dotted.partition(".")
-            raw = usage[outer][inner] if inner else usage.get(outer)
+            raw = usage[outer].get(inner) if inner else usage.get(outer)  # missing: refused
             counts[dotted] = self._count(raw, dotted)
             yield family, labels, counts[dotted]
         total = usage.get("total_tokens")
@@ -336,6 +337,9 @@ class AnalyticsSource:
         self._streams = tuple(self._stream(name) for name in config.endpoints)
         self._budget = request_budget(int(config.interval), len(self._streams))
         self._state: dict[str, SweepState] = {s.name: SweepState() for s in self._streams}
+        # the newest `data_refreshed_at` per stream: a page without one keeps the gauge (and a
+        # lag alert on it) where it was, instead of dropping it
+        self._refreshed: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"AnalyticsSource(target={self._config.name!r})"
@@ -383,7 +387,11 @@ class AnalyticsSource:
             )
         levels: list[Level] = []
         if refreshed is not None:
-            levels.append(Level(REFRESHED, (ENDPOINT[stream.name],), float(refreshed)))
+            self._refreshed[stream.name] = max(
+                float(refreshed), self._refreshed.get(stream.name, 0)
+            )
+        if stream.name in self._refreshed:
+            levels.append(Level(REFRESHED, (ENDPOINT[stream.name],), self._refreshed[stream.name]))
         if stream.name == "costs" and self._config.monthly_budget_usd is not None:
             levels.append(Level(BUDGET, (), float(self._config.monthly_budget_usd)))
         return StreamRead(
@@ -435,8 +443,10 @@ class AnalyticsSource:
                         pending, newest = [], row[0]
                     pending.append(row)
                 cursor = page.get("next_page")
-                if page.get("has_more") is False or not cursor:
+                if page.get("has_more") is False:
                     break
+                if not cursor:  # more rows without a way to them: the range is not covered
+                    raise UpstreamError(parser.name, "has_more without a next_page cursor")
                 if not isinstance(cursor, str) or cursor in seen:
                     raise UpstreamError(parser.name, "pagination cursor repeated or malformed")
                 seen.add(cursor)
