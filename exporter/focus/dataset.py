@@ -194,7 +194,10 @@ class Dataset:
         # a series only at list price (its net amount never differed from zero) has rows too
         every = list(costs) + [k for k in listed if k not in costs]
         for values in every:
-            labels = dict(zip(family.labels, values, strict=True))
+            labels = {
+                k: "" if v in mapping.absent else v
+                for k, v in zip(family.labels, values, strict=True)
+            }
             sku = c.ascii_text("/".join(v for v in (labels.get(k, "") for k in mapping.sku) if v))
             sub_id = c.ascii_text(labels.get(mapping.sub_account, ""))
             sub_name = c.ascii_text(names.get(labels.get(mapping.sub_account, ""), sub_id))

@@ -45,7 +45,9 @@ class CostMapping:
     quantity (PricingQuantity, PricingUnit) where the vendor gives one; `list_cost` a counter
     family (with history and the cost family's labels) holding the cost at the vendor's list
     price where it gives one: ListCost (otherwise ListCost is BilledCost); `extra` the `x_`
-    columns (column name -> label) for what FOCUS has no column for."""
+    columns (column name -> label) for what FOCUS has no column for; `absent` the label values
+    that stand for "not applicable" (a model on a web-search cost), written as empty, never as
+    a literal value."""
 
     family: str
     provider: str
@@ -57,3 +59,4 @@ class CostMapping:
     quantity: Quantity | None = None
     list_cost: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    absent: frozenset[str] = frozenset()

@@ -135,7 +135,11 @@ def test_the_demo_dataset_holds_anthropic_as_its_mapping_says(
             assert row["SubAccountName"] == names[row["SubAccountId"]], row
             assert row["ProviderName"] == row["PublisherName"] == "Anthropic"
             assert row["InvoiceIssuerName"] == "Anthropic" and row["ServiceName"] == "Claude API"
-            assert row["x_Model"] and row["x_CostType"], row
+            assert row["x_CostType"], row
+            # a model and token type only on token costs; "not applicable" is empty, never a
+            # placeholder value
+            assert bool(row["x_Model"]) is (row["x_CostType"] == "tokens"), row
+            assert "none" not in row.values(), row
             assert row["SkuId"] == "/".join(
                 v for v in (row["x_Model"], row["x_CostType"], row["x_TokenType"]) if v
             )
@@ -146,7 +150,8 @@ def test_the_demo_dataset_holds_anthropic_as_its_mapping_says(
             assert bool(row["x_ApiKeyId"]) is (api == "analytics"), row
             if api == "admin":
                 assert row["ListCost"] == row["BilledCost"]
-                assert row["x_ServiceTier"] and row["x_ContextWindow"], row
+                tokens = row["x_CostType"] == "tokens"
+                assert bool(row["x_ServiceTier"] and row["x_ContextWindow"]) is tokens, row
             else:
                 assert Decimal(row["ListCost"]) >= Decimal(row["BilledCost"]), row
         if api == "analytics":

@@ -43,6 +43,7 @@ FOCUS = CostMapping(
         "x_ContextWindow": "context_window",
         "x_ApiKeyId": "api_key_id",
     },
+    absent=frozenset({families.NULL_OTHER}),  # a model or token type on a non-token cost
 )
 
 _DEMO = {"interval": "5s", "timeout": "4s", "backfill": "1d", "resource_interval": "1m"}
