@@ -33,11 +33,13 @@ NOW = 1_764_590_400  # 2025-12-01 12:00 UTC: both clocks, frozen
 START = NOW - 3 * 86400  # where the simulator's usage begins
 
 # what depends on the machine or the process, not on the code: the poll's wall time, the
-# Python version, and the rate-limit headroom a twin counts per process (Telnyx's counter runs
-# across every call the test process made before)
+# Python version, the rate-limit headroom a twin counts per process (Telnyx's counter runs
+# across every call the test process made before), and Anylayer's watermark (its API takes a
+# timeframe back from the real now, not the frozen clock: it moved by an hour in a CI run)
 WALL_TIME = re.compile(
     r"^((?:usage_exporter_poll_duration_seconds_(?:bucket|sum)"
-    r"|usage_exporter_upstream_rate_limit_remaining)\{.*\}) \S+$",
+    r"|usage_exporter_upstream_rate_limit_remaining"
+    r'|usage_exporter_data_watermark_timestamp_seconds(?=\{source="anylayer"))\{.*\}) \S+$',
     re.M,
 )
 PYTHON = re.compile(r'python_version="[^"]*"')
