@@ -1,7 +1,8 @@
 """The ledger's daily history (`charges`) of families declared with `history`: a day's value is
 booked in its own month while that month is open, a revision after the month closed in the
 month it is observed in (the difference, exact in decimal; also a cost line that appears only
-then), a day of a stream's very first read in its own month; it survives a restart, and retention drops whole billing periods."""
+then), a day of a stream's very first read in its own month; it survives a restart, and
+retention drops whole billing periods."""
 
 from __future__ import annotations
 
