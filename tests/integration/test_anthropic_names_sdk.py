@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.harness import Process, http_json, simulator
+from tests.sdk_models import undeclared
 
 if os.environ.get("CI"):
     import anthropic  # the test extra installs it: missing in CI is a failure, not a skip
@@ -50,17 +51,6 @@ def control(sim: Process, **body: Any) -> Any:
 def dumped(items: Any) -> list[dict[str, Any]]:
     """The SDK's models as JSON again (datetimes as the twin wrote them)."""
     return [item.model_dump(mode="json", exclude_unset=True) for item in items]
-
-
-def undeclared(model: Any, where: str) -> list[str]:
-    """Fields the SDK's model does not declare, on this model and every model inside it."""
-    found = [f"{where}.{k}" for k in (model.model_extra or {})]
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        for i, item in enumerate(value if isinstance(value, list) else [value]):
-            if hasattr(type(item), "model_fields") and hasattr(item, "model_extra"):
-                found += undeclared(item, f"{where}.{name}[{i}]")
-    return found
 
 
 def test_the_sdk_reads_every_name_on_every_page_strictly(sim: Process) -> None:

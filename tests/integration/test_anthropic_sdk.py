@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.harness import Process, http_json, simulator
+from tests.sdk_models import undeclared
 
 if os.environ.get("CI"):
     import anthropic  # the test extra installs it: missing in CI is a failure, not a skip
@@ -59,17 +60,6 @@ def client(sim: Process, key: str = KEY) -> Any:
         max_retries=0,
         _strict_response_validation=True,
     )
-
-
-def undeclared(model: Any, where: str) -> list[str]:
-    """Fields the SDK's model does not declare, on this model and every model inside it."""
-    found = [f"{where}.{k}" for k in (model.model_extra or {})]
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        for i, item in enumerate(value if isinstance(value, list) else [value]):
-            if hasattr(type(item), "model_fields") and hasattr(item, "model_extra"):
-                found += undeclared(item, f"{where}.{name}[{i}]")
-    return found
 
 
 def now(sim: Process) -> int:

@@ -109,10 +109,6 @@ def error(
     )
 
 
-def rfc3339(t: int) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _instant(value: str, name: str) -> int:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -240,8 +236,8 @@ def usage_rows(
             units.append(
                 [
                     {
-                        "starting_at": rfc3339(b),
-                        "ending_at": rfc3339(e),
+                        "starting_at": twin.rfc3339(b),
+                        "ending_at": twin.rfc3339(e),
                         "group": _group(keys, key, costs=False),
                         "usage": {
                             "uncached_input_tokens": sums["uncached_input_tokens"],
@@ -297,8 +293,8 @@ def cost_rows(
                     group[name] = values[name]
                 unit.append(
                     {
-                        "starting_at": rfc3339(b),
-                        "ending_at": rfc3339(e),
+                        "starting_at": twin.rfc3339(b),
+                        "ending_at": twin.rfc3339(e),
                         "group": group,
                         "cost": {
                             "amount": twin.cents(sums.amount),
@@ -409,7 +405,7 @@ def routes(frame: Frame, truth: twin.AnthropicUsage) -> list[BaseRoute]:
                     "data": [row for unit in page for row in unit],
                     "has_more": more,
                     "next_page": encode_cursor(key, offset + query["limit"]) if more else None,
-                    "data_refreshed_at": rfc3339(max(0, t - frame.late_seconds) // 60 * 60),
+                    "data_refreshed_at": twin.rfc3339(max(0, t - frame.late_seconds) // 60 * 60),
                 }
 
             kind, message = ("api_error", "simulated failure")

@@ -36,7 +36,7 @@ from exporter.vendors.anthropic.config import (
     AnthropicConfig,
 )
 from exporter.vendors.anthropic.families import COST_LABELS, USAGE_FIELDS, USAGE_LABELS, null_label
-from exporter.vendors.anthropic.source import DEFAULT_LOOKBACK
+from exporter.vendors.anthropic.source import DEFAULT_LOOKBACK, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -456,8 +456,8 @@ class AnalyticsSource:
 
     def _params(self, endpoint: str, start: int, end: int) -> list[tuple[str, str]]:
         params = [
-            ("starting_at", _rfc3339(start)),
-            ("ending_at", _rfc3339(end)),
+            ("starting_at", rfc3339(start)),
+            ("ending_at", rfc3339(end)),
             ("time_bucket_width", self._width_name),
             ("limit", str(PAGE_ROWS)),
             ("order_by", "time"),
@@ -476,7 +476,3 @@ class AnalyticsSource:
             raise UpstreamError(parser.name, "answer is not a page object with a data list")
         parser.unknown.update(f"page.{k}" for k in page if k not in _PAGE_KEYS)
         return page
-
-
-def _rfc3339(t: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -78,10 +78,6 @@ def error(status: int, kind: str, message: str) -> JSONResponse:
     )
 
 
-def rfc3339(t: int) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_time(text: str, name: str) -> int:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -236,11 +232,15 @@ def report(
                 for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))
             ]
         data.append(
-            {"starting_at": rfc3339(b), "ending_at": rfc3339(b + width), "results": results}
+            {
+                "starting_at": twin.rfc3339(b),
+                "ending_at": twin.rfc3339(b + width),
+                "results": results,
+            }
         )
         b += width
     more = b + width <= end and b <= now
-    return {"data": data, "has_more": more, "next_page": rfc3339(b) if more else None}
+    return {"data": data, "has_more": more, "next_page": twin.rfc3339(b) if more else None}
 
 
 def truth_rows(

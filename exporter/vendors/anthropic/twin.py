@@ -30,6 +30,7 @@ The API other twins use (all times unix seconds, `[start, end)`, `now` the simul
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -424,3 +425,8 @@ class AnthropicUsage:
             return self.value(org, row, str(series[2]), minute, minute + MINUTE, now)
 
         return self.revisions.revise(up, keys, minute_value, now, rng)
+
+
+def rfc3339(t: int) -> str:
+    """A bucket bound as the API writes it (UTC, whole seconds, `Z`)."""
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
