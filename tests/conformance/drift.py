@@ -34,10 +34,10 @@ from exporter.model import Window
 from exporter.vendors.anylayer import config as anylayer_config
 from exporter.vendors.anylayer import source as anylayer_source
 from exporter.vendors.arthur import config as arthur_config
+from exporter.vendors.arthur import resources as arthur_resources
 from exporter.vendors.arthur import source as arthur_source
-from exporter.vendors.arthur import tasks_source as arthur_tasks_source
-from exporter.vendors.openai import admin_source as openai_admin_source
 from exporter.vendors.openai import config as openai_config
+from exporter.vendors.openai import resources as openai_resources
 from exporter.vendors.openai import source as openai_source
 from exporter.vendors.telnyx import config as telnyx_config
 from exporter.vendors.telnyx import source as telnyx_source
@@ -167,7 +167,7 @@ def openai_admin_handled() -> set[str]:
             item = {"id": "proj_x" if first else "proj_y", "status": "active", "model": "m"}
             return {"data": [{**item, "threshold_amount": 1}], "has_more": first}
 
-    source = openai_admin_source.OpenAIAdminSource(config, Pages())  # type: ignore[arg-type]
+    source = openai_resources.OpenAIResourceSource(config, Pages())  # type: ignore[arg-type]
 
     async def run() -> None:
         for stream in await source.streams():
@@ -327,13 +327,13 @@ def arthur_handled(body: list[Any]) -> set[str]:
 def arthur_tasks_handled(body: Any) -> set[str]:
     """Task names: what changes `arthur_task_info` when it changes, and what the pager sends.
     `count` is read too, but only to stop paging: changing it moves pages, not values."""
-    path = arthur_tasks_source.PATH
+    path = arthur_resources.PATH
     config = arthur_config.ArthurConfig.model_validate(
         {"kind": "arthur", "name": "drift", "api_key": "k"}
     )
 
     async def run(recorder: Recorder) -> Any:
-        source = arthur_tasks_source.ArthurTaskSource(config, recorder)  # type: ignore[arg-type]
+        source = arthur_resources.ArthurResourceSource(config, recorder)  # type: ignore[arg-type]
         (stream,) = await source.streams()
         return await source.read(stream, Window(0, 0))
 

@@ -22,7 +22,7 @@ import pytest
 
 from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
-from exporter.vendors.arthur import tasks_source as arthur_tasks
+from exporter.vendors.arthur import resources as arthur_tasks
 from tests.harness import Process, exporter, http, http_json, parse_samples, simulator, wait_for
 
 OPENAI_KEY, ORG = "sk-admin-names", "org-names"

@@ -36,7 +36,7 @@ def test_the_pattern_names_the_test_code() -> None:
         "exporter.simulator",
         "exporter.simulator.app",
         "exporter.vendors.openai.twin",
-        "exporter.vendors.openai.admin_twin",
+        "exporter.vendors.openai.resources_twin",
         "exporter.vendors.anthropic.analytics_routes",
         "exporter.vendors.telnyx.truth",
     }

@@ -18,10 +18,12 @@ from exporter.model import Level, Stream, Unavailable, Window
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.anthropic import names_source, names_twin
+from exporter.vendors.anthropic import resources as names_source
+from exporter.vendors.anthropic import resources_twin as names_twin
 from exporter.vendors.anthropic import twin as usage
 from exporter.vendors.anthropic.config import AnthropicConfig
-from exporter.vendors.anthropic.names_source import FAMILIES, AnthropicNamesSource
+from exporter.vendors.anthropic.resources import FAMILIES
+from exporter.vendors.anthropic.resources import AnthropicResourceSource as AnthropicNamesSource
 
 KEY, ORG = "sk-ant-admin01-names-test", "org-names"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}

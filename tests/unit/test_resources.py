@@ -20,7 +20,7 @@ from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
 from exporter.sources import composite
 from exporter.upstream import UpstreamError
-from exporter.vendors.openai.admin_source import dollars
+from exporter.vendors.openai.resources import dollars
 
 
 def test_cents_become_the_exact_decimal_dollars() -> None:

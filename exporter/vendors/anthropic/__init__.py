@@ -8,7 +8,7 @@ from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.anthropic import families, names_source, source
+from exporter.vendors.anthropic import families, resources, source
 from exporter.vendors.anthropic.analytics_source import AnalyticsSource
 from exporter.vendors.anthropic.config import AnthropicConfig, warnings
 
@@ -21,7 +21,7 @@ def build(config: AnthropicConfig, upstream: Upstream) -> Source:
         usage = AnalyticsSource(config, upstream)
     else:
         usage = source.AnthropicSource(config, upstream)
-    return Composite(usage, names_source.AnthropicNamesSource(config, upstream.with_own_slots()))
+    return Composite(usage, resources.AnthropicResourceSource(config, upstream.with_own_slots()))
 
 
 # Cost as FOCUS rows: a SKU per model, cost type and token type, the workspace as sub-account
@@ -52,7 +52,7 @@ PLUGIN = Plugin(
     kind="anthropic",
     title="Anthropic (Claude) organization usage and cost",
     config_model=AnthropicConfig,
-    families=families.FAMILIES + names_source.FAMILIES,
+    families=families.FAMILIES + resources.FAMILIES,
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(

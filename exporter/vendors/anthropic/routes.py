@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from exporter.simulator.faults import Shape
 from exporter.simulator.twin import Frame, Mounted
-from exporter.vendors.anthropic import analytics_routes, names_twin, twin
+from exporter.vendors.anthropic import analytics_routes, resources_twin, twin
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
 LIMITS = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}  # (default, maximum) buckets
@@ -313,5 +313,5 @@ def mount(frame: Frame) -> Mounted:
         Route("/_sim/anthropic/truth", truth),
     ]
     routes += analytics_routes.routes(frame, usage)
-    routes += names_twin.routes(frame, usage)
+    routes += resources_twin.routes(frame, usage)
     return Mounted(routes=routes, revisions=usage.revisions, reviser=reviser)

@@ -6,7 +6,7 @@ from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.arthur import source, tasks_source
+from exporter.vendors.arthur import resources, source
 from exporter.vendors.arthur.config import ArthurConfig
 
 
@@ -14,7 +14,7 @@ def build(config: ArthurConfig, upstream: Upstream) -> Source:
     """Token usage, with the engine's task names on their own schedule."""
     return Composite(
         source.ArthurSource(config, upstream),
-        tasks_source.ArthurTaskSource(config, upstream.with_own_slots()),
+        resources.ArthurResourceSource(config, upstream.with_own_slots()),
     )
 
 
@@ -22,7 +22,7 @@ PLUGIN = Plugin(
     kind="arthur",
     title="Arthur GenAI Engine token usage",
     config_model=ArthurConfig,
-    families=source.FAMILIES + tasks_source.FAMILIES,
+    families=source.FAMILIES + resources.FAMILIES,
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(

@@ -10,13 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.simulator.twin import Frame, Mounted
-from exporter.vendors.arthur import tasks_twin, twin
+from exporter.vendors.arthur import resources_twin, twin
 
 
 def mount(frame: Frame) -> Mounted:
     faults, now, start = frame.faults, frame.now, frame.start
     usage = twin.ArthurUsage(frame.seed, start, frame.late_seconds)
-    tasks = tasks_twin.TaskState()
 
     def reviser(who: str, request: Request, up: bool, rng: Any) -> bool:
         return usage.revise(who, up, now(), rng)
@@ -50,21 +49,8 @@ def mount(frame: Frame) -> Mounted:
         )
         return JSONResponse({"now": t, "rows": rows})
 
-    async def tasks_search(request: Request) -> Response:
-        return await tasks_twin.search(tasks, frame.keys, request)
-
-    async def tasks_control(request: Request) -> Response:
-        if request.method == "GET":
-            engine = tasks.engine(request.query_params.get("engine", ""))
-            return JSONResponse(tasks.truth(engine))
-        try:
-            return JSONResponse(tasks.control(dict(await request.json())))
-        except (KeyError, ValueError, TypeError) as err:
-            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
-
     routes = [
-        Route("/api/v2/tasks/search", tasks_search, methods=["POST"]),
-        Route("/_sim/arthur/tasks", tasks_control, methods=["GET", "POST"]),
+        *resources_twin.routes(frame.keys),
         Route("/api/v2/usage/tokens", tokens),
         Route("/_sim/arthur/truth", truth),
     ]

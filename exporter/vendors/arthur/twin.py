@@ -128,13 +128,18 @@ class _Invalid(Exception):
         }
 
 
-def authorize(request: Request, keys: Mapping[str, tuple[str, str]]) -> str | Response:
+def authorize(
+    request: Request,
+    keys: Mapping[str, tuple[str, str]],
+    roles: frozenset[str] = USAGE_READ_ROLES,
+) -> str | Response:
+    """The engine of the Bearer key, if its role is one of `roles`; else the engine's 401/403."""
     header = request.headers.get("authorization", "")
     key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if key not in keys:
         return JSONResponse({"detail": "Not authenticated"}, status_code=401)
     engine, role = keys[key]
-    if role not in USAGE_READ_ROLES:
+    if role not in roles:
         return JSONResponse({"detail": "Forbidden"}, status_code=403)
     return engine
 

@@ -9,7 +9,7 @@ from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.openai import admin_source, source
+from exporter.vendors.openai import resources, source
 from exporter.vendors.openai.config import OpenAIConfig, warnings
 
 
@@ -18,7 +18,7 @@ def build(config: OpenAIConfig, upstream: Upstream) -> Source:
     their own concurrency slot: they never hold up a usage call)."""
     return Composite(
         source.OpenAISource(config, upstream),
-        admin_source.OpenAIAdminSource(config, upstream.with_own_slots()),
+        resources.OpenAIResourceSource(config, upstream.with_own_slots()),
     )
 
 
@@ -54,7 +54,7 @@ PLUGIN = Plugin(
     kind="openai",
     title="OpenAI organization Usage & Costs API",
     config_model=OpenAIConfig,
-    families=source.FAMILIES + admin_source.FAMILIES,
+    families=source.FAMILIES + resources.FAMILIES,
     default_base_url=source.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(

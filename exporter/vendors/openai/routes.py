@@ -10,13 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.simulator.twin import Frame, Mounted
-from exporter.vendors.openai import admin_twin, twin
+from exporter.vendors.openai import resources_twin, twin
 
 
 def mount(frame: Frame) -> Mounted:
     faults, now, start = frame.faults, frame.now, frame.start
     usage = twin.OpenAIUsage(frame.seed, start, frame.late_seconds)
-    admin = admin_twin.AdminState()
     endpoint_of = {path: name for name, path in twin.iter_paths()}
 
     def reviser(who: str, request: Request, up: bool, rng: Any) -> bool:
@@ -74,24 +73,7 @@ def mount(frame: Frame) -> Mounted:
         )
         return JSONResponse({"now": t, "rows": rows})
 
-    def admin_route(resource: str) -> Any:
-        async def handler(request: Request) -> Response:
-            return admin_twin.handle(admin, frame.keys, request, resource)
-
-        return handler
-
-    async def admin_control(request: Request) -> Response:
-        if request.method == "GET":
-            return JSONResponse(admin.org(request.query_params.get("org", "")).truth())
-        try:
-            return JSONResponse(admin.control(dict(await request.json())))
-        except (KeyError, ValueError, TypeError) as err:
-            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
-
     routes = [Route(path, usage_route(twin.ENDPOINTS[name])) for name, path in twin.iter_paths()]
-    routes += [Route(path, admin_route(resource)) for path, resource in admin_twin.ROUTES]
-    routes += [
-        Route("/_sim/openai/admin", admin_control, methods=["GET", "POST"]),
-        Route("/_sim/openai/truth", truth),
-    ]
+    routes += resources_twin.routes(frame.keys)
+    routes.append(Route("/_sim/openai/truth", truth))
     return Mounted(routes=list(routes), revisions=usage.revisions, reviser=reviser, drift=True)

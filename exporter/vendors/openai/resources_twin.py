@@ -8,9 +8,8 @@ cursor pages (`limit`, `after`, `has_more`, `first_id`, `last_id`).
 State per organization, changed through `POST /_sim/openai/admin` (no auth, loopback only):
 `{"org", "action": ...}` with the actions `rename_project` (`project_id`, `name`),
 `archive_project` (`project_id`), `delete_key` (`api_key_id`), `add_projects` (`count`),
-`forbid` / `fail` (`resource`, `status`: answer 403 / that status for that resource until
-`heal`), `heal` (`resource`, or all), `page_size` (`size`: the most items one page holds,
-whatever `limit` asks; 0 for no cap). `GET /_sim/openai/admin?org=` is the ground truth.
+`enforce` (`status`) and those of every twin's listings (simulator/listing.py: `forbid`, `fail`,
+`heal`, `page_size`). `GET /_sim/openai/admin?org=` is the ground truth.
 Resources: projects, api_keys, users, spend_limit, spend_alerts, rate_limits (per-project calls
 count under the same names). Keys that are not Admin keys get 403 on everything, as usage does.
 """
@@ -23,7 +22,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from exporter.simulator.listing import BadQuery, Organizations, cursor_page
 from exporter.vendors.openai import twin as openai
 
 CREATED = 1_700_000_000
@@ -158,7 +159,25 @@ class Org:
     def active(self) -> list[Project]:
         return [p for p in self.projects.values() if p.status == "active"]
 
-    def truth(self) -> dict[str, Any]:
+    def act(self, action: str, data: Mapping[str, Any]) -> None:
+        """Apply one of this twin's own `/_sim/openai/admin` actions; ValueError for a bad one."""
+        if action == "rename_project":
+            self.projects[str(data["project_id"])].name = str(data["name"])
+        elif action == "archive_project":
+            project = self.projects[str(data["project_id"])]
+            project.status, project.archived_at = "archived", CREATED + 2 * 86400
+        elif action == "delete_key":
+            del self.keys[str(data["api_key_id"])]
+        elif action == "add_projects":
+            for i in range(int(data["count"])):
+                pid = f"proj_extra{len(self.projects):04d}_{i}"
+                self.projects[pid] = Project(pid, f"Extra project {pid[-6:]}")
+        elif action == "enforce":
+            self.enforcement = str(data.get("status", "enforcing"))
+        else:
+            raise ValueError(f"unknown action {action!r}")
+
+    def ground_truth(self) -> dict[str, Any]:
         return {
             "projects": [p.body() for p in self.projects.values()],
             "api_keys": [k.body() for k in self.keys.values()],
@@ -185,84 +204,10 @@ def _user(uid: str) -> dict[str, Any]:
     }
 
 
-class AdminState:
-    """Every organization's names and limits, made on first use."""
-
-    def __init__(self) -> None:
-        self.orgs: dict[str, Org] = {}
-        self.page_size = 0
-
-    def org(self, name: str) -> Org:
-        if name not in self.orgs:
-            self.orgs[name] = Org.default()
-        return self.orgs[name]
-
-    def control(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Apply one `/_sim/openai/admin` action; ValueError for a bad one."""
-        action = str(data.get("action", ""))
-        if action == "page_size":
-            self.page_size = int(data["size"])
-            return {"page_size": self.page_size}
-        org = self.org(str(data.get("org", "")))
-        if action == "rename_project":
-            org.projects[str(data["project_id"])].name = str(data["name"])
-        elif action == "archive_project":
-            project = org.projects[str(data["project_id"])]
-            project.status, project.archived_at = "archived", CREATED + 2 * 86400
-        elif action == "delete_key":
-            del org.keys[str(data["api_key_id"])]
-        elif action == "add_projects":
-            for i in range(int(data["count"])):
-                pid = f"proj_extra{len(org.projects):04d}_{i}"
-                org.projects[pid] = Project(pid, f"Extra project {pid[-6:]}")
-        elif action in ("forbid", "fail"):
-            resource = str(data["resource"])
-            if resource not in RESOURCES:
-                raise ValueError(f"unknown resource {resource!r}; one of {', '.join(RESOURCES)}")
-            org.refused[resource] = 403 if action == "forbid" else int(data.get("status", 500))
-        elif action == "heal":
-            if "resource" in data:
-                org.refused.pop(str(data["resource"]), None)
-            else:
-                org.refused.clear()
-        elif action == "enforce":
-            org.enforcement = str(data.get("status", "enforcing"))
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        return org.truth()
-
-
-class _Bad(Exception):
-    pass
-
-
 def _page(
     request: Request, items: list[dict[str, Any]], cap: int, *, limit_max: int = 100
 ) -> dict[str, Any]:
-    q = request.query_params
-    try:
-        limit = int(q.get("limit", "20"))
-    except ValueError:
-        raise _Bad("limit must be an integer") from None
-    if not 1 <= limit <= limit_max:
-        raise _Bad(f"limit must be between 1 and {limit_max}")
-    if cap:
-        limit = min(limit, cap)
-    start = 0
-    after = q.get("after")
-    if after is not None:
-        ids = [i["id"] for i in items]
-        if after not in ids:
-            raise _Bad(f"after: no object with id {after!r}")
-        start = ids.index(after) + 1
-    data = items[start : start + limit]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": start + limit < len(items),
-    }
+    return {"object": "list", **cursor_page(request, items, limit_max=limit_max, cap=cap)}
 
 
 def _refused(org: Org, resource: str) -> Response | None:
@@ -279,7 +224,9 @@ def _refused(org: Org, resource: str) -> Response | None:
     return openai.error(status, "simulated failure", "server_error")
 
 
-def handle(state: AdminState, keys: Mapping[str, str], request: Request, resource: str) -> Response:
+def handle(
+    state: Organizations[Org], keys: Mapping[str, str], request: Request, resource: str
+) -> Response:
     """Answer one names-and-limits call; `resource` as in RESOURCES, per-project calls with
     `project_id` in the path parameters."""
     who = openai.authorize(request, keys)
@@ -294,19 +241,19 @@ def handle(state: AdminState, keys: Mapping[str, str], request: Request, resourc
         return openai.error(404, f"No such project: {project_id}", "invalid_request_error")
     try:
         return JSONResponse(_answer(state, org, request, resource, project_id))
-    except _Bad as err:
+    except BadQuery as err:
         return openai.error(400, str(err), "invalid_request_error")
 
 
 def _answer(
-    state: AdminState, org: Org, request: Request, resource: str, project_id: str | None
+    state: Organizations[Org], org: Org, request: Request, resource: str, project_id: str | None
 ) -> dict[str, Any]:
     q = request.query_params
     cap = state.page_size
     if resource == "projects":
         archived = q.get("include_archived", "false")
         if archived not in ("true", "false"):
-            raise _Bad("include_archived must be a boolean")
+            raise BadQuery("include_archived must be a boolean")
         projects = [p.body() for p in org.projects.values()]
         if archived == "false":
             projects = [p for p in projects if p["status"] == "active"]
@@ -314,7 +261,7 @@ def _answer(
     if resource == "api_keys":
         access = q.get("owner_project_access", "active")
         if access not in ("active", "inactive", "any"):
-            raise _Bad("owner_project_access must be active, inactive or any")
+            raise BadQuery("owner_project_access must be active, inactive or any")
         keys = [k.body() for k in org.keys.values() if k.project_id == project_id]
         if access == "inactive":
             keys = []
@@ -357,7 +304,7 @@ def _answer(
             for model, limits in RATE_LIMITS.items()
         ]
         return _page(request, items, cap, limit_max=1000)
-    raise _Bad(f"unknown resource {resource}")
+    raise BadQuery(f"unknown resource {resource}")
 
 
 ROUTES = (
@@ -370,3 +317,19 @@ ROUTES = (
     ("/v1/organization/spend_limit", "spend_limit"),
     ("/v1/organization/spend_alerts", "spend_alerts"),
 )
+
+
+def routes(keys: Mapping[str, str]) -> list[Route]:
+    """The names-and-limits routes, and `/_sim/openai/admin` (GET the ground truth of `org`,
+    POST an action)."""
+    state = Organizations(Org.default, RESOURCES)
+
+    def listing(resource: str) -> Any:
+        async def handler(request: Request) -> Response:
+            return handle(state, keys, request, resource)
+
+        return handler
+
+    out = [Route(path, listing(resource)) for path, resource in ROUTES]
+    out.append(state.control_route("/_sim/openai/admin"))
+    return out

@@ -25,15 +25,13 @@ only to be dropped, unless `user_email: true` puts a user's address in `openai_u
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from exporter.model import Family, Kind, Level, Stream, StreamRead, Unavailable, Window
+from exporter.model import Family, Kind, Level
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.upstream.listing import CursorPager, ResourceSource, info_family, text, user_levels
 from exporter.vendors.openai.config import OpenAIConfig
-
-log = logging.getLogger(__name__)
 
 PROJECTS = "/v1/organization/projects"
 USERS = "/v1/organization/users"
@@ -43,39 +41,29 @@ PAGE_LIMIT = 100  # the documented maximum of every list here
 MAX_PAGES = 1000  # a cursor that never ends is an upstream bug: stop and fail the read
 ENFORCEMENT_STATUSES = ("inactive", "enforcing")
 # ProjectRateLimit field -> the `limit` label value (only the fields present are exported)
-RATE_LIMIT_FIELDS = {
-    "max_requests_per_1_minute": "requests_per_minute",
-    "max_tokens_per_1_minute": "tokens_per_minute",
-    "max_images_per_1_minute": "images_per_minute",
-    "max_audio_megabytes_per_1_minute": "audio_megabytes_per_minute",
+_PER_MINUTE = ("requests", "tokens", "images", "audio_megabytes")
+RATE_LIMIT_FIELDS = {f"max_{what}_per_1_minute": f"{what}_per_minute" for what in _PER_MINUTE} | {
     "max_requests_per_1_day": "requests_per_day",
     "batch_1_day_max_input_tokens": "batch_input_tokens_per_day",
 }
 
-_JOIN = " Join it to usage at query time: `* on(target, {key}) group_left({name}) {family}`."
 FAMILIES: tuple[Family, ...] = (
-    Family(
+    info_family(
         "openai_project_info",
-        Kind.GAUGE,
         "A project of the organization (archived ones too), always 1: its current name and "
-        "status (active, archived)."
-        + _JOIN.format(key="project_id", name="project_name", family="openai_project_info"),
+        "status (active, archived).",
         ("project_id", "project_name", "status"),
     ),
-    Family(
+    info_family(
         "openai_api_key_info",
-        Kind.GAUGE,
         "A project API key, always 1: its name, project and owner (a user's name or a service "
-        "account's)."
-        + _JOIN.format(key="api_key_id", name="api_key_name", family="openai_api_key_info"),
+        "account's).",
         ("api_key_id", "api_key_name", "project_id", "owner_type", "owner_name"),
     ),
-    Family(
+    info_family(
         "openai_user_info",
-        Kind.GAUGE,
         "A user of the organization, always 1: name and role (owner, reader). `email` is empty "
-        "unless the source sets `user_email: true` (personal data)."
-        + _JOIN.format(key="user_id", name="user_name", family="openai_user_info"),
+        "unless the source sets `user_email: true` (personal data).",
         ("user_id", "user_name", "role", "email"),
     ),
     Family(
@@ -136,19 +124,14 @@ def dollars(cents: Any, endpoint: str, field: str) -> float:
     return float(cents / 100)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-class OpenAIAdminSource:
+class OpenAIResourceSource(ResourceSource):
     """The names and limits of one OpenAI organization (one target), one stream per resource."""
 
     def __init__(self, config: OpenAIConfig, upstream: Upstream) -> None:
         self._config = config
         self._upstream = upstream
-        every = int(config.resource_interval)
-        wanted = config.resources
-        readers: dict[str, Callable[[], Awaitable[list[Level]]]] = {
+        self._list = CursorPager(upstream, PAGE_LIMIT, "after", MAX_PAGES)
+        readers = {
             "projects": self._projects,
             "api_keys": self._api_keys,
             "users": self._users,
@@ -156,65 +139,13 @@ class OpenAIAdminSource:
             "spend_alerts": self._spend_alerts,
             "rate_limits": self._rate_limits,
         }
-        self._readers = {
-            f"info/{name}": reader for name, reader in readers.items() if getattr(wanted, name)
-        }
-        self._streams = tuple(Stream(name, 0, 0, 0, every=every) for name in self._readers)
+        wanted = {name: read for name, read in readers.items() if getattr(config.resources, name)}
+        super().__init__(config.name, wanted, int(config.resource_interval))
 
-    def __repr__(self) -> str:
-        return f"OpenAIAdminSource(target={self._config.name!r})"
-
-    async def streams(self) -> Sequence[Stream]:
-        return self._streams
-
-    def owns(self, stream: Stream) -> bool:
-        return stream.name in self._readers
-
-    async def read(self, stream: Stream, window: Window) -> StreamRead:
-        name = stream.name.removeprefix("info/")
-        try:
-            levels = await self._readers[stream.name]()
-        except UpstreamError as err:
-            if err.status == 403:
-                raise Unavailable(
-                    f"{name}: 403 forbidden: the Admin key may not read {name}; turned off "
-                    "until a reload or restart (switch it off with resources."
-                    f"{name}: false to silence this)"
-                ) from None
-            if err.status == 404:
-                raise Unavailable(
-                    f"{name}: 404: the organization's {name} API is not offered here; turned "
-                    "off until a reload or restart"
-                ) from None
-            raise
-        return StreamRead(stream.name, window.start, window.start, levels=levels)
+    def forbidden(self, name: str) -> str:
+        return f"the Admin key may not read {name}"
 
     # -- listing ---------------------------------------------------------------------------
-
-    async def _list(
-        self, endpoint: str, path: str, params: Sequence[tuple[str, str]] = ()
-    ) -> list[dict[str, Any]]:
-        """Every item of a cursor-paged list (`limit`, `after` = the last id, `has_more`)."""
-        items: list[dict[str, Any]] = []
-        after: str | None = None
-        for _ in range(MAX_PAGES):
-            query = [("limit", str(PAGE_LIMIT)), *params]
-            if after is not None:
-                query.append(("after", after))
-            page = await self._upstream.get_json(endpoint, path, query)
-            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-                raise UpstreamError(endpoint, "answer is not a list object with data")
-            for item in page["data"]:
-                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                    raise UpstreamError(endpoint, "an item is not an object with an id")
-                items.append(item)
-            if page.get("has_more") is not True:
-                return items
-            last = page.get("last_id") or (page["data"][-1]["id"] if page["data"] else None)
-            if not isinstance(last, str) or last == after:
-                raise UpstreamError(endpoint, "has_more without a new last_id: cannot page on")
-            after = last
-        raise UpstreamError(endpoint, f"more than {MAX_PAGES} pages: stopped")
 
     async def _all_projects(self) -> list[dict[str, Any]]:
         return await self._list("projects", PROJECTS, [("include_archived", "true")])
@@ -246,7 +177,7 @@ class OpenAIAdminSource:
         return [
             Level(
                 "openai_project_info",
-                (p["id"], _text(p.get("name")), _text(p.get("status"))),
+                (p["id"], text(p.get("name")), text(p.get("status"))),
                 1,
             )
             for p in await self._all_projects()
@@ -265,13 +196,13 @@ class OpenAIAdminSource:
             for key in items:
                 found = key.get("owner")
                 owner: dict[str, Any] = found if isinstance(found, dict) else {}
-                kind = _text(owner.get("type"))
+                kind = text(owner.get("type"))
                 who = owner.get(kind) if kind in ("user", "service_account") else None
-                name = _text(who.get("name")) if isinstance(who, dict) else ""
+                name = text(who.get("name")) if isinstance(who, dict) else ""
                 levels.append(
                     Level(
                         "openai_api_key_info",
-                        (key["id"], _text(key.get("name")), project, kind, name),
+                        (key["id"], text(key.get("name")), project, kind, name),
                         1,
                     )
                 )
@@ -280,20 +211,8 @@ class OpenAIAdminSource:
         return await self._per_project(projects, keys)
 
     async def _users(self) -> list[Level]:
-        email = bool(self._config.user_email)
-        return [
-            Level(
-                "openai_user_info",
-                (
-                    u["id"],
-                    _text(u.get("name")),
-                    _text(u.get("role")),
-                    _text(u.get("email")) if email else "",
-                ),
-                1,
-            )
-            for u in await self._list("users", USERS)
-        ]
+        users = await self._list("users", USERS)
+        return user_levels("openai_user_info", users, bool(self._config.user_email))
 
     @staticmethod
     def _limit(body: Any, endpoint: str) -> tuple[float, str]:
@@ -301,7 +220,7 @@ class OpenAIAdminSource:
             raise UpstreamError(endpoint, "answer is not a spend limit object")
         enforcement = body.get("enforcement")
         status = enforcement.get("status") if isinstance(enforcement, dict) else None
-        return dollars(body.get("threshold_amount"), endpoint, "threshold_amount"), _text(status)
+        return dollars(body.get("threshold_amount"), endpoint, "threshold_amount"), text(status)
 
     @staticmethod
     def _states(status: str) -> list[str]:
@@ -352,7 +271,7 @@ class OpenAIAdminSource:
             items = await self._list("project_rate_limits", f"{PROJECTS}/{project}/rate_limits")
             out = []
             for item in items:
-                model = _text(item.get("model"))
+                model = text(item.get("model"))
                 for field, limit in RATE_LIMIT_FIELDS.items():
                     value = item.get(field)
                     if value is None:

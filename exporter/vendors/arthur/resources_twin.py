@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from exporter.simulator.listing import control_route
 from exporter.vendors.arthur import twin as arthur
 
 TASK_READ_ROLES = frozenset({"ORG-ADMIN", "ORG-AUDITOR", "TASK-ADMIN", "TENANT-USER"})
@@ -26,21 +28,17 @@ CREATED_MS = 1_700_000_000_000
 
 @dataclass
 class Task:
+    """A task as the engine answers it (`TaskResponse`; no rules here)."""
+
     id: str
     name: str
-    archived: bool = False
-    created: int = CREATED_MS
+    is_archived: bool = False
+    created_at: int = CREATED_MS
+    is_agentic: bool = False
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "created_at": self.created,
-            "updated_at": self.created,
-            "is_agentic": False,
-            "is_archived": self.archived,
-            "rules": [],
-        }
+        return {**asdict(self), "updated_at": self.created_at}
 
 
 @dataclass
@@ -54,9 +52,9 @@ class Engine:
         names = ("support-bot", "claims-triage")
         for i, (task_id, name) in enumerate(zip(arthur.TASKS, names, strict=False)):
             assert task_id is not None
-            engine.tasks[task_id] = Task(task_id, name, created=CREATED_MS + i)
+            engine.tasks[task_id] = Task(task_id, name, created_at=CREATED_MS + i)
         old = "5f0c9a4e-1d2b-4c3e-8f7a-6b5c4d3e2f10"
-        engine.tasks[old] = Task(old, "legacy-faq", archived=True, created=CREATED_MS - 1)
+        engine.tasks[old] = Task(old, "legacy-faq", is_archived=True, created_at=CREATED_MS - 1)
         return engine
 
 
@@ -78,31 +76,19 @@ class TaskState:
             for _ in range(int(data["count"])):
                 n = len(engine.tasks)
                 task_id = f"00000000-0000-4000-8000-{n:012d}"
-                engine.tasks[task_id] = Task(task_id, f"task-{n}", created=CREATED_MS + n)
+                engine.tasks[task_id] = Task(task_id, f"task-{n}", created_at=CREATED_MS + n)
         elif action == "fail":
             engine.failing = int(data.get("status", 500))
         elif action == "heal":
             engine.failing = 0
         else:
             raise ValueError(f"unknown action {action!r}")
-        return self.truth(engine)
+        return self.ground_truth(engine)
 
     @staticmethod
-    def truth(engine: Engine) -> dict[str, Any]:
-        return {
-            "tasks": {t.id: {"name": t.name, "archived": t.archived} for t in engine.tasks.values()}
-        }
-
-
-def _authorize(request: Request, keys: Mapping[str, tuple[str, str]]) -> str | Response:
-    header = request.headers.get("authorization", "")
-    key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if key not in keys:
-        return JSONResponse({"detail": "Not authenticated"}, status_code=401)
-    engine, role = keys[key]
-    if role not in TASK_READ_ROLES:
-        return JSONResponse({"detail": "Forbidden"}, status_code=403)
-    return engine
+    def ground_truth(engine: Engine) -> dict[str, Any]:
+        tasks = engine.tasks.values()
+        return {"tasks": {t.id: {"name": t.name, "archived": t.is_archived} for t in tasks}}
 
 
 def _invalid(where: str, name: str, value: Any, message: str) -> JSONResponse:
@@ -115,7 +101,7 @@ def _invalid(where: str, name: str, value: Any, message: str) -> JSONResponse:
 async def search(
     state: TaskState, keys: Mapping[str, tuple[str, str]], request: Request
 ) -> Response:
-    who = _authorize(request, keys)
+    who = arthur.authorize(request, keys, TASK_READ_ROLES)
     if isinstance(who, Response):
         return who
     engine = state.engine(who)
@@ -147,14 +133,31 @@ async def search(
     include_archived = bool(body.get("include_archived"))
     only_archived = bool(body.get("only_archived"))
     ids = body.get("task_ids")
-    tasks = sorted(engine.tasks.values(), key=lambda t: t.created, reverse=sort == "desc")
+    tasks = sorted(engine.tasks.values(), key=lambda t: t.created_at, reverse=sort == "desc")
     tasks = [
         t
         for t in tasks
-        if (include_archived or only_archived or not t.archived)
-        and (not only_archived or t.archived)
+        if (include_archived or only_archived or not t.is_archived)
+        and (not only_archived or t.is_archived)
         and (ids is None or t.id in ids)
         and (body.get("task_name") is None or str(body["task_name"]).lower() in t.name.lower())
     ]
     chosen = tasks[page * size : (page + 1) * size]
     return JSONResponse({"count": len(tasks), "tasks": [t.body() for t in chosen]})
+
+
+def routes(keys: Mapping[str, tuple[str, str]]) -> list[Route]:
+    """The task search and `/_sim/arthur/tasks` (GET the ground truth of `engine`, POST an
+    action)."""
+    state = TaskState()
+
+    async def tasks_search(request: Request) -> Response:
+        return await search(state, keys, request)
+
+    def ground_truth(query: Mapping[str, str]) -> dict[str, Any]:
+        return state.ground_truth(state.engine(query.get("engine", "")))
+
+    return [
+        Route("/api/v2/tasks/search", tasks_search, methods=["POST"]),
+        control_route("/_sim/arthur/tasks", ground_truth, state.control),
+    ]

@@ -14,9 +14,8 @@ workspace's own id (usage reports it as null) and a key of the organization (no 
 State per organization, changed through `POST /_sim/anthropic/names` (no auth, loopback only):
 `{"org", "action": ...}` with the actions `rename_workspace` (`workspace_id`, `name`),
 `archive_workspace` (`workspace_id`), `rename_key` (`api_key_id`, `name`), `key_status`
-(`api_key_id`, `status`), `add_users` (`count`), `forbid` / `fail` (`resource`, `status`: answer
-403 / that status for that resource until `heal`), `heal` (`resource`, or all), `page_size`
-(`size`: the most items one page holds, whatever `limit` asks; 0 for no cap).
+(`api_key_id`, `status`), `add_users` (`count`) and those of every twin's listings
+(simulator/listing.py: `forbid`, `fail`, `heal`, `page_size`).
 `GET /_sim/anthropic/names?org=` is the ground truth.
 """
 
@@ -28,8 +27,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
+from exporter.simulator.listing import BadQuery, Organizations, cursor_page
 from exporter.simulator.twin import Frame
 from exporter.vendors.anthropic import twin as usage
 
@@ -152,7 +152,32 @@ class Org:
     def user_bodies(self) -> list[dict[str, Any]]:
         return [_user(uid, *fields) for uid, fields in self.users.items()]
 
-    def truth(self) -> dict[str, Any]:
+    def act(self, action: str, data: Mapping[str, Any]) -> None:
+        """Apply one of this twin's own `/_sim/anthropic/names` actions; ValueError for a bad
+        one."""
+        if action == "rename_workspace":
+            self.workspaces[str(data["workspace_id"])].name = str(data["name"])
+        elif action == "archive_workspace":
+            self.workspaces[str(data["workspace_id"])].archived_at = ARCHIVED
+        elif action == "rename_key":
+            self.keys[str(data["api_key_id"])].name = str(data["name"])
+        elif action == "key_status":
+            status = str(data["status"])
+            if status not in KEY_STATUSES:
+                raise ValueError(f"status: one of {', '.join(KEY_STATUSES)}")
+            self.keys[str(data["api_key_id"])].status = status
+        elif action == "add_users":
+            for _ in range(int(data["count"])):
+                n = len(self.users)
+                self.users[f"user_01Extra{n:013d}"] = (
+                    f"Extra user {n}",
+                    f"extra.{n}@example.com",
+                    "user",
+                )
+        else:
+            raise ValueError(f"unknown action {action!r}")
+
+    def ground_truth(self) -> dict[str, Any]:
         return {
             "default_workspace_id": DEFAULT_WORKSPACE_ID,
             "workspaces": [w.body() for w in self.workspaces.values()],
@@ -161,102 +186,19 @@ class Org:
         }
 
 
-class NamesState:
-    """Every organization's names, made on first use."""
-
-    def __init__(self) -> None:
-        self.orgs: dict[str, Org] = {}
-        self.page_size = 0
-
-    def org(self, name: str) -> Org:
-        if name not in self.orgs:
-            self.orgs[name] = Org.default()
-        return self.orgs[name]
-
-    def control(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Apply one `/_sim/anthropic/names` action; KeyError/ValueError for a bad one."""
-        action = str(data.get("action", ""))
-        if action == "page_size":
-            self.page_size = int(data["size"])
-            return {"page_size": self.page_size}
-        org = self.org(str(data.get("org", "")))
-        if action == "rename_workspace":
-            org.workspaces[str(data["workspace_id"])].name = str(data["name"])
-        elif action == "archive_workspace":
-            org.workspaces[str(data["workspace_id"])].archived_at = ARCHIVED
-        elif action == "rename_key":
-            org.keys[str(data["api_key_id"])].name = str(data["name"])
-        elif action == "key_status":
-            status = str(data["status"])
-            if status not in KEY_STATUSES:
-                raise ValueError(f"status: one of {', '.join(KEY_STATUSES)}")
-            org.keys[str(data["api_key_id"])].status = status
-        elif action == "add_users":
-            for _ in range(int(data["count"])):
-                n = len(org.users)
-                org.users[f"user_01Extra{n:013d}"] = (
-                    f"Extra user {n}",
-                    f"extra.{n}@example.com",
-                    "user",
-                )
-        elif action in ("forbid", "fail"):
-            resource = str(data["resource"])
-            if resource not in RESOURCES:
-                raise ValueError(f"unknown resource {resource!r}; one of {', '.join(RESOURCES)}")
-            org.refused[resource] = 403 if action == "forbid" else int(data.get("status", 500))
-        elif action == "heal":
-            if "resource" in data:
-                org.refused.pop(str(data["resource"]), None)
-            else:
-                org.refused.clear()
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        return org.truth()
-
-
-class _Bad(Exception):
-    pass
-
-
 def _flag(request: Request, name: str) -> bool:
     value = request.query_params.get(name, "false")
     if value not in ("true", "false"):
-        raise _Bad(f"{name}: must be a boolean")
+        raise BadQuery(f"{name}: must be a boolean")
     return value == "true"
 
 
 def page(request: Request, items: list[dict[str, Any]], cap: int = 0) -> dict[str, Any]:
     """One page of `items` as the Admin API lists: `limit` (1..1000, default 20), `after_id` or
     `before_id` (the object just outside the page), `{data, has_more, first_id, last_id}`."""
-    q = request.query_params
-    try:
-        limit = int(q.get("limit", "20"))
-    except ValueError:
-        raise _Bad("limit: must be an integer") from None
-    if not 1 <= limit <= PAGE_MAX:
-        raise _Bad(f"limit: must be between 1 and {PAGE_MAX}")
-    if cap:
-        limit = min(limit, cap)
-    after, before = q.get("after_id"), q.get("before_id")
-    if after is not None and before is not None:
-        raise _Bad("after_id and before_id cannot both be given")
-    ids = [item["id"] for item in items]
-    for name, cursor in (("after_id", after), ("before_id", before)):
-        if cursor is not None and cursor not in ids:
-            raise _Bad(f"{name}: no object with this id")
-    if before is not None:
-        end = ids.index(before)
-        start = max(0, end - limit)
-        data, more = items[start:end], start > 0
-    else:
-        start = ids.index(after) + 1 if after is not None else 0
-        data, more = items[start : start + limit], start + limit < len(items)
-    return {
-        "data": data,
-        "has_more": more,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
+    return cursor_page(
+        request, items, limit_max=PAGE_MAX, cap=cap, after="after_id", before="before_id"
+    )
 
 
 def authorize(request: Request, keys: Mapping[str, Any]) -> str | Response:
@@ -269,8 +211,8 @@ def authorize(request: Request, keys: Mapping[str, Any]) -> str | Response:
     return str(keys[key])
 
 
-def answer(state: NamesState, org: Org, request: Request, resource: str) -> dict[str, Any]:
-    """The page of `resource` a request asks for; _Bad for a query the API refuses."""
+def answer(state: Organizations[Org], org: Org, request: Request, resource: str) -> dict[str, Any]:
+    """The page of `resource` a request asks for; BadQuery for a query the API refuses."""
     q = request.query_params
     if resource == "workspaces":
         archived, default = _flag(request, "include_archived"), _flag(request, "include_default")
@@ -283,7 +225,7 @@ def answer(state: NamesState, org: Org, request: Request, resource: str) -> dict
     if resource == "api_keys":
         status = q.get("status")
         if status is not None and status not in KEY_STATUSES:
-            raise _Bad(f"status: one of {', '.join(KEY_STATUSES)}")
+            raise BadQuery(f"status: one of {', '.join(KEY_STATUSES)}")
         keys = [
             k.body()
             for k in org.keys.values()
@@ -296,10 +238,10 @@ def answer(state: NamesState, org: Org, request: Request, resource: str) -> dict
     return page(request, users, state.page_size)
 
 
-def routes(frame: Frame, truth: Any = None) -> list[BaseRoute]:
-    """The names routes and `/_sim/anthropic/names` (GET the truth, POST an action). `truth` (the
-    usage twin's state) is not needed: the names are twin.py's fixed tables."""
-    state = NamesState()
+def routes(frame: Frame, truth: Any = None) -> list[Route]:
+    """The names routes and `/_sim/anthropic/names` (GET the ground truth, POST an action).
+    `truth` (the usage twin's state) is not needed: the names are twin.py's fixed tables."""
+    state = Organizations(Org.default, RESOURCES)
 
     def listing(resource: str) -> Any:
         async def handler(request: Request) -> Response:
@@ -316,21 +258,11 @@ def routes(frame: Frame, truth: Any = None) -> list[BaseRoute]:
                 return _error(refused, "api_error", "simulated failure")
             try:
                 return JSONResponse(answer(state, org, request, resource))
-            except _Bad as err:
+            except BadQuery as err:
                 return _error(400, "invalid_request_error", str(err))
 
         return handler
 
-    async def control(request: Request) -> Response:
-        if request.method == "GET":
-            return JSONResponse(state.org(request.query_params.get("org", "")).truth())
-        try:
-            return JSONResponse(state.control(dict(await request.json())))
-        except (KeyError, ValueError, TypeError) as err:
-            return JSONResponse({"error": f"{type(err).__name__}: {err}"}, status_code=400)
-
-    out: list[BaseRoute] = [
-        Route(f"/v1/organizations/{resource}", listing(resource)) for resource in RESOURCES
-    ]
-    out.append(Route("/_sim/anthropic/names", control, methods=["GET", "POST"]))
+    out = [Route(f"/v1/organizations/{resource}", listing(resource)) for resource in RESOURCES]
+    out.append(state.control_route("/_sim/anthropic/names"))
     return out

@@ -11,61 +11,44 @@ tasks are included (`include_archived: true`) so old usage keeps its name; pages
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from exporter.model import Family, Kind, Level, Stream, StreamRead, Unavailable, Window
+from exporter.model import Family, Level
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.listing import ResourceSource, info_family, text
 from exporter.vendors.arthur.config import ArthurConfig
 
 PATH = "/api/v2/tasks/search"
 PAGE_SIZE = 500  # the engine allows up to 5000; task bodies carry every rule, so keep pages small
 MAX_PAGES = 1000
-STREAM = "info/tasks"
 
 FAMILIES: tuple[Family, ...] = (
-    Family(
+    info_family(
         "arthur_task_info",
-        Kind.GAUGE,
-        "A task of the engine (archived ones too), always 1: its current name. Join it to usage "
-        "at query time: `* on(target, task_id) group_left(task_name) arthur_task_info`.",
+        "A task of the engine (archived ones too), always 1: its current name.",
         ("task_id", "task_name"),
     ),
 )
 
 
-class ArthurTaskSource:
-    """The task names of one Arthur engine (one target)."""
+class ArthurResourceSource(ResourceSource):
+    """The task names of one Arthur engine (one target): the resource `tasks`."""
 
     def __init__(self, config: ArthurConfig, upstream: Upstream) -> None:
-        self._config = config
         self._upstream = upstream
-        self._streams: tuple[Stream, ...] = ()
-        if config.task_names:
-            self._streams = (Stream(STREAM, 0, 0, 0, every=int(config.resource_interval)),)
+        readers = {"tasks": self._levels} if config.task_names else {}
+        super().__init__(config.name, readers, int(config.resource_interval))
 
-    def __repr__(self) -> str:
-        return f"ArthurTaskSource(target={self._config.name!r})"
+    def off(self, name: str, status: int | None) -> str | None:
+        if status not in (403, 404):
+            return None
+        return (
+            f"{status}: the key may not search tasks (TASK_READ: ORG-AUDITOR, ORG-ADMIN, "
+            "TASK-ADMIN or TENANT-USER) or the engine has no task search; task names turned off "
+            "until a reload or restart (task_names: false silences this)"
+        )
 
-    async def streams(self) -> Sequence[Stream]:
-        return self._streams
-
-    def owns(self, stream: Stream) -> bool:
-        return stream.name == STREAM
-
-    async def read(self, stream: Stream, window: Window) -> StreamRead:
-        try:
-            tasks = await self._tasks()
-        except UpstreamError as err:
-            if err.status in (403, 404):
-                raise Unavailable(
-                    f"tasks: {err.status}: the key may not search tasks (TASK_READ: ORG-AUDITOR, "
-                    "ORG-ADMIN, TASK-ADMIN or TENANT-USER) or the engine has no task search; "
-                    "task names turned off until a reload or restart (task_names: false "
-                    "silences this)"
-                ) from None
-            raise
-        levels = [Level("arthur_task_info", (task_id, name), 1) for task_id, name in tasks.items()]
-        return StreamRead(stream.name, window.start, window.start, levels=levels)
+    async def _levels(self) -> list[Level]:
+        tasks = await self._tasks()
+        return [Level("arthur_task_info", (task_id, name), 1) for task_id, name in tasks.items()]
 
     async def _tasks(self) -> dict[str, str]:
         tasks: dict[str, str] = {}
@@ -83,8 +66,7 @@ class ArthurTaskSource:
             for task in body["tasks"]:
                 if not isinstance(task, dict) or not isinstance(task.get("id"), str):
                     raise UpstreamError("tasks/search", "a task is not an object with an id")
-                name = task.get("name")
-                tasks[task["id"]] = "" if name is None else str(name)
+                tasks[task["id"]] = text(task.get("name"))
             seen += len(body["tasks"])
             if not body["tasks"] or seen >= count:
                 return tasks
