@@ -81,7 +81,7 @@ NAMES = {
 }
 
 
-# Anthropic's listings (names_source.py): the same join, from its own info metrics.
+# Anthropic's listings (resources.py): the same join, from its own info metrics.
 ANTHROPIC_NAMES = {
     "workspace_id": ("workspace_name", "anthropic_workspace_info"),
     "api_key_id": ("api_key_name", "anthropic_api_key_info"),

@@ -59,7 +59,7 @@ OPENAI_USAGE = (
 OPENAI_OPERATIONS = (
     *(("get", f"/organization/usage/{name}") for name in OPENAI_USAGE),
     ("get", "/organization/costs"),
-    # names and limits (exporter/vendors/openai/admin_source.py), read on their own schedule
+    # names and limits (exporter/vendors/openai/resources.py), read on their own schedule
     ("get", "/organization/projects"),
     ("get", "/organization/projects/{project_id}/api_keys"),
     ("get", "/organization/users"),
@@ -71,7 +71,7 @@ OPENAI_OPERATIONS = (
 )
 ARTHUR_OPERATIONS = (
     ("get", "/api/v2/usage/tokens"),
-    ("post", "/api/v2/tasks/search"),  # task names (exporter/vendors/arthur/tasks_source.py)
+    ("post", "/api/v2/tasks/search"),  # task names (exporter/vendors/arthur/resources.py)
 )
 TELNYX_OPERATIONS = (
     ("get", "/storage/buckets/{bucketName}/usage/api"),

@@ -3,7 +3,7 @@ the fixed label values null dimensions map to.
 
 A family is declared once, here; the sources (legacy `source.py`, `analytics_source.py`) and the
 expected values (`truth.py`) use these names and tuples. The names families (workspaces, API
-keys, users) are declared with their source (`names_source.py`).
+keys, users) are declared with their resource source (`resources.py`).
 
 A dimension the source is not grouped by is the empty label value (as with the other vendors).
 A grouped dimension the API answers with null maps to one fixed, documented, non-empty value, so

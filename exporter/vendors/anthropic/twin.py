@@ -1,6 +1,6 @@
 """The Anthropic twin's ground truth: one organization's usage and cost as of any time, shared by
 the legacy Admin API routes (`routes.py`), the Analytics API routes (`analytics_routes.py`) and
-the names routes (`names_twin.py`).
+the names routes (`resources_twin.py`).
 
 An organization (`org`: who an accepted key belongs to) has a fixed set of raw rows, each one
 combination of every dimension both APIs know (workspace, API key, model, service tier, context
