@@ -8,7 +8,10 @@ from tests.conftest import SLOW, TESTS, markers_of
 
 
 def test_markers_follow_the_directory_and_the_slow_list() -> None:
-    assert markers_of("unit/test_ledger.py::test_x") == ("unit",)
+    assert markers_of("unit/ledger/test_ledger.py::test_x") == ("unit",)
+    assert markers_of("meta/test_markers.py::test_x") == ("unit",)
+    fuzz = "unit/vendors/test_parsers_fuzz.py::test_arbitrary_json_never_crashes_a_parser"
+    assert markers_of(fuzz) == ("unit", "slow")
     assert markers_of("integration/test_reload.py::test_x[a]") == ("integration",)
     assert markers_of("conformance/test_drift.py::test_x") == ("conformance", "integration")
     assert markers_of("e2e/test_sharded.py::test_x") == ("e2e", "slow")

@@ -21,7 +21,7 @@ from exporter.vendors import plugin
 from tests.focus_checks import parse_csv, problems
 from tests.harness import parse_samples
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "state-0.1.0"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "state-0.1.0"
 T_END = int(json.loads((FIXTURE / "MANIFEST.json").read_text())["t_end"])  # 2026-09-21
 TARGET = "fixture-openai"
 

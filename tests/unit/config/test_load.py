@@ -115,7 +115,7 @@ def test_api_key_file_is_read(tmp_path: Path) -> None:
 
 
 def test_example_configs_are_valid(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     key = tmp_path / "k"
     key.write_text("sk-admin-x")
     text = (

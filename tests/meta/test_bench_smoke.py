@@ -1,5 +1,5 @@
 """The benchmark scripts still run (a tiny size, no timing asserted). They run as
-`python -m bench.…` subprocesses: the tests do not import `bench` (tests/unit/test_testkit.py)."""
+`python -m bench.…` subprocesses: the tests do not import `bench` (tests/meta/test_testkit.py)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ import pytest
 from exporter.config.checks import generic_warnings
 from exporter.config.load import RENAMED_KEYS, ConfigError, Rename, load_config
 
-HISTORY = Path(__file__).resolve().parent.parent / "fixtures" / "config-history"
+HISTORY = Path(__file__).resolve().parents[2] / "fixtures" / "config-history"
 MANIFEST = json.loads((HISTORY / "MANIFEST.json").read_text())
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def env_for(text: str) -> dict[str, str]:
