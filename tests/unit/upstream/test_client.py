@@ -8,47 +8,27 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings, error_message
+from exporter.upstream import Upstream, UpstreamError, error_message
+from tests.fakes import Recorder, mock_upstream
 
 SECRET = "sk-admin-SECRET-CANARY-1234"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.codes: list[str] = []
-        self.remaining: list[float] = []
-
-    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        self.codes.append(code)
-
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        self.remaining.append(value)
 
 
 def client(
     handler: Callable[[httpx.Request], httpx.Response], **overrides: object
 ) -> tuple[Upstream, Recorder, list[float]]:
+    """An upstream presenting SECRET, with the default retries, and the waits it asked for."""
     recorder = Recorder()
     sleeps: list[float] = []
 
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    settings = UpstreamSettings(
-        **{  # type: ignore[arg-type]
-            "target": "t",
-            "source": "openai",
-            "base_url": "http://127.0.0.1:1",
-            "headers": {"Authorization": f"Bearer {SECRET}"},
-            "secret": SECRET,
-            **overrides,
-        }
+    settings = {"headers": {"Authorization": f"Bearer {SECRET}"}, "secret": SECRET, "retries": 3}
+    upstream = mock_upstream(
+        handler, "openai", recorder=recorder, sleep=sleep, **{**settings, **overrides}
     )
-    return (
-        Upstream(settings, recorder, transport=httpx.MockTransport(handler), sleep=sleep),
-        recorder,
-        sleeps,
-    )
+    return upstream, recorder, sleeps
 
 
 def sequence(*responses: httpx.Response | Exception) -> Callable[[httpx.Request], httpx.Response]:
@@ -158,16 +138,7 @@ async def test_concurrency_is_bounded() -> None:
         in_flight -= 1
         return httpx.Response(200, json={})
 
-    recorder = Recorder()
-    settings = UpstreamSettings(
-        target="t",
-        source="s",
-        base_url="http://127.0.0.1:1",
-        headers={},
-        secret="",
-        max_concurrency=2,
-    )
-    up = Upstream(settings, recorder, transport=httpx.MockTransport(handler))
+    up = mock_upstream(handler, max_concurrency=2)
     await asyncio.gather(*(up.get_json("e", "/x") for _ in range(8)))
     assert peak == 2
 

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.model import Source, StreamRead, Unavailable, Window
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.upstream import UpstreamError
 from exporter.vendors import plugins
+from tests.fakes import make_source
 
 SCALARS = st.none() | st.booleans() | st.integers(-10, 10**12) | st.floats() | st.text(max_size=8)
 KEYS = st.sampled_from(
@@ -130,31 +131,13 @@ SHAPED = st.one_of(
 )
 
 
-class Recorder:
-    def upstream_request(self, *args: str) -> None:
-        pass
-
-    def rate_limit_remaining(self, *args: Any) -> None:
-        pass
-
-
 def sources(body: bytes) -> dict[str, Source]:
     """A source of every registered kind (its parts too: names, limits), all given `body`."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body)
 
-    settings_ = UpstreamSettings(
-        target="t", source="x", base_url="http://127.0.0.1:1", headers={}, secret="", retries=0
-    )
-    upstream = Upstream(settings_, Recorder(), transport=httpx.MockTransport(handler))
-    common = {"name": "t", "api_key": "k"}
-    return {
-        p.kind: p.build(
-            p.config_model.model_validate({"kind": p.kind, **p.example, **common}), upstream
-        )
-        for p in plugins()
-    }
+    return {p.kind: make_source(p, handler, **p.example) for p in plugins()}
 
 
 async def read_all(body: bytes) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,11 @@ import pytest
 from starlette.applications import Starlette
 
 from exporter.ledger import Ledger
-from exporter.model import Kind, Stream, StreamRead, Window
+from exporter.model import Kind, Source, Stream, StreamRead, Window
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.anthropic import analytics_routes, analytics_source, twin
+from exporter.upstream import Upstream, UpstreamError
+from exporter.vendors.anthropic import PLUGIN, analytics_routes, analytics_source, twin
 from exporter.vendors.anthropic.analytics_source import (
     AnalyticsSource,
     Plan,
@@ -39,6 +40,7 @@ from exporter.vendors.anthropic.families import FAMILIES
 from exporter.vendors.anthropic.truth import REQUESTS as REQUESTS_FAMILY
 from exporter.vendors.anthropic.truth import TOKENS
 from exporter.windows import next_window
+from tests.fakes import Answers, make_source
 
 H, D = 3600, 86400
 KEY, ORG, TARGET = "sk-ant-admin01-analytics-test", "org-analytics", "acme"
@@ -210,15 +212,20 @@ def test_costs_in_another_currency_are_skipped_not_counted() -> None:
 # --- the source, against the twin, into the ledger -----------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.params: list[dict[str, list[str]]] = []
+def analytics(
+    answers: Answers,
+    clock: Callable[[], float] = lambda: T0,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    **keys: Any,
+) -> Source:
+    """The Analytics source alone (not the names read beside it) of target `acme`, on `clock`."""
 
-    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        pass
+    def build(config: AnthropicConfig, upstream: Upstream) -> Source:
+        return AnalyticsSource(config, upstream, clock)
 
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        pass
+    return make_source(
+        PLUGIN, answers, build, sleep=sleep, name=TARGET, api_key=KEY, api="analytics", **keys
+    )
 
 
 class World:
@@ -250,10 +257,7 @@ class World:
         ledger.declare(TARGET, FAMILIES)
         return ledger
 
-    def new_source(self) -> AnalyticsSource:
-        config = AnthropicConfig.model_validate(
-            {"kind": "anthropic", "name": TARGET, "api_key": KEY, "api": "analytics", **self.keys}
-        )
+    def new_source(self) -> Source:
         asgi = httpx.ASGITransport(app=self.app)
 
         async def record(request: httpx.Request) -> httpx.Response:
@@ -266,20 +270,8 @@ class World:
             self.slept.append(seconds)
             self.now += math.ceil(seconds)
 
-        settings = UpstreamSettings(
-            target=TARGET,
-            source="anthropic",
-            base_url="http://twin",
-            headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
-            secret=KEY,
-            retries=2,
-        )
-        transport = httpx.MockTransport(record)  # hands each request to the twin, recorded
-        return AnalyticsSource(
-            config,
-            Upstream(settings, Recorder(), transport=transport, sleep=sleep),
-            lambda: self.now,
-        )
+        # each request handed to the twin, recorded
+        return analytics(record, lambda: self.now, sleep, retries=2, **self.keys)
 
     def restart(self) -> None:
         self.ledger.close()
@@ -463,15 +455,7 @@ def test_more_rows_without_a_cursor_fail_the_read_rather_than_zero_the_rest() ->
     async def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={**page, "data_refreshed_at": "2026-11-30T01:00:00Z"})
 
-    config = AnthropicConfig.model_validate(
-        {"kind": "anthropic", "name": TARGET, "api_key": KEY, "api": "analytics"}
-    )
-    settings = UpstreamSettings(
-        target=TARGET, source="anthropic", base_url="http://twin", headers={}, secret=KEY
-    )
-    source = AnalyticsSource(
-        config, Upstream(settings, Recorder(), transport=httpx.MockTransport(answer)), lambda: T0
-    )
+    source = analytics(answer)
 
     async def read() -> StreamRead:
         stream = next(s for s in await source.streams() if s.name == "messages")
@@ -493,15 +477,7 @@ def test_a_page_without_data_refreshed_at_keeps_the_last_one() -> None:
             page["data_refreshed_at"] = stamp
         return httpx.Response(200, json=page)
 
-    config = AnthropicConfig.model_validate(
-        {"kind": "anthropic", "name": TARGET, "api_key": KEY, "api": "analytics"}
-    )
-    settings = UpstreamSettings(
-        target=TARGET, source="anthropic", base_url="http://twin", headers={}, secret=KEY
-    )
-    source = AnalyticsSource(
-        config, Upstream(settings, Recorder(), transport=httpx.MockTransport(answer)), lambda: T0
-    )
+    source = analytics(answer)
 
     async def refreshed() -> list[float]:
         stream = next(s for s in await source.streams() if s.name == "messages")

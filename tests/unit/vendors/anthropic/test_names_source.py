@@ -17,27 +17,16 @@ from starlette.applications import Starlette
 from exporter.model import Level, Stream, Unavailable, Window
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.anthropic import names_source, names_twin
+from exporter.upstream import UpstreamError
+from exporter.vendors.anthropic import PLUGIN, names_source, names_twin
 from exporter.vendors.anthropic import twin as usage
-from exporter.vendors.anthropic.config import AnthropicConfig
 from exporter.vendors.anthropic.names_source import FAMILIES, AnthropicNamesSource
+from tests.fakes import Answers, Recorder, make_source
 
 KEY, ORG = "sk-ant-admin01-names-test", "org-names"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
 WINDOW = Window(1_800_000_000, 1_800_000_000)
 Labels = tuple[str, ...]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        self.calls.append((endpoint, code))
-
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        pass
 
 
 def twin_app() -> Starlette:
@@ -53,26 +42,15 @@ def twin_app() -> Starlette:
     return Starlette(routes=names_twin.routes(frame, None))
 
 
-def config(**keys: Any) -> AnthropicConfig:
-    return AnthropicConfig.model_validate(
-        {"kind": "anthropic", "name": "acme", "api_key": KEY, **keys}
+def names_of(
+    answers: Answers, recorder: Recorder | None = None, **keys: Any
+) -> AnthropicNamesSource:
+    """The names source alone, of target `acme`, as the daemon sets up its upstream."""
+    source = make_source(
+        PLUGIN, answers, AnthropicNamesSource, recorder=recorder, name="acme", api_key=KEY, **keys
     )
-
-
-def make_source(
-    transport: httpx.AsyncBaseTransport, **keys: Any
-) -> tuple[AnthropicNamesSource, Recorder]:
-    recorder = Recorder()
-    settings = UpstreamSettings(
-        target="acme",
-        source="anthropic",
-        base_url="http://127.0.0.1:1",
-        headers=HEADERS,
-        secret=KEY,
-        retries=0,
-    )
-    upstream = Upstream(settings, recorder, transport=transport)
-    return AnthropicNamesSource(config(**keys), upstream), recorder
+    assert isinstance(source, AnthropicNamesSource)
+    return source
 
 
 class Twin:
@@ -137,7 +115,8 @@ async def test_every_name_equals_the_twin_truth_across_pages() -> None:
     twin = Twin()
     await twin.control(action="page_size", size=2)
     await twin.control(action="add_users", count=5)  # eight users: four pages
-    source, recorder = make_source(twin.transport)
+    recorder = Recorder()
+    source = names_of(twin.transport, recorder)
     found = await read_all(source)
     truth = await twin.truth()
     assert found == expected(truth)
@@ -151,7 +130,7 @@ async def test_every_name_equals_the_twin_truth_across_pages() -> None:
 
 async def test_the_names_cover_every_id_the_usage_twin_reports() -> None:
     twin = Twin()
-    source, _ = make_source(twin.transport)
+    source = names_of(twin.transport)
     found = await read_all(source)
     workspaces = {labels[0] for labels in found["anthropic_workspace_info"]}
     keys = {labels[0] for labels in found["anthropic_api_key_info"]}
@@ -176,7 +155,7 @@ async def test_the_names_cover_every_id_the_usage_twin_reports() -> None:
 
 async def test_a_rename_and_an_archive_change_their_series_only() -> None:
     twin = Twin()
-    source, _ = make_source(twin.transport)
+    source = names_of(twin.transport)
     before = await read_all(source)
     await twin.control(action="rename_workspace", workspace_id=usage.PROD, name="Production")
     await twin.control(action="archive_workspace", workspace_id=usage.RESEARCH)
@@ -204,13 +183,13 @@ async def test_user_emails_only_with_the_opt_in_and_never_in_logs_or_errors(
     twin = Twin()
     truth = await twin.truth()
     emails = [u["email"] for u in truth["users"]]
-    source, _ = make_source(twin.transport)
+    source = names_of(twin.transport)
     found = await read_all(source)
     assert {labels[3] for labels in found["anthropic_user_info"]} == {""}
-    opted, _ = make_source(twin.transport, user_email=True)
+    opted = names_of(twin.transport, user_email=True)
     assert await read_all(opted) == expected(truth, email=True)
     # a failing read (an answer that breaks the shape) says nothing of the users it read
-    bad = make_source(httpx.MockTransport(lambda r: users_then_garbage(r, truth)))[0]
+    bad = names_of(httpx.MockTransport(lambda r: users_then_garbage(r, truth)))
     stream = next(s for s in await bad.streams() if s.name == "info/users")
     with pytest.raises(UpstreamError) as failed:
         await bad.read(stream, WINDOW)
@@ -229,7 +208,7 @@ def users_then_garbage(request: httpx.Request, truth: Any) -> httpx.Response:
 @pytest.mark.parametrize("resource", names_twin.RESOURCES)
 async def test_a_forbidden_resource_is_unavailable_and_a_failing_one_raises(resource: str) -> None:
     twin = Twin()
-    source, _ = make_source(twin.transport)
+    source = names_of(twin.transport)
     stream = next(s for s in await source.streams() if s.name == f"info/{resource}")
     await twin.control(action="fail", resource=resource, status=503)
     with pytest.raises(UpstreamError) as failed:  # the daemon keeps the last names
@@ -243,7 +222,7 @@ async def test_a_forbidden_resource_is_unavailable_and_a_failing_one_raises(reso
 
 
 async def test_a_404_is_unavailable() -> None:
-    source, _ = make_source(httpx.MockTransport(lambda r: httpx.Response(404, json={})))
+    source = names_of(httpx.MockTransport(lambda r: httpx.Response(404, json={})))
     for stream in await source.streams():
         with pytest.raises(Unavailable, match="404"):
             await source.read(stream, WINDOW)
@@ -261,7 +240,8 @@ async def test_a_cursor_that_never_ends_is_stopped(
     new_ids: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(names_source, "MAX_PAGES", 7)
-    source, recorder = make_source(httpx.MockTransport(lambda r: endless(r, new_ids=new_ids)))
+    recorder = Recorder()
+    source = names_of(httpx.MockTransport(lambda r: endless(r, new_ids=new_ids)), recorder)
     stream = next(s for s in await source.streams() if s.name == "info/users")
     with pytest.raises(UpstreamError, match="pages: stopped" if new_ids else "cannot page on"):
         await source.read(stream, WINDOW)
@@ -282,7 +262,7 @@ async def test_a_key_of_the_older_shape_or_of_the_organization_has_a_fixed_works
         {"id": "k3", "name": "c", "scope": {"type": "organization"}, "status": "active"},
         {"id": "k4", "name": None, "scope": {"type": "workspace", "workspace_id": "w"}},
     ]
-    source, _ = make_source(httpx.MockTransport(keys_page(keys)))
+    source = names_of(httpx.MockTransport(keys_page(keys)))
     stream = next(s for s in await source.streams() if s.name == "info/api_keys")
     levels = (await source.read(stream, WINDOW)).levels
     assert [lv.labels for lv in levels] == [
@@ -301,7 +281,7 @@ async def test_the_requests_ask_for_archived_workspaces_and_the_largest_pages() 
         seen.append({"path": [request.url.path], **parse_qs(urlsplit(str(request.url)).query)})
         return httpx.Response(200, json={"data": [], "has_more": False})
 
-    source, _ = make_source(httpx.MockTransport(handler))
+    source = names_of(httpx.MockTransport(handler))
     await read_all(source)
     by_path: dict[str, list[dict[str, list[str]]]] = {}
     for query in seen:
@@ -317,11 +297,11 @@ async def test_the_requests_ask_for_archived_workspaces_and_the_largest_pages() 
 
 
 async def test_streams_follow_resource_interval_and_resources() -> None:
-    source, _ = make_source(httpx.MockTransport(keys_page([])), resource_interval="2m")
+    source = names_of(httpx.MockTransport(keys_page([])), resource_interval="2m")
     assert list(await source.streams()) == [
         Stream(f"info/{name}", 0, 0, 0, every=120) for name in names_twin.RESOURCES
     ]
-    off, _ = make_source(
+    off = names_of(
         httpx.MockTransport(keys_page([])), resources={"api_keys": False, "users": False}
     )
     assert [s.name for s in await off.streams()] == ["info/workspaces"]

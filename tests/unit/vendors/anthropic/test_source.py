@@ -6,7 +6,6 @@ read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -14,14 +13,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from exporter.model import Flow, Stream, StreamRead, Window
-from exporter.plugin import upstream_settings
-from exporter.upstream import Upstream, UpstreamError
+from exporter.model import Flow, Source, Stream, StreamRead, Window
+from exporter.upstream import UpstreamError
 from exporter.vendors.anthropic import PLUGIN
-from exporter.vendors.anthropic.config import AnthropicConfig
 from exporter.vendors.anthropic.families import COST_LABELS, USAGE_LABELS
 from exporter.vendors.anthropic.source import AnthropicSource
 from tests.conformance import spec
+from tests.fakes import Answers, make_source
 
 KEY = "sk-ant-admin01-unit"
 DAY = 86400
@@ -29,24 +27,9 @@ H0 = 1_785_542_400  # 2026-08-01T00:00:00Z
 EXAMPLES = json.loads((spec.DATA / "anthropic.json").read_text())["examples"]
 
 
-class Recorder:
-    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        pass
-
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        pass
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def make(handler: Handler, **config: Any) -> tuple[AnthropicSource, AnthropicConfig]:
-    cfg = AnthropicConfig.model_validate(
-        {"kind": "anthropic", "name": "t", "api_key": KEY, "retries": 0, **config}
-    )
-    settings = upstream_settings(PLUGIN, cfg, "http://127.0.0.1:1")
-    upstream = Upstream(settings, Recorder(), transport=httpx.MockTransport(handler))
-    return AnthropicSource(cfg, upstream), cfg
+def make(handler: Answers, **config: Any) -> Source:
+    """The usage and cost source alone (not the names read beside it)."""
+    return make_source(PLUGIN, handler, AnthropicSource, api_key=KEY, **config)
 
 
 def iso(t: int) -> str:
@@ -64,7 +47,7 @@ def report(buckets: list[Any], next_page: str | None = None) -> httpx.Response:
     return httpx.Response(200, json=body)
 
 
-async def read(source: AnthropicSource, name: str, window: Window) -> StreamRead:
+async def read(source: Source, name: str, window: Window) -> StreamRead:
     streams = {s.name: s for s in await source.streams()}
     return await source.read(streams[name], window)
 
@@ -80,7 +63,7 @@ async def test_requests_carry_the_key_version_and_the_documented_parameters() ->
         seen.append(request)
         return report([])
 
-    source, _ = make(handler, group_by=["workspace_id", "speed"], bucket_width="1h")
+    source = make(handler, group_by=["workspace_id", "speed"], bucket_width="1h")
     await read(source, "messages", Window(H0, H0 + 3 * 3600))
     await read(source, "costs", Window(H0, H0 + 2 * DAY))
     usage, cost = seen
@@ -115,14 +98,14 @@ async def test_no_beta_header_without_speed() -> None:
         seen.append(request)
         return report([])
 
-    source, _ = make(handler)
+    source = make(handler)
     await read(source, "messages", Window(H0, H0 + 3600))
     assert "anthropic-beta" not in seen[0].headers
 
 
 async def test_the_docs_usage_example_becomes_six_counters() -> None:
     example = EXAMPLES["usage-report-messages"]
-    source, _ = make(lambda r: httpx.Response(200, json={**example, "has_more": False}))
+    source = make(lambda r: httpx.Response(200, json={**example, "has_more": False}))
     got = await read(source, "messages", Window(1_754_006_400, 1_754_006_400 + DAY))
     by_family = {f.family: f for f in got.flows}
     assert {f: by_family[f].value for f in by_family} == {
@@ -154,7 +137,7 @@ async def test_the_docs_usage_example_becomes_six_counters() -> None:
 
 async def test_the_docs_cost_example_is_cents_read_exactly() -> None:
     example = EXAMPLES["cost-report"]
-    source, _ = make(lambda r: httpx.Response(200, json={**example, "has_more": False}))
+    source = make(lambda r: httpx.Response(200, json={**example, "has_more": False}))
     got = await read(source, "costs", Window(1_754_006_400, 1_754_006_400 + DAY))
     (flow,) = got.flows
     assert flow.family == "anthropic_cost_usd_total"
@@ -174,7 +157,7 @@ async def test_amounts_are_summed_in_decimal_and_converted_once() -> None:
     # Two results of one series (cost grouped by workspace only): 10 and 20 cents.
     results = [{"amount": a, "currency": "USD", "workspace_id": None} for a in ("10", "20")]
     results.append({"amount": "123456789.123456789", "currency": "USD", "workspace_id": "w"})
-    source, _ = make(lambda r: report([bucket(H0, DAY, results)]), cost_group_by=["workspace_id"])
+    source = make(lambda r: report([bucket(H0, DAY, results)]), cost_group_by=["workspace_id"])
     got = await read(source, "costs", Window(H0, H0 + DAY))
     values = {labels(f, COST_LABELS)["workspace_id"]: f.value for f in got.flows}
     assert values["default"] == 0.3  # not 0.1 + 0.2 == 0.30000000000000004
@@ -191,7 +174,7 @@ async def test_null_dimensions_get_their_fixed_labels_and_ungrouped_ones_stay_em
         "inference_geo": "not_available",
         "output_tokens": 7,
     }
-    source, _ = make(
+    source = make(
         lambda r: report([bucket(H0, 3600, [result])]),
         group_by=["workspace_id", "api_key_id", "model", "inference_geo", "service_tier"],
     )
@@ -211,7 +194,7 @@ async def test_null_dimensions_get_their_fixed_labels_and_ungrouped_ones_stay_em
     }
     cost = {"amount": "5", "currency": "USD", "workspace_id": None, "description": "Web Search",
             "cost_type": "web_search", "model": None, "token_type": None}  # fmt: skip
-    source, _ = make(lambda r: report([bucket(H0, DAY, [cost])]))
+    source = make(lambda r: report([bucket(H0, DAY, [cost])]))
     (flow,) = (await read(source, "costs", Window(H0, H0 + DAY))).flows
     assert labels(flow, COST_LABELS) == {
         "workspace_id": "default",
@@ -226,13 +209,13 @@ async def test_null_dimensions_get_their_fixed_labels_and_ungrouped_ones_stay_em
 
 async def test_empty_buckets_are_covered_and_count_nothing() -> None:
     buckets = [bucket(H0 + i * 60, 60, []) for i in range(5)]
-    source, _ = make(lambda r: report(buckets), bucket_width="1m")
+    source = make(lambda r: report(buckets), bucket_width="1m")
     got = await read(source, "messages", Window(H0, H0 + 300))
     assert (got.start, got.end, list(got.flows)) == (H0, H0 + 300, [])
 
 
 async def test_coverage_ends_at_the_last_bucket_the_api_returned() -> None:
-    source, _ = make(lambda r: report([bucket(H0, 3600, [])]))
+    source = make(lambda r: report([bucket(H0, 3600, [])]))
     got = await read(source, "messages", Window(H0, H0 + 3 * 3600))
     assert (got.start, got.end) == (H0, H0 + 3600)
 
@@ -253,7 +236,7 @@ async def test_pages_are_followed_with_the_cursor_and_bounded() -> None:
         assert request.url.params.get("starting_at") == iso(H0), "parameters never change"
         return pages[page]
 
-    source, _ = make(handler, group_by=[])
+    source = make(handler, group_by=[])
     got = await read(source, "messages", Window(H0, H0 + 3 * 3600))
     assert asked == [None, "2026-08-01T01:00:00Z", "2026-08-01T02:00:00Z"]
     assert sorted(f.value for f in got.flows) == [1, 2, 4]
@@ -261,7 +244,7 @@ async def test_pages_are_followed_with_the_cursor_and_bounded() -> None:
     def looping(request: httpx.Request) -> httpx.Response:
         return report([bucket(H0, 3600, [])], next_page="2026-08-01T01:00:00Z")
 
-    source, _ = make(looping)
+    source = make(looping)
     with pytest.raises(UpstreamError, match="cursor repeated"):
         await read(source, "messages", Window(H0, H0 + 3 * 3600))
 
@@ -276,7 +259,7 @@ async def test_unknown_fields_are_counted_not_fatal() -> None:
     }
     body = {**json.loads(report([bucket(H0, 3600, [result])]).content), "x_page": 1}
     body["data"][0]["x_bucket"] = True
-    source, _ = make(lambda r: httpx.Response(200, json=body))
+    source = make(lambda r: httpx.Response(200, json=body))
     got = await read(source, "messages", Window(H0, H0 + 3600))
     assert got.unknown_fields == 5
     assert sum(f.value for f in got.flows) == 4
@@ -287,7 +270,7 @@ async def test_other_currencies_are_skipped_and_the_budget_is_a_level() -> None:
         {"amount": "100", "currency": "EUR", "workspace_id": "w"},
         {"amount": "250", "currency": "USD", "workspace_id": "w"},
     ]
-    source, _ = make(lambda r: report([bucket(H0, DAY, results)]), monthly_budget_usd=300)
+    source = make(lambda r: report([bucket(H0, DAY, results)]), monthly_budget_usd=300)
     got = await read(source, "costs", Window(H0, H0 + DAY))
     assert [f.value for f in got.flows] == [2.5]
     assert [(lv.family, lv.value) for lv in got.levels] == [("anthropic_cost_budget_usd", 300)]
@@ -325,7 +308,7 @@ GARBAGE: list[tuple[str, str, Any]] = [
     ("stream", "body"), [(s, b) for s, _, b in GARBAGE], ids=[w for _, w, _ in GARBAGE]
 )
 async def test_garbage_fails_the_read(stream: str, body: Any) -> None:
-    source, _ = make(lambda r: httpx.Response(200, json=body), group_by=["workspace_id"])
+    source = make(lambda r: httpx.Response(200, json=body), group_by=["workspace_id"])
     width = DAY if stream == "costs" else 3600
     with pytest.raises(UpstreamError):
         await read(source, stream, Window(H0, H0 + width))
@@ -333,14 +316,14 @@ async def test_garbage_fails_the_read(stream: str, body: Any) -> None:
 
 async def test_refusals_carry_anthropic_hints() -> None:
     error = {"type": "error", "error": {"type": "permission_error", "message": "no admin"}}
-    source, _ = make(lambda r: httpx.Response(403, json=error))
+    source = make(lambda r: httpx.Response(403, json=error))
     with pytest.raises(UpstreamError, match=r"workspace-scoped keys.*no admin") as raised:
         await read(source, "messages", Window(H0, H0 + 3600))
     assert KEY not in str(raised.value)
 
 
 async def test_streams_follow_the_configuration() -> None:
-    source, _ = make(lambda r: report([]), bucket_width="1m", endpoints=["messages"])
+    source = make(lambda r: report([]), bucket_width="1m", endpoints=["messages"])
     assert list(await source.streams()) == [Stream("messages", 60, 1800, 7 * DAY)]
-    source, _ = make(lambda r: report([]), endpoints=["costs"], cost_lookback="3d")
+    source = make(lambda r: report([]), endpoints=["costs"], cost_lookback="3d")
     assert list(await source.streams()) == [Stream("costs", DAY, 3 * DAY, 7 * DAY, True)]

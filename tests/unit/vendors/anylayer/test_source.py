@@ -7,34 +7,16 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.model import Window
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.model import Source, Window
+from exporter.upstream import UpstreamError
+from exporter.vendors.anylayer import PLUGIN
 from exporter.vendors.anylayer.config import AnylayerConfig
-from exporter.vendors.anylayer.source import AnylayerSource, ratio
+from exporter.vendors.anylayer.source import ratio
+from tests.fakes import Answers, make_source
 
 
-class Recorder:
-    def upstream_request(self, *args: str) -> None:
-        pass
-
-    def rate_limit_remaining(self, *args: Any) -> None:
-        pass
-
-
-def source(handler: Any, **config: Any) -> AnylayerSource:
-    settings = UpstreamSettings(
-        target="z",
-        source="anylayer",
-        base_url="http://127.0.0.1:1",
-        headers={},
-        secret="",
-        retries=0,
-    )
-    upstream = Upstream(settings, Recorder(), transport=httpx.MockTransport(handler))
-    cfg = AnylayerConfig.model_validate(
-        {"kind": "anylayer", "name": "z", "api_key": "k", "timeframe": "all", **config}
-    )
-    return AnylayerSource(cfg, upstream)
+def source(handler: Answers, **config: Any) -> Source:
+    return make_source(PLUGIN, handler, **{"timeframe": "all", **config})
 
 
 def point(hour: int, requests: int) -> dict[str, Any]:

@@ -9,27 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from exporter.model import Window
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.arthur.config import ArthurConfig
+from exporter.model import Source, Window
+from exporter.upstream import UpstreamError
+from exporter.vendors.arthur import PLUGIN
 from exporter.vendors.arthur.source import ArthurSource
+from tests.fakes import Answers, make_source
 
 
-class Recorder:
-    def upstream_request(self, *args: str) -> None:
-        pass
-
-    def rate_limit_remaining(self, *args: Any) -> None:
-        pass
-
-
-def source(handler: Any, **config: Any) -> ArthurSource:
-    settings = UpstreamSettings(
-        target="g", source="arthur", base_url="http://127.0.0.1:1", headers={}, secret="", retries=0
-    )
-    upstream = Upstream(settings, Recorder(), transport=httpx.MockTransport(handler))
-    cfg = ArthurConfig.model_validate({"kind": "arthur", "name": "g", "api_key": "k", **config})
-    return ArthurSource(cfg, upstream)
+def source(handler: Answers, **config: Any) -> Source:
+    """The usage source alone (not the task names read beside it)."""
+    return make_source(PLUGIN, handler, ArthurSource, **config)
 
 
 async def test_windows_send_both_bounds_and_parse_rows() -> None:

@@ -3,49 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from exporter.model import Window
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.openai.config import OpenAIConfig
+from exporter.model import Source, Window
+from exporter.upstream import UpstreamError
+from exporter.vendors.openai import PLUGIN
 from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, OpenAISource
+from tests.fakes import Answers, Recorder, make_source
 
 FAMILY_LABELS = {f.name: f.labels for f in FAMILIES}
+KEY = "sk-admin-x"
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        self.calls.append((endpoint, code))
-
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        pass
-
-
-def make_source(
-    handler: Callable[[httpx.Request], httpx.Response], **config: Any
-) -> tuple[OpenAISource, Recorder]:
-    recorder = Recorder()
-    settings = UpstreamSettings(
-        target="t",
-        source="openai",
-        base_url="http://127.0.0.1:1",
-        headers={},
-        secret="sk-admin-x",
-        retries=0,
-    )
-    upstream = Upstream(settings, recorder, transport=httpx.MockTransport(handler))
-    cfg = OpenAIConfig.model_validate(
-        {"kind": "openai", "name": "t", "api_key": "sk-admin-x", **config}
-    )
-    return OpenAISource(cfg, upstream), recorder
+def usage_source(handler: Answers, recorder: Recorder | None = None, **config: Any) -> Source:
+    """The usage and costs source alone (not the names and limits read beside it)."""
+    return make_source(PLUGIN, handler, OpenAISource, recorder=recorder, api_key=KEY, **config)
 
 
 def page(buckets: list[dict[str, Any]], next_page: str | None = None) -> httpx.Response:
@@ -62,7 +38,7 @@ def bucket(start: int, results: list[dict[str, Any]], width: int = 3600) -> dict
     return {"object": "bucket", "start_time": start, "end_time": start + width, "results": results}
 
 
-async def read(source: OpenAISource, endpoint: str, window: Window) -> Any:
+async def read(source: Source, endpoint: str, window: Window) -> Any:
     streams = {s.name: s for s in await source.streams()}
     return await source.read(streams[endpoint], window)
 
@@ -86,7 +62,8 @@ async def test_pagination_follows_every_page_with_identical_params() -> None:
         nxt = {0: "p1", 1: "p2", 2: None}[index]
         return page([bucket(3600 * index, [result])], nxt)
 
-    source, recorder = make_source(handler, group_by=["model", "project_id"])
+    recorder = Recorder()
+    source = usage_source(handler, recorder, group_by=["model", "project_id"])
     got = await read(source, "completions", Window(0, 3 * 3600))
     assert [q.get("page") for q in seen] == [None, ["p1"], ["p2"]]
     for q in seen:
@@ -105,7 +82,7 @@ async def test_group_by_applies_only_supported_keys_and_override() -> None:
         queries[path] = parse_qs(urlsplit(str(request.url)).query).get("group_by", [])
         return page([])
 
-    source, _ = make_source(
+    source = usage_source(
         handler,
         group_by=["project_id", "model", "line_item", "size"],
         overrides={"embeddings": {"group_by": ["user_id"]}},
@@ -145,7 +122,7 @@ async def test_amounts_as_strings_unknown_fields_and_null_labels() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return page([bucket(0, results, 86400)])
 
-    source, _ = make_source(handler, group_by=["line_item", "project_id"])
+    source = usage_source(handler, group_by=["line_item", "project_id"])
     got = await read(source, "costs", Window(0, 86400))
     labels = FAMILY_LABELS["openai_cost_usd_total"]
     values = [(dict(zip(labels, f.labels, strict=True)), f.value) for f in got.flows]
@@ -166,7 +143,7 @@ async def test_a_wrong_type_fails_the_read_instead_of_counting_garbage() -> None
         }
         return page([bucket(0, [bad])])
 
-    source, _ = make_source(handler)
+    source = usage_source(handler)
     with pytest.raises(UpstreamError, match="input_tokens"):
         await read(source, "completions", Window(0, 3600))
 
@@ -210,7 +187,7 @@ async def test_vector_stores_is_a_level_from_the_newest_bucket() -> None:
             ]
         )
 
-    source, _ = make_source(handler)
+    source = usage_source(handler)
     got = await read(source, "vector_stores", Window(200_000, 200_000))
     assert [(lv.family, lv.labels, lv.value) for lv in got.levels] == [
         ("openai_vector_store_bytes", ("p",), 250.0)
@@ -222,7 +199,7 @@ async def test_malformed_page_is_an_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=json.dumps({"object": "page", "data": "nope"}))
 
-    source, _ = make_source(handler)
+    source = usage_source(handler)
     with pytest.raises(UpstreamError, match="page object"):
         await read(source, "embeddings", Window(0, 3600))
 
@@ -254,7 +231,7 @@ async def test_decisions_feed_token_and_request_families_with_api_source() -> No
         seen.append((request.url.path, parse_qs(urlsplit(str(request.url)).query)))
         return page([bucket(0, [result])])
 
-    source, _ = make_source(handler, group_by=["project_id", "model", "api_source"])
+    source = usage_source(handler, group_by=["project_id", "model", "api_source"])
     got = await read(source, "decisions", Window(0, 3600))
     assert [p for p, _ in seen] == ["/v1/organization/usage/decisions"]
     assert seen[0][1]["group_by"] == ["project_id", "model", "api_source"]
@@ -283,7 +260,7 @@ async def test_api_source_is_asked_only_where_the_api_accepts_it() -> None:
         seen.append((request.url.path, parse_qs(urlsplit(str(request.url)).query)))
         return page([])
 
-    source, _ = make_source(handler, group_by=["model", "api_source"])
+    source = usage_source(handler, group_by=["model", "api_source"])
     for endpoint in ("completions", "decisions", "web_search_calls", "costs", "embeddings"):
         await read(source, endpoint, Window(0, 86400))
     asked = {p.rsplit("/", 1)[-1]: q.get("group_by", []) for p, q in seen}
@@ -304,7 +281,7 @@ async def test_web_search_calls_carry_api_source_on_tools_and_requests() -> None
         "api_source": "unlabeled",
         "context_level": "high",
     }
-    source, _ = make_source(lambda r: page([bucket(0, [result])]), group_by=["api_source"])
+    source = usage_source(lambda r: page([bucket(0, [result])]), group_by=["api_source"])
     got = await read(source, "web_search_calls", Window(0, 3600))
     by_family = {
         f.family: dict(zip(FAMILY_LABELS[f.family], f.labels, strict=True)) for f in got.flows
@@ -349,7 +326,7 @@ async def test_cost_quantities_keep_their_unit_verbatim_and_null_means_no_flow()
             "quantity_unit": None,
         },
     ]
-    source, _ = make_source(
+    source = usage_source(
         lambda r: page([bucket(0, results, 86400)]),
         group_by=["line_item", "api_source"],
         overrides={"costs": {"group_by": ["line_item", "user_id", "api_source"]}},
@@ -384,9 +361,9 @@ async def test_costs_take_user_id_from_the_override_only() -> None:
         return page([])
 
     # a list written for the usage endpoints before costs accepted user_id keeps its meaning
-    source, _ = make_source(handler, group_by=["project_id", "user_id", "line_item"])
+    source = usage_source(handler, group_by=["project_id", "user_id", "line_item"])
     await read(source, "costs", Window(0, 86400))
-    source, _ = make_source(handler, overrides={"costs": {"group_by": ["line_item", "user_id"]}})
+    source = usage_source(handler, overrides={"costs": {"group_by": ["line_item", "user_id"]}})
     await read(source, "costs", Window(0, 86400))
     assert asked == [["project_id", "line_item"], ["line_item", "user_id"]]
 
@@ -396,13 +373,13 @@ async def test_a_refused_user_id_grouping_says_what_to_change() -> None:
         message = "Grouping costs by 'user_id' together with 'project_id' is not supported."
         return httpx.Response(400, json={"error": {"message": message, "param": "group_by"}})
 
-    source, _ = make_source(handler, overrides={"costs": {"group_by": ["project_id", "user_id"]}})
+    source = usage_source(handler, overrides={"costs": {"group_by": ["project_id", "user_id"]}})
     with pytest.raises(UpstreamError) as caught:
         await read(source, "costs", Window(0, 86400))
     assert caught.value.status == 400
     assert "overrides.costs.group_by" in str(caught.value) and "user_id" in str(caught.value)
     # without user_id a 400 is passed on as it came
-    source, _ = make_source(handler, group_by=["project_id"])
+    source = usage_source(handler, group_by=["project_id"])
     with pytest.raises(UpstreamError) as caught:
         await read(source, "costs", Window(0, 86400))
     assert "overrides" not in str(caught.value)
