@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from exporter.vendors.openai.config import OpenAIConfig
 
 SECRET = "sk-admin-SECRET-CANARY-1234"
 HEAD = "sources:\n  - kind: openai\n    name: acme\n"
+CheckConfig = Callable[[str], tuple[int, str]]  # the `check_config` fixture (conftest.py)
 
 
 @pytest.mark.parametrize(
@@ -47,12 +49,10 @@ HEAD = "sources:\n  - kind: openai\n    name: acme\n"
     ],
 )
 def test_bad_config_exits_2_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+    check_config: CheckConfig, body: str, expected: str
 ) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(body)
-    assert main(["check-config", str(path)]) == 2
-    err = capsys.readouterr().err
+    code, err = check_config(body)
+    assert code == 2
     assert err.startswith("usage-exporter: error: ") and expected in err, err
     assert SECRET not in err and err.count("\n") == 1
 
@@ -193,14 +193,12 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
     ],
 )
 def test_errors_name_the_source_and_suggest_the_closest_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+    check_config: CheckConfig, body: str, expected: str
 ) -> None:
     """Position alone (`sources[3]`) makes the operator count entries; the name finds the
     entry, and a typo gets the closest valid key or kind (difflib)."""
-    path = tmp_path / "c.yaml"
-    path.write_text(body)
-    assert main(["check-config", str(path)]) == 2
-    err = capsys.readouterr().err
+    code, err = check_config(body)
+    assert code == 2
     assert expected in err, err
 
 
@@ -226,12 +224,10 @@ def test_a_state_dir_that_cannot_be_created_names_the_key(
     ],
 )
 def test_the_high_cardinality_warning_reads_right(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], group_by: str, expected: str
+    check_config: CheckConfig, group_by: str, expected: str
 ) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(
+    code, err = check_config(
         f"sources:\n  - {{kind: openai, name: acme, api_key: k, group_by: {group_by}}}\n"
     )
-    assert main(["check-config", str(path)]) == 0
-    err = capsys.readouterr().err
+    assert code == 0
     assert f"warning: sources[0] (acme).{expected}" in err, err

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -20,18 +19,11 @@ from exporter.ledger import SCHEMA_VERSION, Ledger
 from exporter.vendors import plugin
 from tests.focus_checks import parse_csv, problems
 from tests.harness import parse_samples
+from tests.state_files import schema_version
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "state-0.1.0"
 T_END = int(json.loads((FIXTURE / "MANIFEST.json").read_text())["t_end"])  # 2026-09-21
 TARGET = "fixture-openai"
-
-
-def version(path: Path) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        db.close()
 
 
 def schema_1(path: Path) -> None:
@@ -45,7 +37,7 @@ def schema_2(path: Path) -> None:
         patch.setattr(schema_module, "MIGRATIONS", {2: schema_module.MIGRATIONS[2]})
         patch.setattr(schema_module, "SCHEMA_VERSION", 2)
         Ledger(path).close()
-    assert version(path) == 2
+    assert schema_version(path) == 2
 
 
 def september_costs() -> dict[tuple[str, str], Decimal]:
@@ -65,11 +57,11 @@ def test_an_older_state_file_exports_its_cost_days(
 ) -> None:
     path = tmp_path / "ledger.sqlite"
     make(path)
-    before = version(path)
+    before = schema_version(path)
     ledger = Ledger(path, clock=lambda: float(T_END))
     ledger.declare(TARGET, plugin("openai").families)
     ledger.close()
-    assert version(path) == SCHEMA_VERSION == 3
+    assert schema_version(path) == SCHEMA_VERSION == 3
     assert (tmp_path / f"ledger.sqlite.schema-{before}.backup").exists()
 
     export = FocusExport(path, clock=lambda: float(T_END))

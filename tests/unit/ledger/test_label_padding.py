@@ -20,7 +20,9 @@ from exporter.windows import next_window
 H = 3600
 NOW = 1_763_900_000 - 1_763_900_000 % H + 1800
 
-# The label tuples as the code declared them before the change (0.1.0).
+# The label tuples as the code declared them before the change (0.1.0). A compatibility freeze,
+# written out on purpose: they must not follow the tuples of exporter/vendors/openai/source.py,
+# which they repeat in part (`duplicates` lists the pair; keep it).
 OLD_LABELS = {
     "token": ("endpoint", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
     "tool": (

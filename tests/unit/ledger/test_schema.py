@@ -12,20 +12,13 @@ import pytest
 import exporter.ledger.schema as schema_module
 from exporter import __version__
 from exporter.ledger import SCHEMA_VERSION, Ledger, LedgerError
-
-
-def user_version(path: Path) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        db.close()
+from tests.state_files import schema_version
 
 
 def test_a_new_file_is_at_the_current_schema_and_names_its_writer(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     Ledger(path).close()
-    assert user_version(path) == SCHEMA_VERSION
+    assert schema_version(path) == SCHEMA_VERSION
     db = sqlite3.connect(path)
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     db.close()
@@ -53,7 +46,7 @@ def test_a_failing_migration_leaves_the_last_committed_schema(
     message = str(failure.value)
     assert f"migrating the state to schema {SCHEMA_VERSION + 1} failed" in message
     assert f"the file is at schema {SCHEMA_VERSION}" in message
-    assert user_version(path) == SCHEMA_VERSION
+    assert schema_version(path) == SCHEMA_VERSION
     db = sqlite3.connect(path)
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     db.close()

@@ -4,45 +4,20 @@ newest storage snapshot, bucket discovery across regions, clear errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from exporter.cli.main import main
-from exporter.model import Window
-from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
-from exporter.vendors.telnyx.config import TelnyxConfig
-from exporter.vendors.telnyx.source import TelnyxSource
+from exporter.model import Source, Window
+from exporter.upstream import UpstreamError
+from exporter.vendors.telnyx import PLUGIN
+from tests.fakes import Answers, make_source
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.remaining: list[float] = []
-
-    def upstream_request(self, *args: str) -> None:
-        pass
-
-    def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        self.remaining.append(value)
-
-
-def source(handler: Any, **config: Any) -> TelnyxSource:
-    settings = UpstreamSettings(
-        target="s",
-        source="telnyx",
-        base_url="http://127.0.0.1:1",
-        headers={},
-        secret="KEY123",
-        retries=0,
-        rate_limit_header="x-ratelimit-remaining",
-    )
-    upstream = Upstream(settings, Recorder(), transport=httpx.MockTransport(handler))
-    cfg = TelnyxConfig.model_validate(
-        {"kind": "telnyx", "name": "s", "api_key": "KEY123", "buckets": ["b"], **config}
-    )
-    return TelnyxSource(cfg, upstream)
+def source(handler: Answers, **config: Any) -> Source:
+    return make_source(PLUGIN, handler, **{"api_key": "KEY123", "buckets": ["b"], **config})
 
 
 def point(
@@ -217,20 +192,17 @@ async def test_an_explicit_s3_endpoint_wins_over_base_url() -> None:
 
 
 def test_check_config_says_where_a_derived_s3_endpoint_goes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    check_config: Callable[[str], tuple[int, str]],
 ) -> None:
     """Pointed at a host that is neither Telnyx's nor loopback, bucket discovery follows
     base_url: check-config says so, with the fix (on the simulator it says nothing)."""
-    path = tmp_path / "c.yaml"
     entry = "{kind: telnyx, name: store, api_key: k, buckets: auto, base_url: '%s'}"
-    path.write_text("sources:\n  - " + entry % "https://telnyx-gateway.example.invalid" + "\n")
-    assert main(["check-config", str(path)]) == 0
-    err = capsys.readouterr().err
+    code, err = check_config("sources:\n  - " + entry % "https://telnyx-gateway.example.invalid")
+    assert code == 0
     assert (
         "warning: sources[0] (store).s3_endpoint: not set, so `buckets: auto` lists buckets at"
         " https://telnyx-gateway.example.invalid/s3/{region}/" in err
     ), err
     assert "set s3_endpoint" in err
-    path.write_text("sources:\n  - " + entry % "http://127.0.0.1:9869" + "\n")
-    assert main(["check-config", str(path)]) == 0
-    assert "s3_endpoint" not in capsys.readouterr().err
+    code, err = check_config("sources:\n  - " + entry % "http://127.0.0.1:9869")
+    assert code == 0 and "s3_endpoint" not in err
