@@ -1,4 +1,4 @@
-"""Resource streams (names, limits: `Stream.every`) in the daemon, and cents as dollars.
+"""Resource streams (names, limits: `Stream.every`) in the daemon.
 
 The daemon's usage poll never reads a resource; `poll_resources` reads only the due ones, a
 failed read keeps the last levels (and shows in `usage_exporter_resource_up`), `Unavailable`
@@ -9,9 +9,7 @@ process (the HTTP side is tests/integration/test_names_and_limits.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,19 +18,6 @@ from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
 from exporter.sources import composite
 from exporter.upstream import UpstreamError
-from exporter.vendors.openai.admin_source import dollars
-
-
-def test_cents_become_the_exact_decimal_dollars() -> None:
-    for cents in [*range(0, 200_001), 12_345, 99_999, 40_001, 10**12 + 1, 7 * 10**11 + 3]:
-        assert Decimal(repr(dollars(cents, "e", "f"))) == Decimal(cents) / 100, cents
-    assert dollars(150_000.0, "e", "f") == 1500.0  # a whole float is still cents
-
-
-@pytest.mark.parametrize("bad", [12.5, "100", True, None, -1, [100]])
-def test_what_is_not_a_whole_number_of_cents_is_refused(bad: Any) -> None:
-    with pytest.raises(UpstreamError):
-        dollars(bad, "spend_limit", "threshold_amount")
 
 
 class Fake:
