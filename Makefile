@@ -50,16 +50,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict deploy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests/unit
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/meta
 
 # The fast loop: lint, types and the unit tests that are not `slow` (no external tool needed),
 # on two workers (pytest-xdist).
 check: lint typecheck
-	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests/unit
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests/unit tests/meta
 
 # --durations: the slowest tests, to keep the documented figures true to a measured run.
 test: system-deps lint typecheck
-	$(BIN)/python -m pytest -q -n 2 tests/unit
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/meta
 	$(BIN)/python -m pytest -q --durations=15 tests/conformance tests/integration tests/e2e
 
 # Every benchmark, full size (about half an hour); each prints Markdown for bench/RESULTS.md.

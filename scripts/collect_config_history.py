@@ -4,7 +4,7 @@ How: for each path below, `git log --all --format=%H -- PATH` lists the commits 
 each distinct version (by content) is written out once. Whole files come from
 `config/example.yaml` and `exporter/demo.yaml`; from `README.md` and `docs/configuration.md`
 each fenced ```yaml block with a `sources:` key (the examples users copy). `MANIFEST.json` names
-the commit, the path and the sha256 of each file. tests/unit/test_config_compat.py loads them all
+the commit, the path and the sha256 of each file. tests/unit/config/test_compat.py loads them all
 with the current code.
 
 Run from the repository root after a release, or whenever an example changes:

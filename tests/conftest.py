@@ -1,8 +1,10 @@
 """Shared set-up of the test suite.
 
-- Markers by directory: tests/unit is `unit`, tests/integration `integration`, tests/e2e `e2e`,
-  tests/conformance `conformance` and `integration` (it runs real simulator processes); the long
-  tests listed in `SLOW` are `slow` as well. Select with `-m unit`, `-m "not slow"`.
+- Markers by directory: tests/unit (tests of the package, laid out as it is) and tests/meta
+  (tests of the repository's conventions) are `unit`, tests/integration `integration`,
+  tests/e2e `e2e`, tests/conformance `conformance` and `integration` (it runs real simulator
+  processes); the long tests listed in `SLOW` are `slow` as well. Select with `-m unit`,
+  `-m "not slow"`.
 - Hypothesis keeps its example database (and its other files) in a temporary directory, not in
   `.hypothesis/` of the working tree.
 - Every test leaves the root logger as it found it (the CLI configures it).
@@ -25,6 +27,7 @@ TESTS = Path(__file__).resolve().parent
 
 BY_DIRECTORY = {
     "unit": ("unit",),
+    "meta": ("unit",),
     "integration": ("integration",),
     "e2e": ("e2e",),
     "conformance": ("conformance", "integration"),
@@ -34,7 +37,7 @@ BY_DIRECTORY = {
 # machine, busy: from 20 s for the scrape benchmark's smoke run to 68 s for the sharded e2e);
 # `slow` adds to the directory's marker. A file, a test or one parametrised case.
 SLOW = {
-    "unit/test_parsers_fuzz.py::test_arbitrary_json_never_crashes_a_parser",
+    "unit/vendors/test_parsers_fuzz.py::test_arbitrary_json_never_crashes_a_parser",
     "integration/test_fault_soak.py::test_seeded_fault_soak_keeps_every_counter_exact",
     "integration/test_rules.py::test_rules_are_valid_and_their_unit_tests_pass",
     "integration/test_demo.py::test_demo_shows_every_family_moving_and_lint_clean",

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 ALLOWED_HOSTS = {"127.0.0.1", "localhost"}
 
 
-class Recorder:
+class ByteRecord:
+    """The `--record` file: every byte a client sent, appended."""
+
     def __init__(self, path: Path) -> None:
         self._path = path
 
@@ -27,7 +29,9 @@ class Recorder:
             handle.write(data)
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: Recorder | None):
+async def pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ByteRecord | None
+):
     try:
         while data := await reader.read(65536):
             if record is not None:
@@ -42,7 +46,7 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, recor
 
 
 async def handle(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: Recorder
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ByteRecord
 ) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
@@ -85,8 +89,8 @@ async def handle(
 
 
 async def main(port: int, record: Path) -> None:
-    recorder = Recorder(record)
-    server = await asyncio.start_server(lambda r, w: handle(r, w, recorder), "127.0.0.1", port)
+    sent = ByteRecord(record)
+    server = await asyncio.start_server(lambda r, w: handle(r, w, sent), "127.0.0.1", port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -187,7 +187,7 @@ class Rename:
 
 
 # Every key renamed since 0.1.0; a rename is added here (never by dropping the old name),
-# tested in tests/unit/test_config_compat.py. The words: docs/architecture.md, "Words".
+# tested in tests/unit/config/test_compat.py. The words: docs/architecture.md, "Words".
 RENAMED_KEYS: tuple[Rename, ...] = (
     # names and limits are *resources* (Stream.every, usage_exporter_resource_*)
     Rename("source", "info_interval", "resource_interval", "0.2.0"),

@@ -187,7 +187,7 @@ def openai_admin_handled() -> set[str]:
 # -- Arthur, Telnyx, Anylayer: from what the sources do -----------------------------------------
 
 
-class Recorder:
+class CannedUpstream:
     """Stands in for the Upstream: answers each call with the next body, records the call."""
 
     def __init__(self, bodies: list[Any]) -> None:
@@ -203,9 +203,9 @@ class Recorder:
         return await self.get_json(endpoint, path, params)
 
 
-def _outcome(run: Callable[[Recorder], Any], bodies: list[Any]) -> Any:
+def _outcome(run: Callable[[CannedUpstream], Any], bodies: list[Any]) -> Any:
     try:
-        read = asyncio.run(run(Recorder(bodies)))
+        read = asyncio.run(run(CannedUpstream(bodies)))
     except Exception as err:  # an error is an outcome too: the field is read
         return ("error", type(err).__name__)
     return (
@@ -276,11 +276,11 @@ def _split(field: str) -> list[str]:
 
 
 def behaviour_handled(
-    path: str, run: Callable[[Recorder], Any], bodies: list[Any]
+    path: str, run: Callable[[CannedUpstream], Any], bodies: list[Any]
 ) -> tuple[set[str], list[tuple[str, list[tuple[str, str]]]]]:
     """Fields of the (first) body whose change changes the source's output; and the calls."""
-    recorder = Recorder(bodies)
-    base_read = asyncio.run(run(recorder))
+    upstream = CannedUpstream(bodies)
+    base_read = asyncio.run(run(upstream))
     assert base_read.flows or base_read.levels, f"{path}: the sample answer exported nothing"
     base = _outcome(run, bodies)
     handled = set()
@@ -294,7 +294,7 @@ def behaviour_handled(
                 f"field {path} {'.'.join(parts[:i]).removesuffix('[]')}"
                 for i in range(1, len(parts))
             }
-    return handled, recorder.calls
+    return handled, upstream.calls
 
 
 def _params_of(path: str, calls: list[tuple[str, list[tuple[str, str]]]]) -> set[str]:
@@ -314,8 +314,8 @@ def arthur_handled(body: list[Any]) -> set[str]:
             {"kind": "arthur", "name": "drift", "api_key": "k", "group_by": scopes}
         )
 
-        async def run(recorder: Recorder, config: Any = config) -> Any:
-            source = arthur_source.ArthurSource(config, recorder)  # type: ignore[arg-type]
+        async def run(upstream: CannedUpstream, config: Any = config) -> Any:
+            source = arthur_source.ArthurSource(config, upstream)  # type: ignore[arg-type]
             (stream,) = await source.streams()
             return await source.read(stream, Window(0, stream.width))
 
@@ -332,8 +332,8 @@ def arthur_tasks_handled(body: Any) -> set[str]:
         {"kind": "arthur", "name": "drift", "api_key": "k"}
     )
 
-    async def run(recorder: Recorder) -> Any:
-        source = arthur_resources.ArthurResourceSource(config, recorder)  # type: ignore[arg-type]
+    async def run(upstream: CannedUpstream) -> Any:
+        source = arthur_resources.ArthurResourceSource(config, upstream)  # type: ignore[arg-type]
         (stream,) = await source.streams()
         return await source.read(stream, Window(0, 0))
 
@@ -350,8 +350,8 @@ def telnyx_handled(api: Any, storage: Any) -> set[str]:
     for what, body in (("api", api), ("storage", storage)):
         path = f"/storage/buckets/{{bucketName}}/usage/{what}"
 
-        async def run(recorder: Recorder, what: str = what) -> Any:
-            source = telnyx_source.TelnyxSource(config, recorder)  # type: ignore[arg-type]
+        async def run(upstream: CannedUpstream, what: str = what) -> Any:
+            source = telnyx_source.TelnyxSource(config, upstream)  # type: ignore[arg-type]
             stream = next(s for s in await source.streams() if s.name.startswith(what))
             return await source.read(stream, Window(0, 86400))
 
@@ -388,8 +388,8 @@ def anylayer_handled(body: Any) -> set[str]:
             timeframes.add(timeframe)
             granularities.add(granularity)
 
-            async def run(recorder: Recorder, config: Any = config) -> Any:
-                source = anylayer_source.AnylayerSource(config, recorder)  # type: ignore[arg-type]
+            async def run(upstream: CannedUpstream, config: Any = config) -> Any:
+                source = anylayer_source.AnylayerSource(config, upstream)  # type: ignore[arg-type]
                 (stream,) = await source.streams()
                 return await source.read(stream, Window(0, 10**10))
 

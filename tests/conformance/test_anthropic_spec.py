@@ -249,11 +249,10 @@ def request_problems(operation: str, params: list[tuple[str, str]]) -> list[str]
 @pytest.mark.parametrize("width", ["1m", "1h", "1d"])
 async def test_the_sources_requests_follow_the_docs(width: str) -> None:
     from exporter.model import Window
-    from exporter.plugin import upstream_settings
-    from exporter.upstream import Upstream
     from exporter.vendors.anthropic import PLUGIN
-    from exporter.vendors.anthropic.config import ADMIN_GROUP_BY, AnthropicConfig
+    from exporter.vendors.anthropic.config import ADMIN_GROUP_BY
     from exporter.vendors.anthropic.source import AnthropicSource
+    from tests.fakes import make_source
 
     seen: list[httpx.Request] = []
 
@@ -261,28 +260,14 @@ async def test_the_sources_requests_follow_the_docs(width: str) -> None:
         seen.append(request)
         return httpx.Response(200, json={"data": [], "has_more": False, "next_page": None})
 
-    class Recorder:
-        def upstream_request(self, *args: str) -> None:
-            pass
-
-        def rate_limit_remaining(self, *args: object) -> None:
-            pass
-
-    config = AnthropicConfig.model_validate(
-        {
-            "kind": "anthropic",
-            "name": "t",
-            "api_key": KEY,
-            "bucket_width": width,
-            "group_by": list(ADMIN_GROUP_BY),
-        }
+    source = make_source(
+        PLUGIN,
+        answer,
+        AnthropicSource,
+        api_key=KEY,
+        bucket_width=width,
+        group_by=list(ADMIN_GROUP_BY),
     )
-    upstream = Upstream(
-        upstream_settings(PLUGIN, config, "http://127.0.0.1:1"),
-        Recorder(),
-        transport=httpx.MockTransport(answer),
-    )
-    source = AnthropicSource(config, upstream)
     for stream in await source.streams():
         await source.read(stream, Window(NOW - NOW % 86400 - 86400, NOW - NOW % 86400 + 86400))
     assert len(seen) == 2

@@ -38,7 +38,8 @@ ALL_KEYS = sorted({k for keys in OPENAI_GROUP_BY.values() for k in keys})
 
 def vendor_of(path: str) -> str | None:
     """The vendor a simulator path belongs to; None for the S3 ListBuckets call, which the
-    Telnyx spec file does not describe (it is the S3 API, checked by test_telnyx_source)."""
+    Telnyx spec file does not describe (it is the S3 API, checked by
+    tests/unit/vendors/telnyx/test_source.py)."""
     if path.startswith("/v1/organization/"):
         return "openai"
     if path.startswith("/api/v2/"):

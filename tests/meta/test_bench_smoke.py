@@ -1,0 +1,42 @@
+"""The benchmark scripts still run (a tiny size, no timing asserted). They run as
+`python -m bench.…` subprocesses: the tests do not import `bench` (tests/meta/test_testkit.py)."""
+
+from __future__ import annotations
+
+from tests.harness import bench_output
+
+
+def run_bench(module: str, *sizes: int) -> list[str]:
+    """The Markdown table lines `python -m <module> <sizes>` prints."""
+    output = bench_output(module, *map(str, sizes))
+    return [line for line in output.splitlines() if line.startswith("|")]
+
+
+def test_ledger_render_and_render_comparison_benchmarks_run() -> None:
+    rows = [line for line in run_bench("bench.ledger_render", 300) if line.startswith("| 300 |")]
+    ledger = [r for r in rows if r.count("|") == 10]
+    render = [r for r in rows if r.count("|") == 9 and r.count("→") == 6]
+    collector = [r for r in rows if r.count("|") == 5 and r.count("→") == 3]
+    assert len(ledger) == 1 and len(render) == 1 and len(collector) == 1 and len(rows) == 3, rows
+
+
+def test_end_to_end_benchmark_runs() -> None:
+    lines = run_bench("bench.end_to_end", 200)
+    stages = lines[0].count("CPU s (share)")
+    rows = [r for r in lines if r.startswith("| 200 |")]
+    assert stages >= 3, lines[0]
+    assert len(rows) == 2 and all(r.startswith("| 200 | 400 |") for r in rows), rows
+    assert all(r.count("%)") == stages for r in rows), rows
+
+
+def test_memory_stages_benchmark_runs() -> None:
+    rows = [r for r in run_bench("bench.memory_stages", 300) if r.startswith("| 300 |")]
+    stages = [r for r in rows if "state file" not in r]
+    assert len(stages) == 5 and all(r.count("|") == 7 for r in stages), rows
+    assert "bytes per series" in rows[-1], rows
+
+
+def test_compressor_comparison_runs() -> None:
+    rows = [r for r in run_bench("bench.compressors", 300) if r.startswith("| 300 |")]
+    assert len(rows) == 4 and all(r.count("|") == 7 for r in rows), rows
+    assert any("ISA-L level 1 (now)" in r for r in rows), rows
