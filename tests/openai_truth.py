@@ -9,11 +9,11 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-from exporter.vendors.openai.source import FAMILIES
-from exporter.vendors.openai.truth import GROUP_BY as GROUP_BY
-from exporter.vendors.openai.truth import LABELS as LABELS
-from exporter.vendors.openai.truth import QUANTITIES as QUANTITIES
-from exporter.vendors.openai.truth import SUPPORTED as SUPPORTED
+from exporter.vendors.openai.expected import GROUP_BY as GROUP_BY
+from exporter.vendors.openai.expected import LABELS as LABELS
+from exporter.vendors.openai.expected import QUANTITIES as QUANTITIES
+from exporter.vendors.openai.expected import SUPPORTED as SUPPORTED
+from exporter.vendors.openai.metrics import FAMILIES
 from tests.harness import created, http_json, parse_samples, scrape
 
 Expected = dict[tuple[str, frozenset[tuple[str, str]]], float]

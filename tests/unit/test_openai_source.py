@@ -12,8 +12,10 @@ import pytest
 
 from exporter.model import Window
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
+from exporter.vendors.openai.api import ENDPOINTS
 from exporter.vendors.openai.config import OpenAIConfig
-from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, OpenAISource
+from exporter.vendors.openai.metrics import FAMILIES
+from exporter.vendors.openai.source import OpenAISource
 
 FAMILY_LABELS = {f.name: f.labels for f in FAMILIES}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from exporter.simulator.truth import Series, SeriesKey, get, key, label, origin
 from exporter.vendors.openai.config import OpenAIConfig
-from exporter.vendors.openai.source import FAMILIES
+from exporter.vendors.openai.metrics import FAMILIES
 
 GROUP_BY = [
     "project_id",
