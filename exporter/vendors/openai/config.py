@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config.source import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_endpoints, check_keys
 from exporter.vendors.openai.api import OPENAI_GROUP_BY, OpenAIEndpoint
 
 ALL_GROUP_BY = tuple(dict.fromkeys(k for keys in OPENAI_GROUP_BY.values() for k in keys))
@@ -62,11 +62,7 @@ class OpenAIConfig(BaseSource):
     @field_validator("endpoints")
     @classmethod
     def _endpoints(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("list at least one endpoint")
-        if len(set(value)) != len(value):
-            raise ValueError("an endpoint is listed twice")
-        return value
+        return check_endpoints(value)
 
     @model_validator(mode="after")
     def _override_group_by(self) -> OpenAIConfig:
