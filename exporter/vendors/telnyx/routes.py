@@ -88,12 +88,11 @@ def mount(frame: Frame) -> Mounted:
             status_code=403,
             media_type="application/xml",
         )
-        admitted = faults.admit(
-            "telnyx-s3", request, denied if account is None else account, json_answer=False
-        )
-        if isinstance(admitted, Response):
-            return admitted
-        _, fault = admitted
+        who = denied if account is None else account
+        call = admitted(frame, "telnyx-s3", request, who, json_answer=False)
+        if isinstance(call, Response):
+            return call
+        _, fault, _ = call
 
         async def answer() -> Response:
             xml = twin.list_buckets_xml(request.path_params["region"])
