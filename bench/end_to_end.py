@@ -26,7 +26,9 @@ from exporter.exposition import Renderer
 from exporter.gc_pause import gc_paused
 from exporter.ledger import Ledger
 from exporter.model import Stream, StreamRead
-from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, BucketParser
+from exporter.vendors.openai.api import ENDPOINTS
+from exporter.vendors.openai.metrics import FAMILIES
+from exporter.vendors.openai.parse import BucketParser
 from exporter.windows import next_window
 
 NOW = 1_763_900_000

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from bench.machine import machine_header
-from exporter.vendors.openai.config import OpenAIEndpoint
+from exporter.vendors.openai.api import OpenAIEndpoint
 from testkit.processes import HOST, Process, free_port, parse_samples, running, scrape
 
 REPO = Path(__file__).resolve().parent.parent

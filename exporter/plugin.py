@@ -64,7 +64,7 @@ class Twin:
 
     mount: str | Callable[[Frame], Mounted]  # the twin's routes on the simulator frame
     default_keys: Mapping[str, Any]  # accepted when no key is given for this vendor
-    expected: str | Expected | None  # dev-only oracle: exporter/vendors/<kind>/truth.py
+    expected: str | Expected | None  # dev-only oracle: exporter/vendors/<kind>/expected.py
     key_help: str = "KEY=ACCOUNT"  # the meaning of `simulate --<kind>-key`
     parse_key: str | Callable[[str, str], tuple[str, Any]] = plain_key
 

@@ -1,20 +1,21 @@
 """The expected OpenAI series, computed from the simulator's ground truth, over HTTP.
 
-The mapping from the API's quantities to metric families (`QUANTITIES`, ...) lives in the vendor
-package, exporter/vendors/openai/truth.py, written there on its own, not imported from the source.
+The mapping from the API's quantities to metric families (`QUANTITIES`, `truth_series`) lives in
+the vendor package, exporter/vendors/openai/expected.py, written there on its own, not imported
+from the source; this module adds the whole label set and the target, as a scrape shows them.
 """
 
 from __future__ import annotations
 
-import urllib.parse
 from pathlib import Path
 
-from exporter.vendors.openai.source import FAMILIES
-from exporter.vendors.openai.truth import GROUP_BY as GROUP_BY
-from exporter.vendors.openai.truth import LABELS as LABELS
-from exporter.vendors.openai.truth import QUANTITIES as QUANTITIES
-from exporter.vendors.openai.truth import SUPPORTED as SUPPORTED
-from tests.harness import created, http_json, parse_samples, scrape
+from exporter.vendors.openai.expected import GROUP_BY as GROUP_BY
+from exporter.vendors.openai.expected import LABELS as LABELS
+from exporter.vendors.openai.expected import QUANTITIES as QUANTITIES
+from exporter.vendors.openai.expected import SUPPORTED as SUPPORTED
+from exporter.vendors.openai.expected import truth_series as truth_series
+from exporter.vendors.openai.metrics import FAMILIES
+from tests.harness import created, parse_samples, scrape
 
 Expected = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -47,14 +48,6 @@ def write_config(
     return config
 
 
-def _label(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def origins(exporter_url: str, target: str) -> tuple[int, int]:
     """(usage origin, costs origin) as the exporter reports them in `_created`."""
     where = f'target="{target}"'
@@ -74,35 +67,15 @@ def expected_series(
     """`overrides`: per endpoint, the group keys of `overrides.<endpoint>.group_by`."""
     usage_origin, costs_origin = origins(exporter_url, target)
     expected: Expected = {}
-    for endpoint, quantities in QUANTITIES.items():
+    for endpoint in QUANTITIES:
         keys = [k for k in GROUP_BY if k in SUPPORTED[endpoint]]
         if overrides and endpoint in overrides:
             keys = list(overrides[endpoint])
         start = costs_origin if endpoint == "costs" else usage_origin
-        query = urllib.parse.urlencode(
-            [("org", org), ("endpoint", endpoint), ("start", str(start))]
-            + [("group_by", k) for k in keys]
-        )
-        truth = http_json(f"{sim_url}/_sim/openai/truth?{query}")
-        for row in truth["rows"]:
-            group = {k: _label(row["group"].get(k)) for k in keys}
-            for field, (family, fixed) in quantities.items():
-                if field == "amount":
-                    value = row["values"]["micro_usd"] / 1e6
-                elif field in row["values"]:
-                    value = row["values"][field]
-                else:
-                    continue
-                if field == "quantity":
-                    fixed = {"quantity_unit": _label(row.get("quantity_unit"))}
-                labels = (
-                    {n: "" for n in LABELS[family]}
-                    | {k: v for k, v in group.items() if k in LABELS[family]}
-                    | fixed
-                )
-                labels["target"] = target
-                key = (family, frozenset(labels.items()))
-                expected[key] = expected.get(key, 0) + value
+        for family, labels, value in truth_series(sim_url, org, endpoint, start, keys):
+            every = {n: "" for n in LABELS[family]} | labels | {"target": target}
+            key = (family, frozenset(every.items()))
+            expected[key] = expected.get(key, 0) + value
     return {k: v for k, v in expected.items() if v != 0}
 
 

@@ -48,7 +48,7 @@ def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
     if f"/_sim/{kind}/truth" not in paths or len(paths) < 2:
         out.append(f"{kind}: no simulator twin (its API's routes and /_sim/{kind}/truth)")
     if plugin.twin.oracle() is None:
-        out.append(f"{kind}: no expected values (Twin.expected, from its truth.py)")
+        out.append(f"{kind}: no expected values (Twin.expected, from its expected.py)")
     if not (root / "grafana" / "dashboards" / f"{kind}.json").is_file():
         out.append(f"{kind}: no dashboard (grafana/dashboards/{kind}.json)")
     page = root / "docs" / "metrics" / f"{kind}.md"

@@ -40,21 +40,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from exporter.vendors.openai.api import ENDPOINTS
+
 OUT = Path(__file__).resolve().parent.parent / "tests" / "spec_data"
 
 PROSE = frozenset({"description", "summary", "title", "example", "examples", "externalDocs"})
 
-OPENAI_USAGE = (
-    "completions",
-    "embeddings",
-    "moderations",
-    "images",
-    "audio_speeches",
-    "audio_transcriptions",
-    "vector_stores",
-    "code_interpreter_sessions",
-    "file_search_calls",
-    "web_search_calls",
+# the usage endpoints the exporter reads (exporter/vendors/openai/api.py), but `decisions`: newer
+# than the spec file, it comes from the installed package (the supplement)
+OPENAI_USAGE = tuple(
+    name
+    for name, endpoint in ENDPOINTS.items()
+    if endpoint.path.startswith("/v1/organization/usage/") and name != "decisions"
 )
 OPENAI_OPERATIONS = (
     *(("get", f"/organization/usage/{name}") for name in OPENAI_USAGE),
@@ -85,21 +82,31 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def strip_prose(node: Any) -> Any:
-    """A copy of a schema without prose; property names are kept whatever they are called."""
+def rebuild(node: Any, member: Callable[[str, Any], tuple[str, Any] | None]) -> Any:
+    """A copy of a JSON tree: a list item by item, an object member by member through
+    `member(key, value)`, which recurses as it needs (None leaves the member out)."""
     if isinstance(node, list):
-        return [strip_prose(v) for v in node]
+        return [rebuild(v, member) for v in node]
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
+    return dict(m for key, value in node.items() if (m := member(key, value)) is not None)
+
+
+# members that map names (of properties, definitions) to schemas, whatever the names are
+NAMED = frozenset({"properties", "$defs", "patternProperties", "definitions"})
+
+
+def strip_prose(node: Any) -> Any:
+    """A copy of a schema without prose; property names are kept whatever they are called."""
+
+    def member(key: str, value: Any) -> tuple[str, Any] | None:
         if key in PROSE or key.startswith("x-"):
-            continue
-        if key in ("properties", "$defs", "patternProperties", "definitions"):
-            out[key] = {name: strip_prose(v) for name, v in value.items()}
-        else:
-            out[key] = strip_prose(value)
-    return out
+            return None
+        if key in NAMED:
+            return key, {name: strip_prose(v) for name, v in value.items()}
+        return key, strip_prose(value)
+
+    return rebuild(node, member)
 
 
 class Bundler:
@@ -118,30 +125,21 @@ class Bundler:
         defs: dict[str, Any] = {}
 
         def walk(node: Any) -> Any:
-            if isinstance(node, list):
-                return [walk(v) for v in node]
-            if not isinstance(node, dict):
-                return node
-            out: dict[str, Any] = {}
-            for key, value in node.items():
-                if key == "$ref" and isinstance(value, str):
-                    name = value.rsplit("/", 1)[1]
-                    if name not in defs:
-                        defs[name] = {}  # placeholder: recursion stops here
-                        defs[name] = walk(strip_prose(self.resolve(value)))
-                    out[key] = f"#/$defs/{name}"
-                elif key == "discriminator" and isinstance(value, dict) and "mapping" in value:
-                    out[key] = {
-                        **value,
-                        "mapping": {
-                            k: f"#/$defs/{v.rsplit('/', 1)[1]}" for k, v in value["mapping"].items()
-                        },
-                    }
-                elif key == "properties" and isinstance(value, dict):
-                    out[key] = {name: walk(v) for name, v in value.items()}
-                else:
-                    out[key] = walk(value)
-            return out
+            return rebuild(node, member)
+
+        def member(key: str, value: Any) -> tuple[str, Any]:
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[1]
+                if name not in defs:
+                    defs[name] = {}  # placeholder: recursion stops here
+                    defs[name] = walk(strip_prose(self.resolve(value)))
+                return key, f"#/$defs/{name}"
+            if key == "discriminator" and isinstance(value, dict) and "mapping" in value:
+                mapping = {k: f"#/$defs/{v.rsplit('/', 1)[1]}" for k, v in value["mapping"].items()}
+                return key, {**value, "mapping": mapping}
+            if key == "properties" and isinstance(value, dict):
+                return key, {name: walk(v) for name, v in value.items()}
+            return key, walk(value)
 
         top = walk(strip_prose(schema))
         if defs:
@@ -532,32 +530,29 @@ def derive(specs: Path) -> dict[str, Any]:
         path = specs / name
         return path, json.loads(path.read_text())
 
+    def described(
+        vendor: str, path: Path, doc: dict[str, Any], operations: Iterable[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """A vendor's entry from its OpenAPI description: its source and its operations."""
+        return {
+            "vendor": vendor,
+            "source": _source(path, doc),
+            "server_prefixes": [_server_prefix(doc)],
+            "operations": openapi_operations(doc, operations),
+        }
+
     out: dict[str, Any] = {}
     path, doc = load("openai-openapi.json")
-    bundler = Bundler(doc)
     out["openai"] = {
-        "vendor": "openai",
-        "source": _source(path, doc),
-        "server_prefixes": [_server_prefix(doc)],
-        "operations": openapi_operations(doc, OPENAI_OPERATIONS),
-        "generic_error": bundler.bundle({"$ref": "#/components/schemas/ErrorResponse"}),
+        **described("openai", path, doc, OPENAI_OPERATIONS),
+        "generic_error": Bundler(doc).bundle({"$ref": "#/components/schemas/ErrorResponse"}),
         "limits": openai_limits(doc),
         "supplement": openai_supplement(),
     }
-    path, doc = load("arthur-genai-engine.openapi.json")
-    out["arthur"] = {
-        "vendor": "arthur",
-        "source": _source(path, doc),
-        "server_prefixes": [_server_prefix(doc)],
-        "operations": openapi_operations(doc, ARTHUR_OPERATIONS),
-    }
-    path, doc = load("telnyx-storage-usage.subset.json")
-    out["telnyx"] = {
-        "vendor": "telnyx",
-        "source": _source(path, doc),
-        "server_prefixes": [_server_prefix(doc)],
-        "operations": openapi_operations(doc, TELNYX_OPERATIONS),
-    }
+    arthur = load("arthur-genai-engine.openapi.json")
+    out["arthur"] = described("arthur", *arthur, ARTHUR_OPERATIONS)
+    telnyx = load("telnyx-storage-usage.subset.json")
+    out["telnyx"] = described("telnyx", *telnyx, TELNYX_OPERATIONS)
     seeds = sorted((specs.parent / "seeds").glob("001_*.txt"))
     if len(seeds) != 1:
         raise SystemExit(f"expected one seeds/001_*.txt beside {specs}")

@@ -178,3 +178,12 @@ class BaseSource(Strict):
         """The credential (from `api_key`, or `api_key_file` read at load): the one place the
         daemon's Authorization header and the log redactor take it from."""
         return self.api_key.get_secret_value() if self.api_key is not None else ""
+
+
+def check_endpoints(endpoints: list[str]) -> list[str]:
+    """An `endpoints:` list (of a kind that reads several): at least one, none twice."""
+    if not endpoints:
+        raise ValueError("list at least one endpoint")
+    if len(set(endpoints)) != len(endpoints):
+        raise ValueError("an endpoint is listed twice")
+    return endpoints

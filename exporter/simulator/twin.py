@@ -11,13 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from exporter.plugin import Twin, plain_key
-from exporter.simulator.faults import FaultQueue, Reviser
+from exporter.simulator.faults import Fault, FaultQueue, Reviser
 from exporter.simulator.truth import Series, SeriesKey
-from exporter.simulator.usage import Revisions
+from exporter.simulator.usage import HOUR, Revisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +57,28 @@ __all__ = ["Expected", "Frame", "Mounted", "Twin", "plain_key", "with_headers"]
 def with_headers(response: Response, headers: Mapping[str, str]) -> Response:
     response.headers.update(headers)
     return response
+
+
+class GeneratedUsage:
+    """A twin's usage, generated from the seed: none before `usage_start` (aligned down to the
+    hour), each minute visible `late` seconds after it ends, plus the late revisions the
+    `revise_up`/`revise_down` faults apply (`revisions`, reported by the frame)."""
+
+    def __init__(self, seed: int, usage_start: int, late: int) -> None:
+        self.seed = seed
+        self.usage_start = usage_start - usage_start % HOUR
+        self.late = late
+        self.revisions = Revisions(late)
+
+
+def admitted(
+    frame: Frame, kind: str, request: Request, who: Any, *, json_answer: bool = True
+) -> tuple[Any, Fault | None, int] | Response:
+    """A call to a twin's API: the frame's fault queue admits it (a refusal, `who` being a
+    Response, is counted and answered as it is), with the fault it meets, if any, and the
+    simulator's time to answer it at."""
+    admission = frame.faults.admit(kind, request, who, json_answer=json_answer)
+    if isinstance(admission, Response):
+        return admission
+    caller, fault = admission
+    return caller, fault, frame.now()

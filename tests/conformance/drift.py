@@ -10,7 +10,7 @@ Spec items (from the committed conformance data, OpenAI's spec file and package 
 
 What the exporter handles comes from the exporter itself, never a copied list:
 
-- OpenAI: its declared endpoints (`exporter.vendors.openai.source.ENDPOINTS`: paths, filters,
+- OpenAI: its declared endpoints (`exporter.vendors.openai.api.ENDPOINTS`: paths, filters,
   group keys, quantities, fields kept as labels), the parameters `OpenAISource._params` builds for
   a config that sets every filter (plus the `page` cursor it follows), its bucket widths.
 - Arthur, Telnyx, Anylayer: each source is run in-process on a real simulator answer through a
@@ -36,7 +36,9 @@ from exporter.vendors.anylayer import source as anylayer_source
 from exporter.vendors.arthur import config as arthur_config
 from exporter.vendors.arthur import resources as arthur_resources
 from exporter.vendors.arthur import source as arthur_source
+from exporter.vendors.openai import api as openai_api
 from exporter.vendors.openai import config as openai_config
+from exporter.vendors.openai import parse as openai_parse
 from exporter.vendors.openai import resources as openai_resources
 from exporter.vendors.openai import source as openai_source
 from exporter.vendors.telnyx import config as telnyx_config
@@ -112,8 +114,8 @@ def _origin(op: spec.Operation, root: Any) -> str:
     return next(o for o, s in op.responses["200"] if s is root)
 
 
-def _openai_endpoint(path: str) -> openai_source.Endpoint | None:
-    return next((e for e in openai_source.ENDPOINTS.values() if e.path == "/v1" + path), None)
+def _openai_endpoint(path: str) -> openai_api.Endpoint | None:
+    return next((e for e in openai_api.ENDPOINTS.values() if e.path == "/v1" + path), None)
 
 
 # -- what the exporter handles: OpenAI, from its declarations -----------------------------------
@@ -121,7 +123,7 @@ def _openai_endpoint(path: str) -> openai_source.Endpoint | None:
 
 def openai_handled() -> set[str]:
     handled: set[str] = set()
-    filters = sorted({f for e in openai_source.ENDPOINTS.values() for f in e.filters})
+    filters = sorted({f for e in openai_api.ENDPOINTS.values() for f in e.filters})
     settings: dict[str, Any] = {"kind": "openai", "name": "drift", "api_key": "k"}
     fields = openai_config.OpenAIConfig.model_fields
     for name in filters:
@@ -129,21 +131,21 @@ def openai_handled() -> set[str]:
         settings[name] = True if "bool" in annotation else ["x"]
     config = openai_config.OpenAIConfig.model_validate(settings)
     source = openai_source.OpenAISource(config, None)  # type: ignore[arg-type]
-    for endpoint in openai_source.ENDPOINTS.values():
+    for endpoint in openai_api.ENDPOINTS.values():
         path = endpoint.path.removeprefix("/v1")
         handled.add(f"path GET {path}")
         params = {name for name, _ in source._params(endpoint, Window(0, 86400))}
         params |= {"page"}  # the cursor `_pages` follows
         handled |= {f"param {path} {name}" for name in params}
         handled |= {f"enum {path} group_by={key}" for key in endpoint.group_by}
-        widths = ("1d",) if endpoint.name == "costs" else tuple(openai_source.WIDTHS)
+        widths = ("1d",) if endpoint.name == "costs" else tuple(openai_api.WIDTHS)
         handled |= {f"enum {path} bucket_width={w}" for w in widths}
         for name in endpoint.filters:  # free-form config lists: every value passes through
             if "list[str]" in str(fields[name].annotation):
                 handled.add(f"enum {path} {name}=*")
         if "batch" in endpoint.filters:
             handled |= {f"enum {path} batch=true", f"enum {path} batch=false"}
-        known = openai_source.BucketParser(endpoint)._known
+        known = openai_parse.BucketParser(endpoint)._known
         handled |= {f"field {path} {name}" for name in known}
         for quantity in endpoint.quantities:  # a quantity object's parts are read with it
             handled.add(f"field {path} {quantity}.*")

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.vendors.openai import source as openai_source
-from exporter.vendors.openai.config import OPENAI_GROUP_BY
+from exporter.vendors.openai import api as openai_api
+from exporter.vendors.openai.api import OPENAI_GROUP_BY
 from tests.conformance import spec
 from tests.harness import exporter_argv, http_json, simulator
 
@@ -191,7 +191,7 @@ def _params(request: dict[str, str]) -> list[tuple[str, str]]:
 def test_the_run_used_every_option(captured: list[dict[str, str]]) -> None:
     """The check above saw what it claims to: every endpoint, width, group key, filter, cursor."""
     openai = [r for r in captured if vendor_of(r["path"]) == "openai"]
-    usage_paths = {e.path for e in openai_source.ENDPOINTS.values()}
+    usage_paths = {e.path for e in openai_api.ENDPOINTS.values()}
     paths = {r["path"] for r in openai}
     assert usage_paths <= paths
     # names and limits: every list and limit, organization-wide and per project
@@ -214,7 +214,7 @@ def test_the_run_used_every_option(captured: list[dict[str, str]]) -> None:
     params = [(r["path"], n, v) for r in openai for n, v in _params(r)]
     assert {v for _, n, v in params if n == "bucket_width"} == {"1m", "1h", "1d"}
     assert any(n == "page" for _, n, _ in params), "no paginated read"
-    for endpoint in openai_source.ENDPOINTS.values():
+    for endpoint in openai_api.ENDPOINTS.values():
         sent = {v for p, n, v in params if p == endpoint.path and n == "group_by"}
         assert sent == set(endpoint.group_by), (endpoint.name, sent)
         names = {n for p, n, _ in params if p == endpoint.path}

@@ -3,7 +3,7 @@ validates against the schema the spec declares for that status (draft 2020-12, d
 
 Driven over loopback against a real simulator process. Coverage per vendor:
 
-- OpenAI: every endpoint the exporter declares (`exporter.vendors.openai.source.ENDPOINTS`, so a
+- OpenAI: every endpoint the exporter declares (`exporter.vendors.openai.api.ENDPOINTS`, so a
   new one is covered when it lands), every subset of the group keys it declares for that endpoint
   (the whole powerset: 2^6 = 64 for completions, 8 to 64 elsewhere) on daily buckets, every bucket
   width with every page of a paginated answer (limit 2), the `group_by[]` form the official SDK
@@ -32,7 +32,7 @@ import httpx
 import pytest
 
 from exporter.vendors.anylayer import twin as sim_anylayer
-from exporter.vendors.openai import source as openai_source
+from exporter.vendors.openai import api as openai_api
 from exporter.vendors.telnyx import twin as sim_telnyx
 from tests.conformance import spec
 from tests.harness import Process, http_json, simulator
@@ -132,14 +132,14 @@ def assert_conforms(vendor: str, response: httpx.Response, *, envelope: Any = No
 # -- OpenAI ------------------------------------------------------------------------------------
 
 
-def _openai_path(endpoint: openai_source.Endpoint) -> str:
+def _openai_path(endpoint: openai_api.Endpoint) -> str:
     return endpoint.path
 
 
 def _full_group_by(name: str) -> list[str]:
     """Every key the exporter declares for the endpoint, less costs' `user_id`, which with
     `project_id` may answer 400 (covered in the powerset test)."""
-    keys = openai_source.ENDPOINTS[name].group_by
+    keys = openai_api.ENDPOINTS[name].group_by
     return [k for k in keys if not (name == "costs" and k == "user_id")]
 
 
@@ -148,9 +148,9 @@ def _subsets(keys: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         yield from itertools.combinations(keys, size)
 
 
-@pytest.mark.parametrize("name", sorted(openai_source.ENDPOINTS))
+@pytest.mark.parametrize("name", sorted(openai_api.ENDPOINTS))
 def test_openai_every_group_by_width_and_page(client: httpx.Client, name: str) -> None:
-    endpoint = openai_source.ENDPOINTS[name]
+    endpoint = openai_api.ENDPOINTS[name]
     now = int(time.time())
     day = now - now % 86400
     checked = 0
@@ -194,9 +194,9 @@ def test_openai_every_group_by_width_and_page(client: httpx.Client, name: str) -
     assert checked >= 2 ** (len(endpoint.group_by) - 1)
 
 
-@pytest.mark.parametrize("name", sorted(openai_source.ENDPOINTS))
+@pytest.mark.parametrize("name", sorted(openai_api.ENDPOINTS))
 def test_openai_accepts_the_sdks_bracket_form(client: httpx.Client, name: str) -> None:
-    endpoint = openai_source.ENDPOINTS[name]
+    endpoint = openai_api.ENDPOINTS[name]
     now = int(time.time())
     base = [("start_time", str(now - now % 86400 - 2 * 86400)), ("end_time", str(now))]
     repeated = call(
@@ -223,7 +223,7 @@ def test_openai_accepts_the_sdks_bracket_form(client: httpx.Client, name: str) -
 
 @pytest.mark.parametrize("name", ["completions", "costs", "vector_stores"])
 def test_openai_errors(sim: Process, client: httpx.Client, name: str) -> None:
-    endpoint = openai_source.ENDPOINTS[name]
+    endpoint = openai_api.ENDPOINTS[name]
     generic = spec.load("openai")["generic_error"]
     params = {"start_time": int(time.time()) - 86400}
     for kind in ERROR_FAULTS:
@@ -416,7 +416,7 @@ def test_the_body_validator_rejects_mutated_bodies(client: httpx.Client) -> None
     now = int(time.time())
     response = call(
         client,
-        openai_source.ENDPOINTS["completions"].path,
+        openai_api.ENDPOINTS["completions"].path,
         [("start_time", now - 86400), ("group_by", "model")],
         OPENAI_KEY,
     )

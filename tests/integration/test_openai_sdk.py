@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from exporter.vendors.openai import source as openai_source
+from exporter.vendors.openai import api as openai_api
 from tests.harness import http_json, simulator
 
 if os.environ.get("CI"):
@@ -45,7 +45,7 @@ def test_the_sdk_reads_every_endpoint_and_page_into_its_models(tmp_path: Path) -
         now = int(time.time())
         start = now - now % 86400 - 2 * 86400
         pages_read, results_read = 0, 0
-        for name, endpoint in sorted(openai_source.ENDPOINTS.items()):
+        for name, endpoint in sorted(openai_api.ENDPOINTS.items()):
             method = getattr(usage, name)  # a new endpoint the SDK lacks fails here, loudly
             keys = [k for k in endpoint.group_by if not (name == "costs" and k == "user_id")]
             page: str | None = None
@@ -73,7 +73,7 @@ def test_the_sdk_reads_every_endpoint_and_page_into_its_models(tmp_path: Path) -
             pages_read += pages
         client.close()
         sent = http_json(f"{sim.url}/_sim/requests")["requests"]
-    assert pages_read == 3 * len(openai_source.ENDPOINTS)
+    assert pages_read == 3 * len(openai_api.ENDPOINTS)
     assert results_read > 0
     brackets = [r for r in sent if "group_by%5B%5D=" in r["query"] or "group_by[]=" in r["query"]]
     assert brackets, "the SDK did not send group_by[]: the bracket form went untested"

@@ -20,9 +20,10 @@ from testkit.loopback import check_config
 from testkit.processes import HOST, free_port, http, running, scrape, wait_for
 
 # what a simulator, a twin or an oracle module is called: the simulator package, and in a
-# vendor package `twin.py`, `routes.py`, `truth.py` and their `<part>_twin.py`, `<part>_routes.py`
+# vendor package `twin.py` (or a package `twin/`), `routes.py`, `expected.py` and their
+# `<part>_twin.py`, `<part>_routes.py`
 TEST_CODE = re.compile(
-    r"^exporter\.simulator(\.|$)|^exporter\.vendors\.\w+\.(\w+_)?(twin|routes|truth)$"
+    r"^exporter\.simulator(\.|$)|^exporter\.vendors\.\w+\.(\w+_)?(twin|routes|expected)(\.|$)"
 )
 IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)\s*$", re.M)
 
@@ -36,9 +37,10 @@ def test_the_pattern_names_the_test_code() -> None:
         "exporter.simulator",
         "exporter.simulator.app",
         "exporter.vendors.openai.twin",
+        "exporter.vendors.openai.twin.catalogue",
         "exporter.vendors.openai.resources_twin",
         "exporter.vendors.anthropic.analytics_routes",
-        "exporter.vendors.telnyx.truth",
+        "exporter.vendors.telnyx.expected",
     }
     assert {n for n in names if TEST_CODE.match(n)} == names
     assert not TEST_CODE.match("exporter.vendors.openai.source")

@@ -36,7 +36,7 @@ from tests.harness import (
     parse_samples,
     running,
 )
-from tests.openai_truth import LABELS, QUANTITIES, SUPPORTED, _label, exporter_counters, origins
+from tests.openai_truth import QUANTITIES, SUPPORTED, exporter_counters, origins, truth_series
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "state-0.1.0"
 MANIFEST = json.loads((FIXTURE / "MANIFEST.json").read_text())
@@ -166,28 +166,14 @@ def openai_truth_of(sim_url: str, exp_url: str, endpoints: set[str]) -> Samples:
     usage_origin, costs_origin = origins(exp_url, "fixture-openai")
     org = MANIFEST["keys"]["openai"]["account"]
     truth: Samples = {}
-    for endpoint, quantities in QUANTITIES.items():
+    for endpoint in QUANTITIES:
         if endpoint not in endpoints:
             continue
         keys = [k for k in FIXTURE_GROUP_BY if k in SUPPORTED[endpoint]]
         start = costs_origin if endpoint == "costs" else usage_origin
-        query = urllib.parse.urlencode(
-            [("org", org), ("endpoint", endpoint), ("start", str(start))]
-            + [("group_by", k) for k in keys]
-        )
-        for row in http_json(f"{sim_url}/_sim/openai/truth?{query}")["rows"]:
-            for field, (family, fixed) in quantities.items():
-                if field == "amount":
-                    value = row["values"]["micro_usd"] / 1e6
-                elif field in row["values"]:
-                    value = row["values"][field]
-                else:
-                    continue
-                group = {k: _label(row["group"].get(k)) for k in keys}
-                labels = {k: v for k, v in group.items() if k in LABELS[family]} | fixed
-                labels["target"] = "fixture-openai"
-                key = (family, frozenset(labels.items()))
-                truth[key] = truth.get(key, 0) + value
+        for family, labels, value in truth_series(sim_url, org, endpoint, start, keys):
+            key = (family, frozenset((labels | {"target": "fixture-openai"}).items()))
+            truth[key] = truth.get(key, 0) + value
     return {k: v for k, v in truth.items() if v}
 
 

@@ -57,7 +57,7 @@ PLUGIN = Plugin(
     build=build,
     twin=Twin(
         mount="exporter.vendors.anthropic.routes:mount",
-        expected="exporter.vendors.anthropic.truth:expected",
+        expected="exporter.vendors.anthropic.expected:expected",
         default_keys={"sk-ant-admin01-demo": "org-demo"},
         key_help="KEY=ORG",
     ),

@@ -15,7 +15,7 @@ PLUGIN = Plugin(
     build=source.AnylayerSource,
     twin=Twin(
         mount="exporter.vendors.anylayer.routes:mount",
-        expected="exporter.vendors.anylayer.truth:expected",
+        expected="exporter.vendors.anylayer.expected:expected",
         default_keys={"zk_prod_demo1234": "acct-demo"},
     ),
     demo=Demo(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.simulator.twin import Frame, Mounted, with_headers
+from exporter.simulator.twin import Frame, Mounted, admitted, with_headers
 from exporter.vendors.anylayer import twin
 
 
@@ -22,11 +22,10 @@ def mount(frame: Frame) -> Mounted:
         return usage.revise(who, request.query_params.get("keyId"), up, now(), rng)
 
     async def usage_route(request: Request) -> Response:
-        admitted = faults.admit("anylayer", request, twin.authorize(request, frame.keys))
-        if isinstance(admitted, Response):
-            return admitted
-        account, fault = admitted
-        t = now()
+        call = admitted(frame, "anylayer", request, twin.authorize(request, frame.keys))
+        if isinstance(call, Response):
+            return call
+        account, fault, t = call
         minute = t - t % 60
         minute_calls[minute] = minute_calls.get(minute, 0) + 1
         result = twin.answer(usage, account, request, t)
@@ -42,12 +41,12 @@ def mount(frame: Frame) -> Mounted:
         response = await faults.respond(fault, error, answer, shape=twin.SHAPE, now=t)
         return with_headers(response, twin.rate_limit_headers(t, minute_calls[minute]))
 
-    async def truth(request: Request) -> Response:
+    async def truth(request: Request) -> Response:  # the ground truth
         q = request.query_params
         t = now()
         key = q.get("key")
         keys = (key,) if key else twin.KEYS
-        values = usage.truth(q.get("account", ""), keys, int(q.get("start", start)), t)
+        values = usage.ground_truth(q.get("account", ""), keys, int(q.get("start", start)), t)
         return JSONResponse({"now": t, "values": values})
 
     routes = [

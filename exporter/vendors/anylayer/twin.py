@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from exporter.simulator.faults import Shape
-from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
+from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.usage import HOUR, MINUTE, Key, digest, rate, visible
 
 TIMEFRAMES = {
     "1h": 3600,
@@ -66,12 +67,8 @@ def _next(t: int, granularity: str) -> int:
     return t + (7 * 86400 if granularity == "week" else GRANULARITIES[granularity])
 
 
-class AnylayerUsage:
-    def __init__(self, seed: int, usage_start: int, late: int) -> None:
-        self.seed = seed
-        self.usage_start = usage_start - usage_start % HOUR
-        self.late = late
-        self.revisions = Revisions(late)
+class AnylayerUsage(GeneratedUsage):
+    """Every account's usage per key, as of any time."""
 
     def _rate(self, account: str, key: str, field: str, hour: int) -> int:
         if hour < self.usage_start:
@@ -126,7 +123,10 @@ class AnylayerUsage:
             "dataTransferred": totals["dataTransferred"],
         }
 
-    def truth(self, account: str, keys: tuple[str, ...], start: int, now: int) -> dict[str, int]:
+    def ground_truth(
+        self, account: str, keys: tuple[str, ...], start: int, now: int
+    ) -> dict[str, int]:
+        """The keys' totals per field from `start` to now (served at `/_sim/anylayer/truth`)."""
         return {
             f: sum(self.value(account, k, f, start, now + HOUR, now) for k in keys)
             for f in ("requests", "failedRequests", "dataTransferred")
@@ -163,7 +163,7 @@ def answer(usage: AnylayerUsage, account: str, request: Request, now: int) -> An
         )
         b = _next(b, granularity)
     page = points[offset : offset + limit]
-    summary = usage.truth(account, keys, since, now)
+    summary = usage.ground_truth(account, keys, since, now)
     total = summary["requests"]
     success = 100.0 * (total - summary["failedRequests"]) / total if total else 100.0
     d = digest(usage.seed, "al-window", account, key, now // 60)

@@ -27,7 +27,7 @@ PLUGIN = Plugin(
     build=build,
     twin=Twin(
         mount="exporter.vendors.arthur.routes:mount",
-        expected="exporter.vendors.arthur.truth:expected",
+        expected="exporter.vendors.arthur.expected:expected",
         default_keys={"arthur-demo-key": ("engine-demo", "ORG-AUDITOR")},  # key -> (engine, role)
         key_help="KEY=ENGINE or KEY=ENGINE:ROLE",
         parse_key="exporter.vendors.arthur.routes:parse_key",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.simulator.twin import Frame, Mounted
+from exporter.simulator.twin import Frame, Mounted, admitted
 from exporter.vendors.arthur import resources_twin, twin
 
 
@@ -21,11 +21,10 @@ def mount(frame: Frame) -> Mounted:
         return usage.revise(who, up, now(), rng)
 
     async def tokens(request: Request) -> Response:
-        admitted = faults.admit("arthur", request, twin.authorize(request, frame.keys))
-        if isinstance(admitted, Response):
-            return admitted
-        engine, fault = admitted
-        t = now()
+        call = admitted(frame, "arthur", request, twin.authorize(request, frame.keys))
+        if isinstance(call, Response):
+            return call
+        engine, fault, t = call
         parsed = twin.handle_query(request, t)
         if isinstance(parsed, Response):
             return parsed
@@ -37,10 +36,10 @@ def mount(frame: Frame) -> Mounted:
         error = {"detail": "simulated failure"}
         return await faults.respond(fault, error, answer, shape=twin.SHAPE, now=t, when=begin)
 
-    async def truth(request: Request) -> Response:
+    async def truth(request: Request) -> Response:  # the ground truth
         q = request.query_params
         t = now()
-        rows = twin.truth(
+        rows = twin.ground_truth(
             usage,
             q.get("engine", ""),
             int(q.get("start", start)),

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exporter.simulator.faults import Shape
-from exporter.simulator.usage import MINUTE, Key, Revisions, digest, rate, visible
+from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.usage import MINUTE, Key, digest, rate, visible
 
 RULE_TYPES = (
     "ModelHallucinationRuleV2",
@@ -37,12 +38,8 @@ DEPRECATED = {"inference": "user_input", "eval_prompt": "prompt", "eval_completi
 SHAPE = Shape(quantities=frozenset({*DEPRECATED, *DEPRECATED.values()}), required=("count",))
 
 
-class ArthurUsage:
-    def __init__(self, seed: int, usage_start: int, late: int) -> None:
-        self.seed = seed
-        self.usage_start = usage_start - usage_start % 3600
-        self.late = late
-        self.revisions = Revisions(late)
+class ArthurUsage(GeneratedUsage):
+    """Every engine's rule results, per rule type and task, as of any time."""
 
     def value(
         self,
@@ -168,9 +165,10 @@ def answer(
     return rows
 
 
-def truth(
+def ground_truth(
     usage: ArthurUsage, engine: str, start: int, now: int, group_by: Sequence[str]
 ) -> list[dict[str, Any]]:
+    """Per group, the engine's token counts from `start` to now (`/_sim/arthur/truth`)."""
     return [
         {"group": {"rule_type": rule, "task_id": task}, "values": sums}
         for (rule, task), sums in usage.grouped(engine, start, now + 86400, now, group_by).items()

@@ -9,7 +9,7 @@ from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
 from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
-from exporter.vendors.openai import resources, source
+from exporter.vendors.openai import api, metrics, resources, source
 from exporter.vendors.openai.config import OpenAIConfig, warnings
 
 
@@ -54,12 +54,12 @@ PLUGIN = Plugin(
     kind="openai",
     title="OpenAI organization Usage & Costs API",
     config_model=OpenAIConfig,
-    families=source.FAMILIES + resources.FAMILIES,
-    default_base_url=source.DEFAULT_BASE_URL,
+    families=metrics.FAMILIES + resources.FAMILIES,
+    default_base_url=api.DEFAULT_BASE_URL,
     build=build,
     twin=Twin(
         mount="exporter.vendors.openai.routes:mount",
-        expected="exporter.vendors.openai.truth:expected",
+        expected="exporter.vendors.openai.expected:expected",
         default_keys={"sk-admin-demo": "org-demo"},
         key_help="KEY=ORG",
     ),
@@ -110,8 +110,8 @@ PLUGIN = Plugin(
         ),
     ),
     extra_headers=headers,
-    api_version=source.API_VERSION,
-    error_hints=source.ERROR_HINTS,
+    api_version=api.API_VERSION,
+    error_hints=api.ERROR_HINTS,
     # (`endpoints` is not one: an added endpoint is a new stream, a removed one stops)
     series_keys=("bucket_width", "group_by", "overrides"),
     lateness=2 * 3600,

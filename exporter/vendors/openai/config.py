@@ -1,5 +1,5 @@
-"""An OpenAI organization's configuration (`kind: openai`) and the API facts it checks against:
-the group keys each endpoint accepts.
+"""An OpenAI organization's configuration (`kind: openai`), checked against the API's facts
+(api.py: the endpoints and the group keys each accepts).
 """
 
 from __future__ import annotations
@@ -8,64 +8,9 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config.source import BaseSource, Duration, Strict, check_keys
+from exporter.config.source import BaseSource, Duration, Strict, check_endpoints, check_keys
+from exporter.vendors.openai.api import OPENAI_GROUP_BY, OpenAIEndpoint
 
-OPENAI_GROUP_BY: dict[str, tuple[str, ...]] = {
-    "completions": (
-        "project_id",
-        "user_id",
-        "api_key_id",
-        "model",
-        "batch",
-        "service_tier",
-        "api_source",
-    ),
-    "embeddings": ("project_id", "user_id", "api_key_id", "model"),
-    "moderations": ("project_id", "user_id", "api_key_id", "model"),
-    "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
-    "audio_speeches": ("project_id", "user_id", "api_key_id", "model"),
-    "audio_transcriptions": ("project_id", "user_id", "api_key_id", "model"),
-    "vector_stores": ("project_id",),
-    "code_interpreter_sessions": ("project_id",),
-    "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
-    "web_search_calls": (
-        "project_id",
-        "user_id",
-        "api_key_id",
-        "model",
-        "context_level",
-        "api_source",
-    ),
-    "costs": ("project_id", "line_item", "api_key_id", "api_source", "user_id"),
-    "decisions": (
-        "project_id",
-        "user_id",
-        "api_key_id",
-        "model",
-        "batch",
-        "service_tier",
-        "api_source",
-    ),
-}
-# Keys an endpoint takes only from its `overrides.<endpoint>.group_by`, never from the source's
-# `group_by` list: costs grouped by `user_id` may be refused (HTTP 400) together with `project_id`
-# grouping or the `project_ids` filter, and a list written for the usage endpoints before costs
-# accepted `user_id` must keep working.
-OPENAI_OVERRIDE_ONLY: dict[str, tuple[str, ...]] = {"costs": ("user_id",)}
-OpenAIEndpoint = Literal[
-    "completions",
-    "embeddings",
-    "moderations",
-    "images",
-    "audio_speeches",
-    "audio_transcriptions",
-    "vector_stores",
-    "code_interpreter_sessions",
-    "file_search_calls",
-    "web_search_calls",
-    "costs",
-    "decisions",
-]
 ALL_GROUP_BY = tuple(dict.fromkeys(k for keys in OPENAI_GROUP_BY.values() for k in keys))
 
 
@@ -117,11 +62,7 @@ class OpenAIConfig(BaseSource):
     @field_validator("endpoints")
     @classmethod
     def _endpoints(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("list at least one endpoint")
-        if len(set(value)) != len(value):
-            raise ValueError("an endpoint is listed twice")
-        return value
+        return check_endpoints(value)
 
     @model_validator(mode="after")
     def _override_group_by(self) -> OpenAIConfig:

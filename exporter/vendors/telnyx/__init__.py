@@ -15,7 +15,7 @@ PLUGIN = Plugin(
     build=source.TelnyxSource,
     twin=Twin(
         mount="exporter.vendors.telnyx.routes:mount",
-        expected="exporter.vendors.telnyx.truth:expected",
+        expected="exporter.vendors.telnyx.expected:expected",
         default_keys={"KEYDEMO-telnyx": "acct-demo"},
     ),
     demo=Demo(

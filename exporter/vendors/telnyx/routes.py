@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.simulator.twin import Frame, Mounted, with_headers
+from exporter.simulator.twin import Frame, Mounted, admitted, with_headers
 from exporter.vendors.telnyx import twin
 
 _TELNYX_ERROR = {
@@ -42,36 +43,43 @@ def mount(frame: Frame) -> Mounted:
             return twin.envelope(404, "10005", "Resource not found", "Bucket not found")
         return str(account)
 
-    async def api(request: Request) -> Response:
-        admitted = faults.admit("telnyx", request, account_of(request))
-        if isinstance(admitted, Response):
-            return admitted
-        account, fault = admitted
-        t = now()
-        bounds = twin.parse_filter(request)
-        if isinstance(bounds, Response):
-            return bounds
+    async def usage_call(
+        request: Request, prepare: Callable[[str, int], Response | Callable[[], Any]]
+    ) -> Response:
+        """A call of the bucket usage API: admitted, then `prepare(account, now)` gives its
+        answer (a Response is an error sent as it is), or the fault it meets replaces it."""
+        call = admitted(frame, "telnyx", request, account_of(request))
+        if isinstance(call, Response):
+            return call
+        account, fault, t = call
+        prepared = prepare(account, t)
+        if isinstance(prepared, Response):
+            return prepared
 
         async def answer() -> Any:
-            return twin.api_usage(
-                usage, account, request.path_params["bucket"], bounds[0], bounds[1], t
-            )
+            return prepared()
 
         response = await faults.respond(fault, _TELNYX_ERROR, answer, shape=twin.SHAPE, now=t)
         return with_headers(response, twin.rate_limit_headers())
+
+    async def api(request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+
+        def prepare(account: str, t: int) -> Response | Callable[[], Any]:
+            bounds = twin.parse_filter(request)
+            if isinstance(bounds, Response):
+                return bounds
+            return lambda: twin.api_usage(usage, account, bucket, bounds[0], bounds[1], t)
+
+        return await usage_call(request, prepare)
 
     async def storage(request: Request) -> Response:
-        admitted = faults.admit("telnyx", request, account_of(request))
-        if isinstance(admitted, Response):
-            return admitted
-        account, fault = admitted
-        t = now()
+        bucket = request.path_params["bucket"]
 
-        async def answer() -> Any:
-            return twin.storage_usage(usage, account, request.path_params["bucket"], t)
+        def prepare(account: str, t: int) -> Callable[[], Any]:
+            return lambda: twin.storage_usage(usage, account, bucket, t)
 
-        response = await faults.respond(fault, _TELNYX_ERROR, answer, shape=twin.SHAPE, now=t)
-        return with_headers(response, twin.rate_limit_headers())
+        return await usage_call(request, prepare)
 
     async def list_buckets(request: Request) -> Response:
         account = twin.s3_account(request, frame.keys)
@@ -80,12 +88,11 @@ def mount(frame: Frame) -> Mounted:
             status_code=403,
             media_type="application/xml",
         )
-        admitted = faults.admit(
-            "telnyx-s3", request, denied if account is None else account, json_answer=False
-        )
-        if isinstance(admitted, Response):
-            return admitted
-        _, fault = admitted
+        who = denied if account is None else account
+        call = admitted(frame, "telnyx-s3", request, who, json_answer=False)
+        if isinstance(call, Response):
+            return call
+        _, fault, _ = call
 
         async def answer() -> Response:
             xml = twin.list_buckets_xml(request.path_params["region"])
@@ -93,10 +100,12 @@ def mount(frame: Frame) -> Mounted:
 
         return await faults.respond(fault, "<Error><Code>SlowDown</Code></Error>", answer)
 
-    async def truth(request: Request) -> Response:
+    async def truth(request: Request) -> Response:  # the ground truth
         q = request.query_params
         t = now()
-        body = usage.truth(q.get("account", ""), q.get("bucket", ""), int(q.get("start", start)), t)
+        body = usage.ground_truth(
+            q.get("account", ""), q.get("bucket", ""), int(q.get("start", start)), t
+        )
         return JSONResponse({"now": t, **body})
 
     routes = [

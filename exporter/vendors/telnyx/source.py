@@ -134,10 +134,6 @@ def warnings(config: TelnyxConfig) -> list[str]:
     ]
 
 
-def iso(t: int) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 class TelnyxSource:
     """Reads one Telnyx account's buckets (one target)."""
 
@@ -222,7 +218,10 @@ class TelnyxSource:
             raise
 
     async def _read_api(self, stream: Stream, bucket: str, window: Window) -> StreamRead:
-        params = [("filter[start_time]", iso(window.start)), ("filter[end_time]", iso(window.end))]
+        params = [
+            ("filter[start_time]", _millis_text(window.start)),
+            ("filter[end_time]", _millis_text(window.end)),
+        ]
         body = await self._get("usage/api", self._path(bucket, "api"), params)
         if not isinstance(body, dict) or not isinstance(body.get("data", []), list):
             raise UpstreamError("usage/api", "answer is not an object with a data list")
@@ -260,7 +259,11 @@ class TelnyxSource:
                 mismatches += 1
                 log.warning(
                     "categories do not add up to the total",
-                    extra={"target": self._config.name, "bucket": bucket, "timestamp": iso(start)},
+                    extra={
+                        "target": self._config.name,
+                        "bucket": bucket,
+                        "timestamp": _millis_text(start),
+                    },
                 )
         if width != self._widths.get(bucket, DEFAULT_WIDTH):
             log.info(
@@ -318,3 +321,8 @@ def _spacing(stamps: list[int]) -> int:
 
 def _count(value: Any, field: str) -> float:
     return 0.0 if value is None else quantity(value, "usage", field)
+
+
+def _millis_text(t: int) -> str:
+    """A time as the API's examples write it: UTC, RFC 3339 with milliseconds."""
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

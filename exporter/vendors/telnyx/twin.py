@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exporter.simulator.faults import Shape
-from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
+from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.usage import HOUR, MINUTE, Key, digest, rate, visible
 
 CATEGORIES = (
     "list_bucket",
@@ -67,12 +68,8 @@ def envelope(status: int, code: str, title: str, detail: str) -> JSONResponse:
     )
 
 
-class TelnyxUsage:
-    def __init__(self, seed: int, usage_start: int, late: int) -> None:
-        self.seed = seed
-        self.usage_start = usage_start - usage_start % HOUR
-        self.late = late
-        self.revisions = Revisions(late)
+class TelnyxUsage(GeneratedUsage):
+    """Every account's bucket usage, per operation category, as of any time."""
 
     def _rate(self, account: str, bucket: str, category: str, field: str, hour: int) -> int:
         if hour < self.usage_start:
@@ -143,7 +140,9 @@ class TelnyxUsage:
         objects = 100 + digest(self.seed, "tx-obj", account, bucket)[0] + 3 * hours
         return objects * 40_960, objects
 
-    def truth(self, account: str, bucket: str, start: int, now: int) -> dict[str, Any]:
+    def ground_truth(self, account: str, bucket: str, start: int, now: int) -> dict[str, Any]:
+        """Per category, a bucket's counts from `start` to now, and its storage now
+        (`/_sim/telnyx/truth`)."""
         rows = []
         for category in bucket_categories(bucket):
             values = {

@@ -14,7 +14,7 @@ import pytest
 from exporter.ledger import Ledger
 from exporter.ledger import ledger as ledger_module
 from exporter.model import Flow, Stream, StreamRead
-from exporter.vendors.openai.source import FAMILIES
+from exporter.vendors.openai.metrics import FAMILIES
 from exporter.windows import next_window
 
 H = 3600

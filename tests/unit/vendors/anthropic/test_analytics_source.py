@@ -36,9 +36,9 @@ from exporter.vendors.anthropic.analytics_source import (
     spans,
 )
 from exporter.vendors.anthropic.config import AnthropicConfig
+from exporter.vendors.anthropic.expected import REQUESTS as REQUESTS_FAMILY
+from exporter.vendors.anthropic.expected import TOKENS
 from exporter.vendors.anthropic.families import FAMILIES
-from exporter.vendors.anthropic.truth import REQUESTS as REQUESTS_FAMILY
-from exporter.vendors.anthropic.truth import TOKENS
 from exporter.windows import next_window
 from tests.fakes import Answers, make_source
 

@@ -47,7 +47,13 @@ def names_of(
 ) -> AnthropicResourceSource:
     """The names source alone, of target `acme`, as the daemon sets up its upstream."""
     source = make_source(
-        PLUGIN, answers, AnthropicResourceSource, recorder=recorder, name="acme", api_key=KEY, **keys
+        PLUGIN,
+        answers,
+        AnthropicResourceSource,
+        recorder=recorder,
+        name="acme",
+        api_key=KEY,
+        **keys,
     )
     assert isinstance(source, AnthropicResourceSource)
     return source

@@ -11,7 +11,8 @@ import pytest
 from exporter.cli.main import main
 from exporter.config.checks import vendor_warnings
 from exporter.config.load import load_config
-from exporter.vendors.openai.config import OPENAI_GROUP_BY, OpenAIConfig
+from exporter.vendors.openai.api import OPENAI_GROUP_BY
+from exporter.vendors.openai.config import OpenAIConfig
 
 HEAD = "sources:\n  - kind: openai\n    name: acme\n    api_key: sk-admin-k\n"
 

@@ -12,7 +12,9 @@ import pytest
 from exporter.model import Source, Window
 from exporter.upstream import UpstreamError
 from exporter.vendors.openai import PLUGIN
-from exporter.vendors.openai.source import ENDPOINTS, FAMILIES, OpenAISource
+from exporter.vendors.openai.api import ENDPOINTS
+from exporter.vendors.openai.metrics import FAMILIES
+from exporter.vendors.openai.source import OpenAISource
 from tests.fakes import Answers, Recorder, make_source
 
 FAMILY_LABELS = {f.name: f.labels for f in FAMILIES}

@@ -260,7 +260,7 @@ async def test_decisions_and_the_cache_write_split_add_up() -> None:
 
 
 async def test_cost_quantities_follow_their_line_items() -> None:
-    from exporter.vendors.openai.twin import LINE_ITEMS
+    from exporter.vendors.openai.twin.catalogue import LINE_ITEMS
 
     async with client() as c:
         await freeze(c)
@@ -305,13 +305,14 @@ async def test_costs_by_user_with_project_is_refused_with_400() -> None:
 
 
 def test_a_revised_part_moves_the_cache_write_total_with_it() -> None:
-    from exporter.vendors.openai.twin import _ROWS, ENDPOINTS, OpenAIUsage, _field
+    from exporter.vendors.openai.twin.catalogue import ENDPOINTS, field_of
+    from exporter.vendors.openai.twin.usage import ROWS, OpenAIUsage
 
     usage = OpenAIUsage(seed=3, usage_start=START, late=60)
     spec = ENDPOINTS["decisions"]
-    row = _ROWS["decisions"][1]
+    row = ROWS["decisions"][1]
     total, h12, m30 = (
-        _field(spec, f"input_cache_write{part}_tokens") for part in ("", "_12h", "_30m")
+        field_of(spec, f"input_cache_write{part}_tokens") for part in ("", "_12h", "_30m")
     )
     hour = NOW - NOW % 3600 - 3600
 

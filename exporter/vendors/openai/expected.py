@@ -1,17 +1,20 @@
 """The counters an OpenAI target must show, from the twin's ground truth (dev-only).
 
 The mapping from the API's quantities to metric families is written out here on its own, not
-imported from the source, so a mistake in the source's table shows up as a mismatch.
+imported from the source, so a mistake in the source's table shows up as a mismatch. The group
+keys each endpoint takes come from the twin's catalogue (the simulated API's own list), not from
+the source's `OPENAI_GROUP_BY`, for the same reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from exporter.simulator.truth import Series, SeriesKey, get, key, label, origin
 from exporter.vendors.openai.config import OpenAIConfig
-from exporter.vendors.openai.source import FAMILIES
+from exporter.vendors.openai.metrics import FAMILIES
+from exporter.vendors.openai.twin.catalogue import ENDPOINTS
 
 GROUP_BY = [
     "project_id",
@@ -23,38 +26,6 @@ GROUP_BY = [
     "context_level",
     "api_source",
 ]
-
-_COMPLETIONS = (
-    "project_id",
-    "user_id",
-    "api_key_id",
-    "model",
-    "batch",
-    "service_tier",
-    "api_source",
-)
-
-SUPPORTED = {
-    "completions": _COMPLETIONS,
-    "decisions": _COMPLETIONS,
-    "embeddings": ("project_id", "user_id", "api_key_id", "model"),
-    "moderations": ("project_id", "user_id", "api_key_id", "model"),
-    "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
-    "audio_speeches": ("project_id", "user_id", "api_key_id", "model"),
-    "audio_transcriptions": ("project_id", "user_id", "api_key_id", "model"),
-    "code_interpreter_sessions": ("project_id",),
-    "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
-    "web_search_calls": (
-        "project_id",
-        "user_id",
-        "api_key_id",
-        "model",
-        "context_level",
-        "api_source",
-    ),
-    # user_id only from overrides.costs.group_by, never from the source's group_by list
-    "costs": ("project_id", "line_item", "api_key_id", "api_source"),
-}
 
 TOKEN_FIELDS = [
     "input_tokens",
@@ -120,6 +91,37 @@ QUANTITIES: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
 }
 
 LABELS = {f.name: f.labels for f in FAMILIES}
+# keys an endpoint takes only from `overrides.<endpoint>.group_by`, never from `group_by`
+OVERRIDE_ONLY = {"costs": ("user_id",)}
+# per counted endpoint, the keys a source's `group_by` may group it by
+SUPPORTED = {
+    endpoint: tuple(
+        k for k in ENDPOINTS[endpoint].group_keys if k not in OVERRIDE_ONLY.get(endpoint, ())
+    )
+    for endpoint in QUANTITIES
+}
+
+
+def truth_series(
+    sim_url: str, who: Any, endpoint: str, start: int, keys: list[str]
+) -> Iterator[tuple[str, dict[str, str], float]]:
+    """What one endpoint's ground truth from `start` to now, grouped by `keys`, adds to each
+    counter: (family, the labels of the group the family has, value); labels the family has
+    and the group does not are left out."""
+    query = [("org", who), ("endpoint", endpoint), ("start", start)]
+    rows = get(sim_url, "/_sim/openai/truth", query + [("group_by", k) for k in keys])["rows"]
+    for row in rows:
+        group = {k: label(row["group"].get(k)) for k in keys}
+        for name, (family, fixed) in QUANTITIES[endpoint].items():
+            if name == "amount":
+                value = row["values"]["micro_usd"] / 1e6
+            elif name in row["values"]:
+                value = row["values"][name]
+            else:
+                continue
+            if name == "quantity":  # the unit label comes from the truth row
+                fixed = {"quantity_unit": label(row.get("quantity_unit"))}
+            yield family, {k: v for k, v in group.items() if k in LABELS[family]} | fixed, value
 
 
 def expected(
@@ -141,21 +143,9 @@ def expected(
         keys = [k for k in config.group_by if k in SUPPORTED[endpoint]]
         if override is not None and override.group_by is not None:
             keys = list(override.group_by)
-        query = [("org", who), ("endpoint", endpoint), ("start", origin(got, belongs))]
-        for row in get(sim_url, "/_sim/openai/truth", query + [("group_by", k) for k in keys])[
-            "rows"
-        ]:
-            group = {k: label(row["group"].get(k)) for k in keys}
-            for name, (family, fixed) in quantities.items():
-                if name == "amount":
-                    value = row["values"]["micro_usd"] / 1e6
-                elif name in row["values"]:
-                    value = row["values"][name]
-                else:
-                    continue
-                if name == "quantity":  # the unit label comes from the truth row
-                    fixed = {"quantity_unit": label(row.get("quantity_unit"))}
-                labels = {k: v for k, v in group.items() if k in LABELS[family]} | dict(fixed)
-                series = key(family, labels)
-                out[series] = out.get(series, 0) + value
+        for family, labels, value in truth_series(
+            sim_url, who, endpoint, origin(got, belongs), keys
+        ):
+            series = key(family, labels)
+            out[series] = out.get(series, 0) + value
     return out
