@@ -24,10 +24,10 @@ from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
 from exporter.upstream import Upstream, UpstreamError, UpstreamSettings
 from exporter.vendors.anthropic import analytics_routes, analytics_source, twin
-from exporter.vendors.anthropic.analytics_source import (
-    AnalyticsSource,
+from exporter.vendors.anthropic.analytics_rows import RowParser
+from exporter.vendors.anthropic.analytics_source import AnalyticsSource
+from exporter.vendors.anthropic.analytics_sweep import (
     Plan,
-    RowParser,
     SweepState,
     finished,
     plan,
