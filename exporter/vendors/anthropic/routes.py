@@ -1,6 +1,6 @@
 """The Anthropic twin's routes: the legacy Usage & Cost Admin API (messages usage report, cost
 report), the Analytics API's and the names' routes (their own modules, answering from the same
-truth), and `/_sim/anthropic/truth` (ground truth).
+truth: `usage_twin.py`), and `/_sim/anthropic/truth` (ground truth).
 
 The legacy routes follow the docs (docs/upstreams.md, "anthropic"): `x-api-key` with an Admin key
 and `anthropic-version`; `starting_at` snapped down to the bucket; `ending_at` keeps buckets that
@@ -11,7 +11,6 @@ example); a `group_by[]` the endpoint does not take is a 400; `speed` needs its 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,22 +20,24 @@ from starlette.routing import BaseRoute, Route
 
 from exporter.simulator.faults import Shape
 from exporter.simulator.twin import Frame, Mounted
-from exporter.vendors.anthropic import analytics_routes, resources_twin, twin
+from exporter.vendors.anthropic import analytics_routes, resources_twin
+from exporter.vendors.anthropic.api_twin import (
+    Answer,
+    BadRequest,
+    cents,
+    error,
+    parse_time,
+    rfc3339,
+    serve,
+)
+from exporter.vendors.anthropic.twin import COUNT_KEYS, DIMENSIONS
+from exporter.vendors.anthropic.usage_twin import AnthropicUsage, CostSums
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
 LIMITS = {"1m": (60, 1440), "1h": (24, 168), "1d": (7, 31)}  # (default, maximum) buckets
 COST_LIMITS = (7, 31)
-USAGE_GROUP_BY = (
-    "account_id",
-    "api_key_id",
-    "context_window",
-    "inference_geo",
-    "model",
-    "service_account_id",
-    "service_tier",
-    "speed",
-    "workspace_id",
-)
+# every dimension of a row but the Analytics API's `product`, in the order results carry them
+USAGE_GROUP_BY = tuple(sorted(d for d in DIMENSIONS if d != "product"))
 COST_GROUP_BY = ("workspace_id", "description")
 DESCRIPTION_FIELDS = ("cost_type", "token_type", "model", "service_tier", "context_window")
 SPEED_BETA = "fast-mode-2026-02-01"
@@ -53,39 +54,9 @@ USAGE_FILTERS = {
 }
 
 SHAPE = Shape(
-    quantities=frozenset(
-        {
-            "uncached_input_tokens",
-            "cache_read_input_tokens",
-            "ephemeral_5m_input_tokens",
-            "ephemeral_1h_input_tokens",
-            "output_tokens",
-            "web_search_requests",
-        }
-    ),
+    quantities=COUNT_KEYS,
     required=("data", "starting_at", "ending_at", "results", "amount"),
 )
-
-
-class BadRequest(Exception):
-    pass
-
-
-def error(status: int, kind: str, message: str) -> JSONResponse:
-    """Anthropic's error envelope."""
-    return JSONResponse(
-        {"type": "error", "error": {"type": kind, "message": message}}, status_code=status
-    )
-
-
-def parse_time(text: str, name: str) -> int:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{name}: invalid RFC 3339 timestamp") from None
-    if moment.tzinfo is None:
-        raise BadRequest(f"{name}: the timestamp needs a time zone")
-    return int(moment.timestamp())
 
 
 def authorize(request: Request, keys: Mapping[str, Any]) -> str | Response:
@@ -184,13 +155,11 @@ def cost_group(group_by: Sequence[str]) -> list[str]:
     return out
 
 
-def cost_result(
-    keys: Sequence[str], key: Sequence[str | None], sums: twin.CostSums
-) -> dict[str, Any]:
+def cost_result(keys: Sequence[str], key: Sequence[str | None], sums: CostSums) -> dict[str, Any]:
     grouped = dict(zip(keys, key, strict=True))
     return {
         "currency": "USD",
-        "amount": twin.cents(sums.amount),
+        "amount": cents(sums.amount),
         "workspace_id": grouped.get("workspace_id"),
         "description": grouped.get("description"),
         "cost_type": grouped.get("cost_type"),
@@ -203,7 +172,7 @@ def cost_result(
 
 
 def report(
-    usage: twin.AnthropicUsage,
+    usage: AnthropicUsage,
     org: str,
     query: Mapping[str, Any],
     now: int,
@@ -233,18 +202,18 @@ def report(
             ]
         data.append(
             {
-                "starting_at": twin.rfc3339(b),
-                "ending_at": twin.rfc3339(b + width),
+                "starting_at": rfc3339(b),
+                "ending_at": rfc3339(b + width),
                 "results": results,
             }
         )
         b += width
     more = b + width <= end and b <= now
-    return {"data": data, "has_more": more, "next_page": twin.rfc3339(b) if more else None}
+    return {"data": data, "has_more": more, "next_page": rfc3339(b) if more else None}
 
 
 def truth_rows(
-    usage: twin.AnthropicUsage, request: Request, start: int, now: int
+    usage: AnthropicUsage, request: Request, start: int, now: int
 ) -> list[dict[str, Any]]:
     """`/_sim/anthropic/truth`: sums since `start` (to the open bucket's end) per group.
     `endpoint` messages or costs, `api` admin (legacy) or analytics, `group_by` repeated."""
@@ -260,8 +229,8 @@ def truth_rows(
         return [
             {
                 "group": dict(zip(keys, k, strict=True)),
-                "amount": twin.cents(v.amount),
-                "list_amount": twin.cents(v.list_amount),
+                "amount": cents(v.amount),
+                "list_amount": cents(v.list_amount),
                 "requests": v.requests,
             }
             for k, v in groups.items()
@@ -271,35 +240,23 @@ def truth_rows(
 
 
 def mount(frame: Frame) -> Mounted:
-    faults, now = frame.faults, frame.now
-    usage = twin.AnthropicUsage(frame.seed, frame.start, frame.late_seconds)
+    now = frame.now
+    usage = AnthropicUsage(frame.seed, frame.start, frame.late_seconds)
 
     def reviser(who: str, request: Request, up: bool, rng: Any) -> bool:
         return usage.revise(who, up, now(), rng)
 
     def legacy_route(costs: bool) -> Any:
         async def handler(request: Request) -> Response:
-            admitted = faults.admit("anthropic", request, authorize(request, frame.keys))
-            if isinstance(admitted, Response):
-                return admitted
-            org, fault = admitted
-            t = now()
-            try:
+            def prepare(org: str, t: int) -> Answer:
                 query = parse_query(request, t, costs=costs)
-            except BadRequest as err:
-                return error(400, "invalid_request_error", str(err))
 
-            async def answer() -> Any:
-                return report(usage, org, query, t, frame.max_page_buckets, costs=costs)
+                async def answer() -> Any:
+                    return report(usage, org, query, t, frame.max_page_buckets, costs=costs)
 
-            kind, message = ("api_error", "simulated failure")
-            if fault is not None and fault.status == 429:
-                kind, message = (
-                    "rate_limit_error",
-                    "Number of requests has exceeded your rate limit",
-                )
-            body = {"type": "error", "error": {"type": kind, "message": message}}
-            return await faults.respond(fault, body, answer, shape=SHAPE, now=t)
+                return answer
+
+            return await serve(frame, request, authorize(request, frame.keys), SHAPE, prepare)
 
         return handler
 

@@ -1,6 +1,6 @@
 """The Anthropic Analytics API source (`api: analytics`): its sweep plan, its row parser, and
 the source read against the Analytics twin in process (httpx.ASGITransport) into the real
-ledger, counters compared with the twin's ground truth (`twin.AnthropicUsage`, summed here
+ledger, counters compared with the twin's ground truth (`usage_twin.AnthropicUsage`, summed here
 independently of the source's code): a normal poll reads only the recent reach, a sweep every
 `sweep_interval` (and the first read of a process, so after a restart) catches a revision days
 old, and a read cut short by its request budget goes on where it stopped."""
@@ -24,11 +24,18 @@ from exporter.model import Kind, Source, Stream, StreamRead, Window
 from exporter.simulator.faults import FaultQueue
 from exporter.simulator.twin import Frame
 from exporter.upstream import Upstream, UpstreamError
-from exporter.vendors.anthropic import PLUGIN, analytics_routes, analytics_source, twin
-from exporter.vendors.anthropic.analytics_source import (
-    AnalyticsSource,
+from exporter.vendors.anthropic import (
+    PLUGIN,
+    analytics_query_twin,
+    analytics_routes,
+    analytics_source,
+    twin,
+    usage_twin,
+)
+from exporter.vendors.anthropic.analytics_rows import RowParser
+from exporter.vendors.anthropic.analytics_source import AnalyticsSource
+from exporter.vendors.anthropic.analytics_sweep import (
     Plan,
-    RowParser,
     SweepState,
     finished,
     plan,
@@ -123,7 +130,7 @@ def usage_row(**group: Any) -> dict[str, Any]:
     return {
         "starting_at": "2026-11-30T00:00:00Z",
         "ending_at": "2026-11-30T01:00:00Z",
-        "group": {**dict.fromkeys(analytics_routes.GROUP_KEYS), **group},
+        "group": {**dict.fromkeys(analytics_query_twin.GROUP_KEYS), **group},
         "usage": {
             "uncached_input_tokens": 10,
             "cache_creation": {"ephemeral_1h_input_tokens": 1, "ephemeral_5m_input_tokens": 2},
@@ -141,7 +148,7 @@ def cost_row(amount: Any, list_amount: Any = "0", **group: Any) -> dict[str, Any
         "starting_at": "2026-11-30T00:00:00Z",
         "ending_at": "2026-12-01T00:00:00Z",
         "group": {
-            **dict.fromkeys((*analytics_routes.GROUP_KEYS, "cost_type", "token_type")),
+            **dict.fromkeys((*analytics_query_twin.GROUP_KEYS, "cost_type", "token_type")),
             **group,
         },
         "cost": {"amount": amount, "list_amount": list_amount, "currency": "USD", "requests": None},
@@ -233,7 +240,7 @@ class World:
 
     def __init__(self, tmp: Path, **keys: Any) -> None:
         self.now = T0
-        self.truth = twin.AnthropicUsage(5, T0 - 4 * D, 120)
+        self.truth = usage_twin.AnthropicUsage(5, T0 - 4 * D, 120)
         frame = Frame(
             seed=5,
             start=T0 - 4 * D,
@@ -300,7 +307,7 @@ class World:
         }
 
     def expected(self) -> dict[tuple[str, tuple[str, ...]], float]:
-        """The twin's truth since usage began, written out from `twin.AnthropicUsage` (the
+        """The twin's truth since usage began, written out from `usage_twin.AnthropicUsage` (the
         default grouping: usage by workspace, key and model; cost by workspace, model, cost
         type and token type)."""
         end = self.now + D
