@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import Frame, Mounted
+from exporter.simulator.twin import Frame, Mounted, Shape
 from exporter.vendors.anthropic import analytics_routes, names_twin, twin
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from exporter.simulator.faults import Shape
+from exporter.simulator.twin import Shape
 from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
 
 TIMEFRAMES = {

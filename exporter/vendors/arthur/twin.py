@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Shape
+from exporter.simulator.twin import Shape
 from exporter.simulator.usage import MINUTE, Key, Revisions, digest, rate, visible
 
 RULE_TYPES = (

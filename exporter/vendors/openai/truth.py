@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, key, label, origin
+from exporter.simulator.compare import Series, SeriesKey, get, key, label, origin
 from exporter.vendors.openai.config import OpenAIConfig
 from exporter.vendors.openai.source import FAMILIES
 

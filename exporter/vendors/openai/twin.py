@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Shape
+from exporter.simulator.twin import Shape
 from exporter.simulator.usage import HOUR, MINUTE, Key, Revisions, digest, rate, visible
 
 WIDTHS = {"1m": 60, "1h": 3600, "1d": 86400}
