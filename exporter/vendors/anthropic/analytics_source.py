@@ -27,8 +27,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exporter.model import Flow, Level, Stream, StreamRead, Window, align_down, align_up
-from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import quantity, timestamp
 from exporter.vendors.anthropic.config import (
     ANALYTICS_HISTORY_START,
     ANALYTICS_MAX_SPAN,

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
-from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import quantity
 from exporter.vendors.openai.config import (
     OPENAI_GROUP_BY,
     OPENAI_OVERRIDE_ONLY,
