@@ -176,29 +176,37 @@ def gc_cpu(n: int) -> str:
     return f"| {n:,} | " + " | ".join(cells) + " |"
 
 
+def table(header: str, row: Callable[[int], str], sizes: list[int]) -> None:
+    """A Markdown table: `header` (its columns between `|`), then `row(n)` for each size, each
+    printed as soon as it is measured."""
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for n in sizes:
+        print(row(n), flush=True)
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10_000, 100_000]
-    print(
+    table(
         "| rows/series | first commit wall s | first commit CPU s | re-read commit CPU s |"
-        " SQLite MB | samples() s | render s | text MB | gzip MB |"
+        " SQLite MB | samples() s | render s | text MB | gzip MB |",
+        measure,
+        sizes,
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for n in sizes:
-        print(measure(n), flush=True)
     print()
-    print(
+    table(
         "| series | first render CPU s | every series changed: before → now (samples() +"
         " render) | 1 % changed, one block | 1 % changed, scattered | none changed |"
-        " text gzip MB before → now | OpenMetrics gzip MB before → now |"
+        " text gzip MB before → now | OpenMetrics gzip MB before → now |",
+        render_cpu,
+        sizes,
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for n in sizes:
-        print(render_cpu(n), flush=True)
     print()
-    print("| series | re-read commit CPU s: collector on → paused | samples() | render |")
-    print("|---|---|---|---|")
-    for n in sizes:
-        print(gc_cpu(n), flush=True)
+    table(
+        "| series | re-read commit CPU s: collector on → paused | samples() | render |",
+        gc_cpu,
+        sizes,
+    )
 
 
 if __name__ == "__main__":

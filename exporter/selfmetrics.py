@@ -167,59 +167,36 @@ class SelfMetrics:
     def __init__(self, version: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._metrics = {f.name: _client(f, self.registry) for f in SELF_FAMILIES}
-        self._build = self._gauge("usage_exporter_build_info")
-        self._shard_info = self._gauge("usage_exporter_shard_info")
-        self._total_shards = self._gauge("usage_exporter_total_shards")
-        self._up = self._gauge("usage_exporter_up")
-        self._last_success = self._gauge("usage_exporter_last_success_timestamp_seconds")
-        self._watermark = self._gauge("usage_exporter_data_watermark_timestamp_seconds")
-        duration = self._metrics["usage_exporter_poll_duration_seconds"]
-        assert isinstance(duration, Histogram)
-        self._duration = duration
-        self._polls = self._counter("usage_exporter_polls_total")
-        self._requests = self._counter("usage_exporter_upstream_requests_total")
-        self._rate_limit = self._gauge("usage_exporter_upstream_rate_limit_remaining")
-        self._revisions = self._counter("usage_exporter_bucket_revisions_total")
-        self._series = self._gauge("usage_exporter_series")
-        self._overflow = self._counter("usage_exporter_series_overflow_total")
-        self._unknown = self._counter("usage_exporter_upstream_unknown_fields_total")
-        self._inconsistent = self._counter("usage_exporter_upstream_inconsistencies_total")
-        self._resource_up = self._gauge("usage_exporter_resource_up")
-        self._resource_success = self._gauge(
-            "usage_exporter_resource_last_success_timestamp_seconds"
-        )
-        self._reload_ok = self._gauge("usage_exporter_config_last_reload_successful")
-        self._reload_time = self._gauge(
-            "usage_exporter_config_last_reload_success_timestamp_seconds"
-        )
-        self._build.labels(version, platform.python_version()).set(1)
-
-    def _gauge(self, name: str) -> Gauge:
-        metric = self._metrics[name]
-        assert isinstance(metric, Gauge), name
-        return metric
-
-    def _counter(self, name: str) -> Counter:
-        metric = self._metrics[name]
-        assert isinstance(metric, Counter), name
-        return metric
+        # the same objects by type, read by family name where they change
+        self._gauges = {n: m for n, m in self._metrics.items() if isinstance(m, Gauge)}
+        self._counters = {n: m for n, m in self._metrics.items() if isinstance(m, Counter)}
+        self._histograms = {n: m for n, m in self._metrics.items() if isinstance(m, Histogram)}
+        build = self._gauges["usage_exporter_build_info"]
+        build.labels(version, platform.python_version()).set(1)
 
     def shard(self, index: int, total: int) -> None:
-        self._shard_info.clear()
-        self._shard_info.labels(str(index), str(total)).set(1)
-        self._total_shards.set(total)
+        info = self._gauges["usage_exporter_shard_info"]
+        info.clear()
+        info.labels(str(index), str(total)).set(1)
+        self._gauges["usage_exporter_total_shards"].set(total)
 
     def register_target(self, target: str, source: str) -> None:
-        self._up.labels(target, source).set(0)
+        """A target's series at 0 (a dashboard or an alert sees 0, never "no data")."""
+        self._gauges["usage_exporter_up"].labels(target, source).set(0)
         for result in ("success", "failure"):
-            self._polls.labels(target, source, result)
+            self._counters["usage_exporter_polls_total"].labels(target, source, result)
         for direction in ("up", "down"):
-            self._revisions.labels(target, source, direction)
-        self._series.labels(target, source).set(0)
-        self._overflow.labels(target, source)
-        self._unknown.labels(target, source)
-        self._inconsistent.labels(target, source)
-        self._duration.labels(target, source)
+            self._counters["usage_exporter_bucket_revisions_total"].labels(
+                target, source, direction
+            )
+        self._gauges["usage_exporter_series"].labels(target, source).set(0)
+        for name in (
+            "usage_exporter_series_overflow_total",
+            "usage_exporter_upstream_unknown_fields_total",
+            "usage_exporter_upstream_inconsistencies_total",
+        ):
+            self._counters[name].labels(target, source)
+        self._histograms["usage_exporter_poll_duration_seconds"].labels(target, source)
 
     def unregister_target(self, target: str) -> None:
         """A target removed by a reload: its self-metric series leave /metrics."""
@@ -238,15 +215,17 @@ class SelfMetrics:
                     metric.remove(*labels)
 
     def config_loaded(self, ok: bool, now: float) -> None:
-        self._reload_ok.set(1 if ok else 0)
+        self._gauges["usage_exporter_config_last_reload_successful"].set(1 if ok else 0)
         if ok:
-            self._reload_time.set(now)
+            self._gauges["usage_exporter_config_last_reload_success_timestamp_seconds"].set(now)
 
     def upstream_request(self, target: str, source: str, endpoint: str, code: str) -> None:
-        self._requests.labels(target, source, endpoint, code).inc()
+        requests = self._counters["usage_exporter_upstream_requests_total"]
+        requests.labels(target, source, endpoint, code).inc()
 
     def rate_limit_remaining(self, target: str, source: str, value: float) -> None:
-        self._rate_limit.labels(target, source).set(value)
+        remaining = self._gauges["usage_exporter_upstream_rate_limit_remaining"]
+        remaining.labels(target, source).set(value)
 
     def poll_finished(
         self,
@@ -257,35 +236,50 @@ class SelfMetrics:
         now: float,
         watermark: float | None,
     ) -> None:
-        self._up.labels(target, source).set(1 if ok else 0)
-        self._polls.labels(target, source, "success" if ok else "failure").inc()
-        self._duration.labels(target, source).observe(duration)
+        gauges = self._gauges
+        gauges["usage_exporter_up"].labels(target, source).set(1 if ok else 0)
+        polls = self._counters["usage_exporter_polls_total"]
+        polls.labels(target, source, "success" if ok else "failure").inc()
+        duration_seconds = self._histograms["usage_exporter_poll_duration_seconds"]
+        duration_seconds.labels(target, source).observe(duration)
         if ok:
-            self._last_success.labels(target, source).set(now)
+            gauges["usage_exporter_last_success_timestamp_seconds"].labels(target, source).set(now)
         if watermark is not None:
-            self._watermark.labels(target, source).set(watermark)
+            freshness = gauges["usage_exporter_data_watermark_timestamp_seconds"]
+            freshness.labels(target, source).set(watermark)
 
     def resource_read(self, target: str, source: str, resource: str, ok: bool, now: float) -> None:
-        self._resource_up.labels(target, source, resource).set(1 if ok else 0)
+        up, success = self._resource_gauges()
+        up.labels(target, source, resource).set(1 if ok else 0)
         if ok:
-            self._resource_success.labels(target, source, resource).set(now)
+            success.labels(target, source, resource).set(now)
 
     def resource_off(self, target: str, source: str, resource: str) -> None:
         """A resource turned off (no permission): its series leave /metrics."""
-        for metric in (self._resource_up, self._resource_success):
+        for metric in self._resource_gauges():
             with contextlib.suppress(KeyError):
                 metric.remove(target, source, resource)
 
     def revisions(self, target: str, source: str, up: int, down: int) -> None:
-        self._revisions.labels(target, source, "up").inc(up)
-        self._revisions.labels(target, source, "down").inc(down)
+        revisions = self._counters["usage_exporter_bucket_revisions_total"]
+        revisions.labels(target, source, "up").inc(up)
+        revisions.labels(target, source, "down").inc(down)
 
     def series(self, target: str, source: str, count: int, overflowed: int) -> None:
-        self._series.labels(target, source).set(count)
-        self._overflow.labels(target, source).inc(overflowed)
+        self._gauges["usage_exporter_series"].labels(target, source).set(count)
+        overflow = self._counters["usage_exporter_series_overflow_total"]
+        overflow.labels(target, source).inc(overflowed)
 
     def unknown_fields(self, target: str, source: str, count: int) -> None:
-        self._unknown.labels(target, source).inc(count)
+        unknown = self._counters["usage_exporter_upstream_unknown_fields_total"]
+        unknown.labels(target, source).inc(count)
 
     def inconsistencies(self, target: str, source: str, count: int) -> None:
-        self._inconsistent.labels(target, source).inc(count)
+        inconsistent = self._counters["usage_exporter_upstream_inconsistencies_total"]
+        inconsistent.labels(target, source).inc(count)
+
+    def _resource_gauges(self) -> tuple[Gauge, Gauge]:
+        return (
+            self._gauges["usage_exporter_resource_up"],
+            self._gauges["usage_exporter_resource_last_success_timestamp_seconds"],
+        )

@@ -26,6 +26,9 @@ class Query:
     legend: str = ""
 
 
+Thresholds = tuple[tuple[float | None, str], ...]  # (from value, colour), the first from None
+
+
 @dataclass(frozen=True)
 class Panel:
     """One panel: `kind` is Grafana's panel type; `width` in grid columns (24 per row)."""
@@ -38,7 +41,7 @@ class Panel:
     width: int = 8
     height: int = 8
     options: dict[str, Any] = field(default_factory=dict)
-    thresholds: tuple[tuple[float | None, str], ...] = ((None, "green"),)
+    thresholds: Thresholds = ((None, "green"),)
     minimum: float | None = None
     maximum: float | None = None
 
@@ -57,13 +60,29 @@ class Variable:
 
 @dataclass(frozen=True)
 class Dashboard:
-    uid: str
+    """One dashboard: `dashboards/<name>.json`, uid `usage-exporter-<name>`, tagged
+    `usage-exporter` and `tags` (None: its name, as a vendor's dashboard is)."""
+
+    name: str
     title: str
     description: str
-    tags: tuple[str, ...]
     variables: tuple[Variable, ...]
     panels: tuple[Panel, ...]
+    tags: tuple[str, ...] | None = None
     time_from: str = "now-24h"
+
+    @property
+    def uid(self) -> str:
+        return f"usage-exporter-{self.name}"
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        return (self.name,) if self.tags is None else self.tags
+
+
+def filtered(metric: str, by: str = "target") -> str:
+    """A variable's series: `metric` where the dashboard's variable `by` has the chosen values."""
+    return f'{metric}{{{by}=~"${by}"}}'
 
 
 def q(expr: str, legend: str = "") -> Query:
@@ -123,10 +142,44 @@ def table(title: str, description: str, expr: str, unit: str, width: int = 12, *
     return Panel("table", title, description, (q(expr),), unit=unit, width=width, height=9, **kw)
 
 
+SHARE_USED = ((None, "green"), (0.8, "orange"), (1, "red"))  # red when all of it is used
+
+
+def shares(
+    title: str, description: str, *queries: Query, thresholds: Thresholds = SHARE_USED, **kw: Any
+) -> Panel:
+    """Horizontal bars of a share between 0 and 1 (a budget, a limit), one per series."""
+    options = {"displayMode": "gradient", "orientation": "horizontal"}
+    return Panel(
+        "bargauge",
+        title,
+        description,
+        queries,
+        unit="percentunit",
+        minimum=0,
+        maximum=1,
+        thresholds=thresholds,
+        options=options,
+        **kw,
+    )
+
+
+def up_timeline(title: str, description: str, query: Query) -> Panel:
+    """A row per series over time: red at 0, green at 1."""
+    return Panel(
+        "state-timeline",
+        title,
+        description,
+        (query,),
+        width=12,
+        thresholds=((None, "red"), (1, "green")),
+    )
+
+
 def budget_used(description: str, *vendors: str) -> Panel:
     """Each organization's month-to-date spend as a share of its `monthly_budget_usd`, for the
     vendors named (`openai`, `anthropic`: their families share the pattern)."""
-    shares = tuple(
+    used = (
         q(
             f'sum by (target) ({vendor}_cost_month_to_date_usd{{target=~"$target"}})'
             " / on (target)"
@@ -135,19 +188,7 @@ def budget_used(description: str, *vendors: str) -> Panel:
         )
         for vendor in vendors
     )
-    return Panel(
-        "bargauge",
-        "Budget used",
-        description,
-        shares,
-        unit="percentunit",
-        width=6,
-        height=5,
-        minimum=0,
-        maximum=1,
-        thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
-        options={"displayMode": "gradient", "orientation": "horizontal"},
-    )
+    return shares("Budget used", description, *used, width=6, height=5)
 
 
 # --- spend ----------------------------------------------------------------------------------
@@ -156,22 +197,21 @@ SPEND_VARS = (
     Variable(
         "target", '{__name__=~"openai_cost_usd_total|anthropic_cost_usd_total"}', "Organization"
     ),
-    Variable("project_id", 'openai_project_info{target=~"$target"}', "Project", "project_name"),
-    Variable("line_item", 'openai_cost_usd_total{target=~"$target"}', "Line item"),
+    Variable("project_id", filtered("openai_project_info"), "Project", "project_name"),
+    Variable("line_item", filtered("openai_cost_usd_total"), "Line item"),
 )
 _S = selector(SPEND_VARS)
 _ELAPSED = (
     "clamp_min((day_of_month() - 1 + hour() / 24 + minute() / 1440) / days_in_month(), 1 / 744)"
 )
 SPEND = Dashboard(
-    uid="usage-exporter-spend",
-    title="Spend",
-    description="OpenAI and Anthropic spend from their cost APIs: today, month to date, projected "
+    "spend",
+    "Spend",
+    "OpenAI and Anthropic spend from their cost APIs: today, month to date, projected "
     "month end and budget use, by organization, project, workspace and line item. Exact to the "
     "vendors' daily buckets.",
-    tags=("usage-exporter", "finops", "openai", "anthropic"),
-    variables=SPEND_VARS,
-    panels=(
+    SPEND_VARS,
+    (
         stat(
             "Cost today",
             "Spend so far in the current UTC day (the costs API's daily bucket).",
@@ -246,25 +286,17 @@ SPEND = Dashboard(
             unit="currencyUSD",
             width=12,
         ),
-        Panel(
-            "bargauge",
+        shares(
             "Hard spend limit used",
             "Month-to-date spend of each organization as a share of OpenAI's own hard spend "
             "limit (organizations without a limit, or whose key may not read it, are not shown).",
-            (
-                q(
-                    'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
-                    ' / on (target) (openai_spend_limit_usd{target=~"$target"} > 0)',
-                    "{{target}}",
-                ),
+            q(
+                'sum by (target) (openai_cost_month_to_date_usd{target=~"$target"})'
+                ' / on (target) (openai_spend_limit_usd{target=~"$target"} > 0)',
+                "{{target}}",
             ),
-            unit="percentunit",
             width=6,
             height=9,
-            minimum=0,
-            maximum=1,
-            thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
-            options={"displayMode": "gradient", "orientation": "horizontal"},
         ),
         table(
             "Spend limits and alerts",
@@ -351,18 +383,19 @@ SPEND = Dashboard(
             width=12,
         ),
     ),
+    tags=("finops", "openai", "anthropic"),
 )
 
 # --- OpenAI usage ---------------------------------------------------------------------------
 
 OPENAI_VARS = (
     Variable("target", "openai_input_tokens_total", "Organization"),
-    Variable("project_id", 'openai_project_info{target=~"$target"}', "Project", "project_name"),
-    Variable("model", 'openai_input_tokens_total{target=~"$target"}', "Model"),
+    Variable("project_id", filtered("openai_project_info"), "Project", "project_name"),
+    Variable("model", filtered("openai_input_tokens_total"), "Model"),
 )
 _O = selector(OPENAI_VARS)
-_OP = selector(OPENAI_VARS, "target", "project_id")
 _OD = selector(OPENAI_VARS, extra='endpoint="decisions"')
+_OP = selector(OPENAI_VARS, "target", "project_id")
 
 
 def legend_of(by: str) -> str:
@@ -379,13 +412,12 @@ def per_second(metric: str, by: str, sel: str, suffix: str = "") -> Query:
 
 
 OPENAI = Dashboard(
-    uid="usage-exporter-openai",
-    title="OpenAI usage",
-    description="OpenAI organization usage: tokens, requests, images, audio, tool calls and "
+    "openai",
+    "OpenAI usage",
+    "OpenAI organization usage: tokens, requests, images, audio, tool calls and "
     "vector stores, by model, project and endpoint. Counts per trailing hour.",
-    tags=("usage-exporter", "openai"),
-    variables=OPENAI_VARS,
-    panels=(
+    OPENAI_VARS,
+    (
         series(
             "Input tokens per hour by model",
             "Input tokens (cached included) over the trailing hour.",
@@ -522,10 +554,8 @@ OPENAI = Dashboard(
 
 ANTHROPIC_VARS = (
     Variable("target", "anthropic_output_tokens_total", "Organization"),
-    Variable(
-        "workspace_id", 'anthropic_workspace_info{target=~"$target"}', "Workspace", "workspace_name"
-    ),
-    Variable("model", 'anthropic_output_tokens_total{target=~"$target"}', "Model"),
+    Variable("workspace_id", filtered("anthropic_workspace_info"), "Workspace", "workspace_name"),
+    Variable("model", filtered("anthropic_output_tokens_total"), "Model"),
 )
 _C = selector(ANTHROPIC_VARS)
 _CW = selector(ANTHROPIC_VARS, "target", "workspace_id")
@@ -550,14 +580,13 @@ def _anthropic_per_hour(metric: str, by: str, sel: str = _C) -> Query:
 
 
 ANTHROPIC = Dashboard(
-    uid="usage-exporter-anthropic",
-    title="Anthropic usage",
-    description="Anthropic (Claude) organization usage and cost: input tokens by cache use, output "
+    "anthropic",
+    "Anthropic usage",
+    "Anthropic (Claude) organization usage and cost: input tokens by cache use, output "
     "tokens, web searches and cost, by workspace, API key and model, with their names. Counts "
     "per trailing hour; cost per UTC day and month.",
-    tags=("usage-exporter", "anthropic"),
-    variables=ANTHROPIC_VARS,
-    panels=(
+    ANTHROPIC_VARS,
+    (
         stat(
             "Cost today",
             "Spend so far in the current UTC day.",
@@ -723,30 +752,29 @@ ANTHROPIC = Dashboard(
 
 TELNYX_VARS = (
     Variable("target", "telnyx_storage_operations_total", "Account"),
-    Variable("bucket", 'telnyx_storage_operations_total{target=~"$target"}', "Bucket"),
-    Variable("category", 'telnyx_storage_operations_total{target=~"$target"}', "Category"),
+    Variable("bucket", filtered("telnyx_storage_operations_total"), "Bucket"),
+    Variable("category", filtered("telnyx_storage_operations_total"), "Category"),
 )
 _T = selector(TELNYX_VARS)
 _TB = selector(TELNYX_VARS, "target", "bucket")
 TELNYX = Dashboard(
-    uid="usage-exporter-telnyx",
-    title="Telnyx storage",
-    description="Telnyx Cloud Storage: S3 operations and bytes by bucket and category, success "
+    "telnyx",
+    "Telnyx storage",
+    "Telnyx Cloud Storage: S3 operations and bytes by bucket and category, success "
     "ratio, bucket size and objects.",
-    tags=("usage-exporter", "telnyx"),
-    variables=TELNYX_VARS,
-    panels=(
-        series(
-            "Operations by bucket",
-            "S3 API operations per second.",
-            per_second("telnyx_storage_operations_total", "bucket", _T),
-            unit="ops",
-        ),
-        series(
-            "Operations by category",
-            "S3 API operations per second by operation category.",
-            per_second("telnyx_storage_operations_total", "category", _T),
-            unit="ops",
+    TELNYX_VARS,
+    (
+        *(
+            series(
+                f"Operations by {by}",
+                description,
+                per_second("telnyx_storage_operations_total", by, _T),
+                unit="ops",
+            )
+            for by, description in (
+                ("bucket", "S3 API operations per second."),
+                ("category", "S3 API operations per second by operation category."),
+            )
         ),
         series(
             "Success ratio by bucket",
@@ -788,18 +816,17 @@ TELNYX = Dashboard(
 
 ARTHUR_VARS = (
     Variable("target", "arthur_inference_tokens_total", "Engine"),
-    Variable("rule_type", 'arthur_inference_tokens_total{target=~"$target"}', "Rule type"),
-    Variable("task_id", 'arthur_task_info{target=~"$target"}', "Task", "task_name"),
+    Variable("rule_type", filtered("arthur_inference_tokens_total"), "Rule type"),
+    Variable("task_id", filtered("arthur_task_info"), "Task", "task_name"),
 )
 _A = selector(ARTHUR_VARS)
 ARTHUR = Dashboard(
-    uid="usage-exporter-arthur",
-    title="Arthur guardrails",
-    description="Arthur GenAI Engine token usage by rule type and task: inference tokens "
+    "arthur",
+    "Arthur guardrails",
+    "Arthur GenAI Engine token usage by rule type and task: inference tokens "
     "checked by guardrails and the tokens LLM-judged rules spend evaluating.",
-    tags=("usage-exporter", "arthur"),
-    variables=ARTHUR_VARS,
-    panels=(
+    ARTHUR_VARS,
+    (
         series(
             "Inference tokens per hour by rule type",
             "Prompt and response tokens evaluated, counted once per rule that evaluated them.",
@@ -848,17 +875,16 @@ ARTHUR = Dashboard(
 
 ANYLAYER_VARS = (
     Variable("target", "anylayer_requests_total", "Account"),
-    Variable("key_id", 'anylayer_requests_total{target=~"$target"}', "API key"),
+    Variable("key_id", filtered("anylayer_requests_total"), "API key"),
 )
 _K = selector(ANYLAYER_VARS)
 ANYLAYER = Dashboard(
-    uid="usage-exporter-anylayer",
-    title="Anylayer API keys",
-    description="Anylayer (ZKScore) API-key usage: requests, errors, latency, rate-limit "
+    "anylayer",
+    "Anylayer API keys",
+    "Anylayer (ZKScore) API-key usage: requests, errors, latency, rate-limit "
     "headroom and the alerts the API raises.",
-    tags=("usage-exporter", "anylayer"),
-    variables=ANYLAYER_VARS,
-    panels=(
+    ANYLAYER_VARS,
+    (
         series(
             "Requests per hour by key",
             "API requests over the trailing hour.",
@@ -880,21 +906,14 @@ ANYLAYER = Dashboard(
             q(f"max by (key_id, stat) (anylayer_latency_seconds{_K})", "{{key_id}} {{stat}}"),
             unit="s",
         ),
-        Panel(
-            "bargauge",
+        shares(
             "Rate-limit headroom",
             "Share of each key's rate limit still unused, per period. Alert below 10%.",
-            (
-                q(
-                    f"1 - max by (key_id, period) (anylayer_rate_limit_utilisation_ratio{_K})",
-                    "{{key_id}} {{period}}",
-                ),
+            q(
+                f"1 - max by (key_id, period) (anylayer_rate_limit_utilisation_ratio{_K})",
+                "{{key_id}} {{period}}",
             ),
-            unit="percentunit",
-            minimum=0,
-            maximum=1,
             thresholds=((None, "red"), (0.1, "orange"), (0.25, "green")),
-            options={"displayMode": "gradient", "orientation": "horizontal"},
         ),
         series(
             "Bytes transferred",
@@ -926,35 +945,27 @@ ANYLAYER = Dashboard(
 
 HEALTH_VARS = (
     Variable("source", "usage_exporter_up", "Source"),
-    Variable("target", 'usage_exporter_up{source=~"$source"}', "Target"),
+    Variable("target", filtered("usage_exporter_up", "source"), "Target"),
 )
 _H = selector(HEALTH_VARS)
 HEALTH = Dashboard(
-    uid="usage-exporter-health",
-    title="usage-exporter health",
-    description="Is the exporter reading every upstream, how fresh is the data, and what do "
+    "health",
+    "usage-exporter health",
+    "Is the exporter reading every upstream, how fresh is the data, and what do "
     "the upstreams answer: polls, freshness, response codes, rate limits, revisions, series.",
-    tags=("usage-exporter",),
-    variables=HEALTH_VARS,
-    time_from="now-6h",
-    panels=(
-        Panel(
-            "state-timeline",
+    HEALTH_VARS,
+    (
+        up_timeline(
             "Up",
             "1 when the target's last poll read every stream and saved it.",
-            (q(f"usage_exporter_up{_H}", "{{target}}"),),
-            width=12,
-            thresholds=((None, "red"), (1, "green")),
+            q(f"usage_exporter_up{_H}", "{{target}}"),
         ),
-        Panel(
-            "state-timeline",
+        up_timeline(
             "Names and limits read",
             "1 when the last read of a resource (names, spend and rate limits; read every "
             "resource_interval, apart from usage) succeeded; 0 keeps its last values. A resource "
             "the key may not read is turned off and has no row.",
-            (q(f"usage_exporter_resource_up{_H}", "{{target}} {{resource}}"),),
-            width=12,
-            thresholds=((None, "red"), (1, "green")),
+            q(f"usage_exporter_resource_up{_H}", "{{target}} {{resource}}"),
         ),
         series(
             "Data freshness",
@@ -1045,6 +1056,8 @@ HEALTH = Dashboard(
             "short",
         ),
     ),
+    tags=(),
+    time_from="now-6h",
 )
 
 ALL = (SPEND, OPENAI, ANTHROPIC, TELNYX, ARTHUR, ANYLAYER, HEALTH)
@@ -1158,7 +1171,7 @@ def render(dashboard: Dashboard) -> dict[str, Any]:
         "uid": dashboard.uid,
         "title": dashboard.title,
         "description": dashboard.description,
-        "tags": list(dashboard.tags),
+        "tags": ["usage-exporter", *dashboard.tag_names],
         "editable": True,
         "graphTooltip": 1,
         "schemaVersion": 39,
@@ -1189,13 +1202,7 @@ def render(dashboard: Dashboard) -> dict[str, Any]:
 
 
 def files() -> dict[Path, str]:
-    return {
-        DASHBOARDS / f"{d.uid.removeprefix('usage-exporter-')}.json": json.dumps(
-            render(d), indent=2
-        )
-        + "\n"
-        for d in ALL
-    }
+    return {DASHBOARDS / f"{d.name}.json": json.dumps(render(d), indent=2) + "\n" for d in ALL}
 
 
 def main(argv: list[str]) -> int:

@@ -29,7 +29,7 @@ from exporter.config.load import Config, load_config
 from exporter.config.source import BaseSource
 from exporter.model import Kind
 from exporter.plugin import Plugin
-from exporter.simulator.truth import Series, SeriesKey, counters
+from exporter.simulator.compare import Series, SeriesKey, counters
 from exporter.vendors import plugins
 from testkit.memory import memory_kib
 from testkit.processes import (

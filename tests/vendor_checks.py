@@ -20,8 +20,8 @@ from exporter.daemon import Daemon
 from exporter.http.server import serve
 from exporter.plugin import Plugin
 from exporter.simulator.app import SimulatorConfig, create_app
-from exporter.simulator.faults import FaultQueue
-from exporter.simulator.truth import SeriesKey, counters
+from exporter.simulator.compare import SeriesKey, counters
+from exporter.simulator.faults import FaultInjector
 from exporter.simulator.twin import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def missing(plugin: Plugin[Any], root: Path = ROOT) -> list[str]:
     kind = plugin.kind
     out: list[str] = []
     routes = plugin.twin.mounter()(
-        Frame(1, 0, 0, None, dict(plugin.twin.default_keys), FaultQueue(), lambda: 0)
+        Frame(1, 0, 0, None, dict(plugin.twin.default_keys), FaultInjector(), lambda: 0)
     ).routes
     paths = {getattr(route, "path", "") for route in routes}
     if f"/_sim/{kind}/truth" not in paths or len(paths) < 2:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.cli.process import favour_the_event_loop, serve_until_stopped
@@ -15,57 +16,54 @@ from exporter.focus.columns import MonthError
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import FormatUnavailable, chunks
 from exporter.http.listener_process import ListenerProcessError, ListenerSettings
-from exporter.http.webconfig import WebConfigFile, load_web_config
+from exporter.http.webconfig import load_web_config
 from exporter.sharding import Shard
 
 
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """How `run` serves HTTP, from its flags: the address, the web config file (TLS, basic
+    auth), whether POST /-/reload is on, and the log level and format of a listener process of
+    its own (None: HTTP is served from this process)."""
+
+    listen: str
+    web_config: Path | None = None
+    enable_lifecycle: bool = False
+    listener_process: tuple[str, str] | None = None
+
+
 def run(
-    config: Config,
-    listen: str,
-    web_config: Path | None,
-    shard: Shard | None = None,
-    *,
-    config_path: Path | None = None,
-    enable_lifecycle: bool = False,
-    listener_process: tuple[str, str] | None = None,
+    config: Config, serving: Serving, shard: Shard | None = None, config_path: Path | None = None
 ) -> int:
-    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`.
-    `listener_process` (log level, log format): serve HTTP from a process of its own."""
+    """`usage-exporter run`: poll and serve until a signal; SIGHUP reloads `config_path`."""
+    web_config = serving.web_config
     web = load_web_config(web_config) if web_config is not None else None  # refused here first
     favour_the_event_loop()
     listener = None
-    if listener_process is not None:
-        level, fmt = listener_process
+    if serving.listener_process is not None:
+        level, fmt = serving.listener_process
         focus = FocusExport(Path(config.state_dir) / LEDGER_FILE, int(config.cost_history_months))
-        listener = ListenerSettings(listen, web_config, enable_lifecycle, level, fmt, focus)
-    try:
-        return asyncio.run(
-            _run(config, listen, web, shard, config_path, enable_lifecycle, listener)
+        listener = ListenerSettings(
+            serving.listen, web_config, serving.enable_lifecycle, level, fmt, focus
         )
+
+    async def poll_and_serve() -> int:
+        daemon = Daemon(config, shard=shard)
+        served = await serve_until_stopped(
+            daemon,
+            serving.listen,
+            web,
+            config_path=config_path,
+            enable_lifecycle=serving.enable_lifecycle,
+            listener=listener,
+        )
+        return 0 if served else 1
+
+    try:
+        return asyncio.run(poll_and_serve())
     except ListenerProcessError as err:
         print(f"usage-exporter: {err}", file=sys.stderr)
         return 1
-
-
-async def _run(
-    config: Config,
-    listen: str,
-    web: WebConfigFile | None,
-    shard: Shard | None,
-    config_path: Path | None,
-    enable_lifecycle: bool,
-    listener: ListenerSettings | None,
-) -> int:
-    daemon = Daemon(config, shard=shard)
-    served = await serve_until_stopped(
-        daemon,
-        listen,
-        web,
-        config_path=config_path,
-        enable_lifecycle=enable_lifecycle,
-        listener=listener,
-    )
-    return 0 if served else 1
 
 
 def once(config: Config, shard: Shard | None = None) -> int:

@@ -292,17 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             from exporter.cli import commands
 
             listen = args.listen or config.web.listen_address
-            return commands.run(
-                config,
+            serving = commands.Serving(
                 listen,
                 args.web_config,
-                shard,
-                config_path=args.config,
-                enable_lifecycle=args.enable_lifecycle,
-                listener_process=(
-                    (args.log_level, args.log_format) if args.listener_process else None
-                ),
+                args.enable_lifecycle,
+                (args.log_level, args.log_format) if args.listener_process else None,
             )
+            return commands.run(config, serving, shard, args.config)
         if args.command == "once":
             shard = _shard(args)
             config = _load(args.config)

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     HttpUrl,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -136,18 +137,12 @@ class BaseSource(Strict):
     proxy_from_environment: bool = False
     tls_config: TLSConfig | None = None
 
-    @field_validator("proxy_url")
+    @field_validator("proxy_url", "base_url")
     @classmethod
-    def _proxy_scheme(cls, value: HttpUrl | None) -> HttpUrl | None:
+    def _http_only(cls, value: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
         if value is not None and value.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// proxy URL")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
-        if value is not None and value.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
+            what = "proxy URL" if info.field_name == "proxy_url" else "URL"
+            raise ValueError(f"must be an http:// or https:// {what}")
         return value
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ stop), `/_sim/revisions/restore` (POST: give back what down revisions took, as l
 `/_sim/stats` (calls, faults injected by kind, variant and upstream, revisions),
 `/_sim/requests` (GET: the last requests to the upstreams' routes, method, path and raw query,
 oldest first, at most `REQUEST_LOG_SIZE`; DELETE to clear), and each twin's own:
-`/_sim/<upstream>/truth` and, for names and limits, GET the ground truth, POST an action (rename,
+`/_sim/<kind>/truth` and, for names and limits, GET the ground truth, POST an action (rename,
 archive, refuse, ...); see the vendor packages.
 """
 
@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from exporter.http.server import Listener
 from exporter.http.server import serve as serve_app
 from exporter.simulator.clock import Clock
-from exporter.simulator.faults import FaultQueue
+from exporter.simulator.faults import FaultInjector
 from exporter.simulator.twin import Frame
 from exporter.simulator.usage import Revisions
 from exporter.vendors import plugins
@@ -78,8 +78,8 @@ class SimulatorConfig:
 
 def create_app(config: SimulatorConfig) -> Starlette:
     clock = Clock()
-    faults = FaultQueue()
-    faults.add(config.faults, default_upstream())
+    faults = FaultInjector()
+    faults.add(config.faults, default_kind())
     if config.chaos is not None:
         faults.start_chaos(config.chaos)
     start = int(config.start if config.start is not None else time.time() - 60 * 86400)
@@ -89,7 +89,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
         return int(clock.now())
 
     routes: list[BaseRoute] = []
-    upstreams: dict[str, Revisions] = {}
+    revisions_by_kind: dict[str, Revisions] = {}
     for plugin in plugins():
         keys = config.keys.get(plugin.kind)
         mounted = plugin.twin.mounter()(
@@ -104,7 +104,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
             )
         )
         routes += mounted.routes
-        upstreams[plugin.kind] = mounted.revisions
+        revisions_by_kind[plugin.kind] = mounted.revisions
         faults.revisers[plugin.kind] = mounted.reviser
         if mounted.drift:
             faults.drifting.add(plugin.kind)
@@ -124,7 +124,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
             return JSONResponse({"pending": 0})
         data = await request.json()
         try:
-            faults.add(list(data.get("faults", [])), str(data.get("upstream", default_upstream())))
+            faults.add(list(data.get("faults", [])), str(data.get("upstream", default_kind())))
         except (ValueError, TypeError) as err:
             return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse({"pending": len(faults.faults)})
@@ -142,11 +142,11 @@ def create_app(config: SimulatorConfig) -> Starlette:
 
     async def restore_route(request: Request) -> Response:
         t = now()
-        restored = {name: revisions.restore(t) for name, revisions in upstreams.items()}
+        restored = {name: revisions.restore(t) for name, revisions in revisions_by_kind.items()}
         return JSONResponse({"now": t, "restored": restored})
 
     async def stats_route(request: Request) -> Response:
-        revisions = {name: r.stats() for name, r in upstreams.items()}
+        revisions = {name: r.stats() for name, r in revisions_by_kind.items()}
         return JSONResponse({**faults.stats(), "revisions": revisions})
 
     async def requests_route(request: Request) -> Response:
@@ -165,8 +165,8 @@ def create_app(config: SimulatorConfig) -> Starlette:
     return Starlette(routes=routes, middleware=[Middleware(RequestLog, log=requests)])
 
 
-def default_upstream() -> str:
-    """The upstream a fault is for when it does not say: the first registered one."""
+def default_kind() -> str:
+    """The vendor kind a fault is for when it names none: the first registered one."""
     return plugins()[0].kind
 
 

@@ -2,23 +2,43 @@
 
 A vendor package's twin (`exporter/vendors/<kind>/routes.py`) mounts its routes on the frame:
 the upstream API's paths and its `/_sim/<kind>/...` ground truth. The frame (simulator/app.py)
-owns the clock, the fault queue, the request log and the control endpoints.
+owns the clock, the fault injector, the request log and the control endpoints.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from exporter.plugin import Twin, plain_key
-from exporter.simulator.faults import Fault, FaultQueue, Reviser
-from exporter.simulator.truth import Series, SeriesKey
+from exporter.simulator.compare import Series, SeriesKey
 from exporter.simulator.usage import HOUR, Revisions
+
+if TYPE_CHECKING:  # the faults package uses `Shape` and `Reviser` from here
+    from exporter.simulator.faults import Fault, FaultInjector
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What body faults need to know of an upstream's JSON answers.
+
+    `quantities`: the counted fields (an object holding one is a record). `required`: fields a
+    reader cannot do without. A record's time is its own `start_time` or `timestamp`, or the
+    nearest enclosing object's, or the time the call asked for (windows asked for by time).
+    """
+
+    quantities: frozenset[str]
+    required: tuple[str, ...]
+
+
+# A reviser applies a late revision for one vendor: (who, request, up, rng) -> applied?
+Reviser = Callable[[str, Request, bool, random.Random], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +50,7 @@ class Frame:
     late_seconds: int
     max_page_buckets: int | None
     keys: Mapping[str, Any]  # the keys this vendor accepts -> who (org, account, ...)
-    faults: FaultQueue
+    faults: FaultInjector
     now: Callable[[], int]
 
 
@@ -51,7 +71,7 @@ Expected = Callable[[str, Any, Any, Mapping[SeriesKey, Series]], dict[SeriesKey,
 # `Twin` (a plug-in's simulator hooks) is declared in exporter/plugin.py, where the daemon can
 # read a plug-in without importing the simulator; named here too for plug-ins that import it
 # from here (CONTRIBUTING.md, "A vendor outside this repository").
-__all__ = ["Expected", "Frame", "Mounted", "Twin", "plain_key", "with_headers"]
+__all__ = ["Expected", "Frame", "Mounted", "Reviser", "Shape", "Twin", "plain_key", "with_headers"]
 
 
 def with_headers(response: Response, headers: Mapping[str, str]) -> Response:

@@ -1,5 +1,6 @@
-"""The HTTP client every source reads its upstream through (`client`), its settings
-(`settings`) and its errors (`errors`). A vendor's source imports them from here."""
+"""What every source reads its upstream with, vendor-free: the HTTP client (`client`), its
+settings (`settings`) and its errors (`errors`), imported from here; checked conversions of the
+upstream's values (`values`) and a source made of parts (`composite`), from their modules."""
 
 from exporter.upstream.client import RequestRecorder, Response, Upstream, gather_all
 from exporter.upstream.errors import UpstreamError, error_message

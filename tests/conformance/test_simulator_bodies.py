@@ -17,7 +17,7 @@ Driven over loopback against a real simulator process. Coverage per vendor:
   and without a key id; 400 (timeframe, granularity, limit), 401, 404, 429, 500.
 
 Not checked, on purpose: the faults that exist to send what no spec allows (`malformed`,
-`truncate`, `reset`, `drift`, `types`, `missing`, `extra`: see exporter/simulator/faults.py),
+`truncate`, `reset`, `drift`, `types`, `missing`, `extra`: see exporter/simulator/faults/),
 and Telnyx's `copy_obj` category on bucket `backups` (expected as the only departure).
 """
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from exporter.config.load import load_config
-from exporter.simulator.truth import counters
+from exporter.simulator.compare import counters
 from exporter.vendors import plugin
 from tests.harness import (
     clock_in_the_past,

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from exporter.config.load import load_config
-from exporter.simulator.truth import SeriesKey, counters
+from exporter.simulator.compare import SeriesKey, counters
 from exporter.vendors import plugin
 from tests.harness import exporter, http_json, scrape, simulator, success_polls, wait_for
 from tests.integration.test_reload import metric, reloaded_after

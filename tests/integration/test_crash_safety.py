@@ -25,7 +25,7 @@ import yaml
 
 from exporter.config.load import load_config
 from exporter.plugin import Plugin
-from exporter.simulator.truth import Series, SeriesKey, counters
+from exporter.simulator.compare import Series, SeriesKey, counters
 from exporter.vendors import REGISTRY
 from tests.harness import (
     Process,

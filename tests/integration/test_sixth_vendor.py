@@ -22,7 +22,7 @@ from exporter.http.server import create_app as exporter_app
 from exporter.http.server import serve
 from exporter.reference import pages
 from exporter.simulator.app import SimulatorConfig, create_app
-from exporter.simulator.truth import counters
+from exporter.simulator.compare import counters
 from exporter.vendors import kinds, registered
 from testkit import soak
 from tests.integration.test_crash_safety import test_sigkill_mid_poll_leaves_every_vendor_exact

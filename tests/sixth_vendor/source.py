@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
-from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import quantity
 from tests.sixth_vendor.config import TallyConfig
 
 HOUR = 3600

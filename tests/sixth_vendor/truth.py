@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, origin
+from exporter.simulator.compare import Series, SeriesKey, get, origin
 from tests.sixth_vendor.config import TallyConfig
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from exporter.focus.mapping import CostMapping, Names
 from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
-from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
+from exporter.upstream.composite import Composite
 from exporter.vendors.anthropic import families, resources, source
 from exporter.vendors.anthropic.analytics_source import AnalyticsSource
 from exporter.vendors.anthropic.config import AnthropicConfig, warnings

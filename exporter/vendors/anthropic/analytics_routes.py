@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import Frame
+from exporter.simulator.twin import Frame, Shape
 from exporter.vendors.anthropic.analytics_query_twin import (
     decode_cursor,
     encode_cursor,

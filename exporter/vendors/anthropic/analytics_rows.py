@@ -14,8 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exporter.model import Flow
-from exporter.sources.values import quantity, timestamp
 from exporter.upstream import UpstreamError
+from exporter.upstream.values import quantity, timestamp
 from exporter.vendors.anthropic.config import (
     ANALYTICS_FREE_DIMENSIONS,
     ANALYTICS_GROUP_BY,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from exporter.model import Level, Stream, StreamRead, Window, align_up
-from exporter.sources.values import timestamp
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import timestamp
 from exporter.vendors.anthropic.analytics_rows import ENDPOINT, Row, RowParser
 from exporter.vendors.anthropic.analytics_sweep import (
     SweepState,

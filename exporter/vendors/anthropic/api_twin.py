@@ -14,8 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Fault, Shape
-from exporter.simulator.twin import Frame
+from exporter.simulator.faults import Fault
+from exporter.simulator.twin import Frame, Shape
 
 RATE_LIMITED = "Number of requests has exceeded your rate limit"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, key, origin
+from exporter.simulator.compare import Series, SeriesKey, get, key, origin
 from exporter.vendors.anthropic.config import AnthropicConfig
 
 # result field -> family (both APIs)

@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import Frame, Mounted
+from exporter.simulator.twin import Frame, Mounted, Shape
 from exporter.vendors.anthropic import analytics_routes, resources_twin
 from exporter.vendors.anthropic.api_twin import (
     Answer,

@@ -28,8 +28,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exporter.model import Flow, Level, Stream, StreamRead, Window
-from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import quantity, timestamp
 from exporter.vendors.anthropic.config import ADMIN_GROUP_BY, AnthropicConfig
 from exporter.vendors.anthropic.families import (
     COST_LABELS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, key, origin
+from exporter.simulator.compare import Series, SeriesKey, get, key, origin
 from exporter.vendors.anylayer.config import AnylayerConfig
 
 FIELDS = {  # truth value -> family, written here on its own (not from the source's table)

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window, align_up
-from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError
+from exporter.upstream.values import quantity, timestamp
 from exporter.vendors.anylayer.config import (
     ANYLAYER_GRANULARITY_SECONDS,
     ANYLAYER_TIMEFRAME_SECONDS,

@@ -16,8 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.twin import GeneratedUsage, Shape
 from exporter.simulator.usage import HOUR, MINUTE, Key, digest, rate, visible
 
 TIMEFRAMES = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
-from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
+from exporter.upstream.composite import Composite
 from exporter.vendors.arthur import resources, source
 from exporter.vendors.arthur.config import ArthurConfig
 

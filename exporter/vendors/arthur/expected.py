@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, key, label, origin
+from exporter.simulator.compare import Series, SeriesKey, get, key, label, origin
 from exporter.vendors.arthur.config import ArthurConfig
 
 FIELDS = {  # truth value -> family, written here on its own (not from the source's table)

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
-from exporter.sources.values import quantity
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.upstream.values import quantity
 from exporter.vendors.arthur.config import ArthurConfig
 
 DEFAULT_BASE_URL = "http://localhost:3030"

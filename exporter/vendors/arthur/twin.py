@@ -15,8 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.twin import GeneratedUsage, Shape
 from exporter.simulator.usage import MINUTE, Key, digest, rate, visible
 
 RULE_TYPES = (

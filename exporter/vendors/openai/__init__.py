@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from exporter.focus.mapping import CostMapping, Names, Quantity
 from exporter.model import Source
 from exporter.plugin import Demo, Plugin, Twin
-from exporter.sources.composite import Composite
 from exporter.upstream import Upstream
+from exporter.upstream.composite import Composite
 from exporter.vendors.openai import api, metrics, resources, source
 from exporter.vendors.openai.config import OpenAIConfig, warnings
 

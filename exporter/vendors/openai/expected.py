@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from exporter.simulator.truth import Series, SeriesKey, get, key, label, origin
+from exporter.simulator.compare import Series, SeriesKey, get, key, label, origin
 from exporter.vendors.openai.config import OpenAIConfig
 from exporter.vendors.openai.metrics import FAMILIES
 from exporter.vendors.openai.twin.catalogue import ENDPOINTS

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from exporter.model import Flow
-from exporter.sources.values import quantity
 from exporter.upstream import UpstreamError
+from exporter.upstream.values import quantity
 from exporter.vendors.openai.api import Endpoint
 from exporter.vendors.openai.metrics import FAMILIES
 

@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 from exporter.model import Family, Flow, Kind, Level, Stream, StreamRead, Window
-from exporter.sources.values import quantity, timestamp
 from exporter.upstream import Upstream, UpstreamError, gather_all
+from exporter.upstream.values import quantity, timestamp
 from exporter.vendors.telnyx.config import TelnyxConfig
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,7 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Shape
-from exporter.simulator.twin import GeneratedUsage
+from exporter.simulator.twin import GeneratedUsage, Shape
 from exporter.simulator.usage import HOUR, MINUTE, Key, digest, rate, visible
 
 CATEGORIES = (

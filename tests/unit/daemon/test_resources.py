@@ -16,8 +16,7 @@ import pytest
 from exporter.config.load import Config
 from exporter.daemon import Daemon
 from exporter.model import Level, Stream, StreamRead, Unavailable, Window
-from exporter.sources import composite
-from exporter.upstream import UpstreamError
+from exporter.upstream import UpstreamError, composite
 
 
 class Fake:

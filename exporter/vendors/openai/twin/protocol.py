@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.simulator.faults import Shape
+from exporter.simulator.twin import Shape
 from exporter.vendors.openai.twin.catalogue import (
     COSTS_LIMITS,
     ENDPOINTS,

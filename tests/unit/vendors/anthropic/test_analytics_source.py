@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from exporter.ledger import Ledger
 from exporter.model import Kind, Source, Stream, StreamRead, Window
-from exporter.simulator.faults import FaultQueue
+from exporter.simulator.faults import FaultInjector
 from exporter.simulator.twin import Frame
 from exporter.upstream import Upstream, UpstreamError
 from exporter.vendors.anthropic import (
@@ -247,7 +247,7 @@ class World:
             late_seconds=120,
             max_page_buckets=None,
             keys={KEY: ORG},
-            faults=FaultQueue(),
+            faults=FaultInjector(),
             now=lambda: self.now,
         )
         self.app = Starlette(routes=analytics_routes.routes(frame, self.truth))

@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from exporter.model import Level, Stream, Unavailable, Window
-from exporter.simulator.faults import FaultQueue
+from exporter.simulator.faults import FaultInjector
 from exporter.simulator.twin import Frame
 from exporter.upstream import UpstreamError
 from exporter.vendors.anthropic import PLUGIN, resources, resources_twin
@@ -36,7 +36,7 @@ def twin_app() -> Starlette:
         late_seconds=0,
         max_page_buckets=None,
         keys={KEY: ORG},
-        faults=FaultQueue(),
+        faults=FaultInjector(),
         now=lambda: WINDOW.start,
     )
     return Starlette(routes=resources_twin.routes(frame, None))

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from exporter.upstream import UpstreamError
+from exporter.upstream.errors import UpstreamError
 
 LATEST = 2**33  # year 2242: anything later is not a usage timestamp
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Labels = frozenset[tuple[str, str]]
-SeriesKey = tuple[str, Labels]  # (sample name, labels without `target`, empty values dropped)
+LabelSet = frozenset[tuple[str, str]]  # (name, value) pairs; not `model.Labels` (values)
+SeriesKey = tuple[str, LabelSet]  # (sample name, labels without `target`, empty values dropped)
 
 
 @dataclass(frozen=True, slots=True)
