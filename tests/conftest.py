@@ -85,6 +85,7 @@ def shares_a_fixture(path: Path, seen: dict[Path, bool] = {}) -> bool:  # noqa: 
     return seen[path]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not item.path.is_relative_to(TESTS):
