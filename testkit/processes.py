@@ -343,12 +343,16 @@ def settle(
         "two polls after the freeze",
         timeout=60,
     )
-    if prometheus_url is None:
-        return
-    final = success_polls(exporter_url)
+    if prometheus_url is not None:
+        scraped_now(prometheus_url, exporter_url)
+
+
+def scraped_now(prometheus_url: str, exporter_url: str) -> None:
+    """Wait until Prometheus holds the exporter's state as it is now (as many polls)."""
+    polls = success_polls(exporter_url)
     query = 'sum(usage_exporter_polls_total{result="success"})'
     wait_for(
-        lambda: float(promql(prometheus_url, query)[0]["value"][1]) >= final,
-        "Prometheus to scrape the final state",
+        lambda: float(promql(prometheus_url, query)[0]["value"][1]) >= polls,
+        "Prometheus to scrape the exporter's state",
         timeout=30,
     )

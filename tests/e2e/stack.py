@@ -7,12 +7,15 @@ present, so buckets the exporter already counted rise (late data); pages hold at
 `PAGE_BUCKETS` buckets (pagination); every vendor meets its demo faults, the test's extra ones and,
 when none of those is one, a 429 with Retry-After (`THROTTLE`). The exporter runs with
 `--web.listener-process`: Prometheus scrapes the listener process (the other e2e tests scrape one
-process). Once every target has polled twice, the clock is frozen at the present and every target
-polls twice more (`settle`): then the stack is handed over.
+process). The clock jumps only once every target's counters equal its twin's truth in the past:
+a first read that ran out of time is read in shorter windows, and a bucket first read after the
+jump would show no late data. Then every target polls twice more (`settle`), and the stack is
+handed over.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from exporter.config.load import load_config
 from exporter.config.source import BaseSource
 from exporter.model import Kind
 from exporter.plugin import Plugin
+from exporter.simulator.truth import SeriesKey, counters
 from exporter.vendors import plugin as plugin_of
 from tests.harness import (
     clock_in_the_past,
@@ -32,6 +36,8 @@ from tests.harness import (
     http_json,
     prometheus,
     promql,
+    scrape,
+    scraped_now,
     settle,
     simulator,
     success_polls,
@@ -111,16 +117,62 @@ class Stack:
         assert len(answer) == 1, (expression, answer)
         return float(answer[0]["value"][1])
 
-    def counters(self, plugin: Plugin[Any], target: str) -> dict[tuple[str, frozenset[Any]], float]:
+    def counters(self, plugin: Plugin[Any], target: str) -> dict[SeriesKey, float]:
         """The vendor's counter series of `target` in Prometheus, keyed as the twin's truth is
         (Prometheus stores a label with the empty value as an absent label, as the truth
         drops it)."""
         names = "|".join(counter_names(plugin))
-        held: dict[tuple[str, frozenset[Any]], float] = {}
+        held: dict[SeriesKey, float] = {}
         for row in self.query(f'{{__name__=~"{names}",target="{target}"}}'):
             labels = frozenset((k, v) for k, v in row["metric"].items() if k not in NOT_LABELS)
             held[(row["metric"]["__name__"], labels)] = float(row["value"][1])
         return held
+
+
+def equal(family: str, held: float, truth: float) -> bool:
+    """Counts exactly; money (and fractional quantities) as one correctly rounded conversion of
+    the Decimal sum allows: within 1e-9 relative and 1e-6 absolute."""
+    if float(truth).is_integer() and "_usd" not in family:
+        return held == truth
+    return math.isclose(held, truth, rel_tol=1e-9, abs_tol=1e-9) and abs(held - truth) <= 1e-6
+
+
+def differences(held: Mapping[SeriesKey, float], truth: Mapping[SeriesKey, float]) -> list[str]:
+    """Every series of `truth` that `held` lacks or holds another value of, and every non-zero
+    series of `held` beyond `truth`, one line each."""
+    wrong = [
+        f"{name}{dict(labels)}: held {held.get((name, labels))}, truth {value}"
+        for (name, labels), value in truth.items()
+        if (name, labels) not in held or not equal(name, held[(name, labels)], value)
+    ]
+    extra = [
+        f"{name}{dict(labels)}: {value} held, not in truth"
+        for (name, labels), value in held.items()
+        if (name, labels) not in truth and value != 0
+    ]
+    return wrong + extra
+
+
+def truth_of(sim_url: str, target: BaseSource, exposition: str) -> dict[SeriesKey, float]:
+    """The non-zero counters `target` must show, from its twin's oracle (`Twin.expected`), and
+    the origins in the exporter's OpenMetrics `exposition`."""
+    plugin = plugin_of(target.kind)
+    expected = plugin.twin.oracle()
+    assert expected is not None, f"{plugin.kind}: no expected values (Twin.expected)"
+    names = set(counter_names(plugin))
+    got = {k: s for k, s in counters(exposition, target.name).items() if k[0] in names}
+    return {k: v for k, v in expected(sim_url, target, who(target), got).items() if v}
+
+
+def caught_up(sim_url: str, exporter_url: str, targets: Sequence[BaseSource]) -> bool:
+    """Whether the exporter serves every target's truth, exactly."""
+    exposition = scrape(exporter_url, openmetrics=True)
+    for target in targets:
+        names = set(counter_names(plugin_of(target.kind)))
+        served = {k: s.value for k, s in counters(exposition, target.name).items() if k[0] in names}
+        if differences(served, truth_of(sim_url, target, exposition)):
+            return False
+    return True
 
 
 def _totals(prometheus_url: str, plugins: Sequence[Plugin[Any]]) -> dict[str, float]:
@@ -152,10 +204,12 @@ def running_stack(
                     timeout=90,
                 )
                 wait_for(
-                    lambda: set(_totals(prom.url, plugins)) >= set(names),
-                    "Prometheus to scrape every target's first values",
-                    timeout=30,
+                    lambda: caught_up(sim.url, exp.url, targets),
+                    "every target to equal its twin's truth in the past",
+                    timeout=90,
+                    every=1,
                 )
+                scraped_now(prom.url, exp.url)
                 early = _totals(prom.url, plugins)
                 settle(sim.url, exp.url, prom.url, targets=names)
                 yield Stack(sim.url, exp.url, prom.url, targets, faults, early)

@@ -18,16 +18,15 @@ cases on one worker (`xdist_group`); otherwise each worker that runs a case star
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from exporter.plugin import Plugin
-from exporter.simulator.truth import SeriesKey, counters
+from exporter.simulator.truth import SeriesKey
 from exporter.vendors import REGISTRY, plugins
-from tests.e2e.stack import Stack, counter_names, running_stack, who
+from tests.e2e.stack import Stack, counter_names, differences, running_stack, truth_of
 from tests.e2e.vendor_extras import CHECKS, FAULTS
 from tests.harness import http_json, scrape
 
@@ -40,38 +39,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def equal(family: str, held: float, truth: float) -> bool:
-    """Counts exactly; money (and fractional quantities) as one correctly rounded conversion of
-    the Decimal sum allows."""
-    if float(truth).is_integer() and "_usd" not in family:
-        return held == truth
-    return math.isclose(held, truth, rel_tol=1e-9, abs_tol=1e-9) and abs(held - truth) <= 1e-6
-
-
-def differences(held: dict[SeriesKey, float], truth: dict[SeriesKey, float]) -> list[str]:
-    wrong = [
-        f"{name}{dict(labels)}: prometheus {held.get((name, labels))}, truth {value}"
-        for (name, labels), value in truth.items()
-        if (name, labels) not in held or not equal(name, held[(name, labels)], value)
-    ]
-    extra = [
-        f"{name}{dict(labels)}: {value} in prometheus, not in truth"
-        for (name, labels), value in held.items()
-        if (name, labels) not in truth and value != 0
-    ]
-    return wrong + extra
-
-
 @pytest.mark.parametrize("plugin", list(REGISTRY), ids=lambda p: p.kind)
 def test_prometheus_counters_equal_the_twins_truth(plugin: Plugin[Any], stack: Stack) -> None:
-    expected = plugin.twin.oracle()
-    assert expected is not None, f"{plugin.kind}: no expected values (Twin.expected)"
     names = set(counter_names(plugin))
     exposition = scrape(stack.exporter, openmetrics=True)
     truths: dict[str, dict[SeriesKey, float]] = {}
     for target in stack.targets_of(plugin):
-        got = {k: s for k, s in counters(exposition, target.name).items() if k[0] in names}
-        truth = {k: v for k, v in expected(stack.sim, target, who(target), got).items() if v}
+        truth = truth_of(stack.sim, target, exposition)
         assert truth, f"{target.name}: the twin's truth is empty"
         wrong = differences(stack.counters(plugin, target.name), truth)
         assert not wrong, f"{target.name}: {len(wrong)} mismatches:\n" + "\n".join(wrong[:40])
