@@ -39,7 +39,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import Expected, assert_exact, exporter_counters, write_config
+from tests.openai_expected import Expected, assert_exact, exporter_counters, write_config
 
 KEY = "sk-admin-crash-test-key"
 ORG = "org-crash"

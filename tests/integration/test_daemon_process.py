@@ -25,7 +25,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import assert_exact, exporter_counters, write_config
+from tests.openai_expected import assert_exact, exporter_counters, write_config
 
 KEY = "sk-admin-CANARY-7f3e9d2c5b"
 

@@ -34,7 +34,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import assert_exact, write_config
+from tests.openai_expected import assert_exact, write_config
 
 KEY, ORG = "sk-admin-listener-1", "org-listener"
 

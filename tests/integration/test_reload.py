@@ -27,7 +27,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import GROUP_BY, assert_exact, expected_series, exporter_counters
+from tests.openai_expected import GROUP_BY, assert_exact, expected_series, exporter_counters
 
 KEYS = {"a": "sk-admin-reload-A1", "b": "sk-admin-reload-B2", "c": "sk-admin-reload-C3"}
 
