@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start, fold_bucket
@@ -98,25 +99,51 @@ class PendingCommit:
                 new[key] = (flow.end, flow.value)
             else:
                 new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
-        # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
-        for family_name, labels in self.state.by_stream.get(stream.name, ()):
-            for (name, start), (end, _) in stored[family_name][labels].buckets.items():
-                if name == stream.name and read.start <= start < read.end:
-                    new.setdefault((family_name, labels, start), (end, 0.0))
+        first = cursor is None
+        again = stream.name in self.written  # the same stream read twice in one commit
+        mentioned = self._apply(stream, new.items(), origin, first, read.start, read.end)
+        # Stored buckets of this stream inside the coverage that the read did not mention: now
+        # 0. Looked for only when the read did not mention every one (`open_buckets` counts).
+        counts = self.state.open_buckets.get(stream.name, {})
+        stored_in_coverage = sum(c for s, c in counts.items() if read.start <= s < read.end)
+        if again or mentioned < stored_in_coverage:
+            unmentioned: dict[tuple[str, Labels, int], tuple[int, float]] = {}
+            for family_name, labels in self.state.by_stream.get(stream.name, ()):
+                for (name, start), (end, _) in stored[family_name][labels].buckets.items():
+                    key = (family_name, labels, start)
+                    if name == stream.name and read.start <= start < read.end and key not in new:
+                        unmentioned[key] = (end, 0.0)
+            self._apply(stream, unmentioned.items(), origin, first, read.start, read.end)
+
+    def _apply(
+        self,
+        stream: Stream,
+        values: Iterable[tuple[tuple[str, Labels, int], tuple[int, float]]],
+        origin: int,
+        first: bool,
+        start_at: int,
+        end_at: int,
+    ) -> int:
+        """Set a read's bucket values (a 0 removes the bucket); how many of them replaced an
+        open bucket inside the read's coverage."""
+        families = self.state.families
         written = self.written.setdefault(stream.name, set())
         earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
         touched, name = self.touched, stream.name
+        mentioned = 0
         # One key and one end per bucket start, shared by every series (a poll of 100k series
         # of one hour made 100k equal tuples and ints)
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
-        for (family_name, labels, start), (end, value) in new.items():
+        for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key) or self.touch(families[family_name], labels, origin)
             written.add(series_key)
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
             if old is not None:
+                if start_at <= start < end_at:
+                    mentioned += 1
                 if value > old[1]:
                     self.up += 1
                 elif value < old[1]:
@@ -131,10 +158,11 @@ class PendingCommit:
                     earliest = end
             if families[family_name].history and (old is None or old[1] != value):
                 self.days.setdefault(series_key, set()).add(day_start(start))
-                if cursor is None:
+                if first:
                     self.first_read.add(series_key)
         if earliest is not None:
             self.earliest[stream.name] = earliest
+        return mentioned
 
     def settle(self, stream: str, cursor: int) -> None:
         """Fold every open bucket of `stream` that ends at or before `cursor`. Skipped when no

@@ -428,3 +428,73 @@ def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
             if end <= cursors[bucket[0]]
         ]
         assert late == [], now
+
+
+def test_one_unmentioned_bucket_among_many_mentioned_is_zero(tmp_path: Path) -> None:
+    """A re-read that mentions every stored bucket but one still sets that one to 0 (the
+    look-up of unmentioned buckets is skipped only when the read mentions all of them)."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    now = T0 + 10
+    for i in range(50):
+        up.set(T0 - H, (f"m{i}",), 10)
+        up.set(T0, (f"m{i}",), 3)
+    poll(ledger, up, now)
+    del up.buckets[T0 - H][("m7",)]
+    for i in range(50):
+        up.set(T0, (f"m{i}",), 4)
+    stats = ledger.commit("t", now + 5, [(STREAM, up.read(ledger, now + 5))])
+    assert stats.revisions_down == 1 and stats.revisions_up == 50
+    up.set(T0 - H, ("m7",), 2)  # it comes back lower: counted from 0 again, under the peak
+    poll(ledger, up, now + 6)
+    totals = counter(ledger)
+    assert totals[("m7",)] == 13 and totals[("m8",)] == 14
+    up.set(T0 - H, ("m7",), 12)
+    poll(ledger, up, now + 7)
+    assert counter(ledger)[("m7",)] == 16
+
+
+def open_buckets_recounted(ledger: Ledger) -> tuple[object, object]:
+    """The per-stream index and bucket counts, as recounted from the series themselves."""
+    state = ledger._targets["t"]
+    by_stream: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+    counts: dict[str, dict[int, int]] = {}
+    for name, series in state.series.items():
+        for labels, one in series.items():
+            for stream, start in one.buckets:
+                by_stream.setdefault(stream, set()).add((name, labels))
+                per = counts.setdefault(stream, {})
+                per[start] = per.get(start, 0) + 1
+    return by_stream, counts
+
+
+def test_the_open_bucket_index_matches_the_series(tmp_path: Path) -> None:
+    """`by_stream` and `open_buckets` (which let a commit skip series) stay exactly what the
+    series hold, through revisions, buckets dropping to 0, settling and a restart."""
+    rng = random.Random(11)
+    streams = [Stream(f"s{i}", width=H, lookback=2 * H, backfill=6 * H) for i in range(2)]
+    ledger = open_ledger(tmp_path)
+    upstreams = {s.name: Upstream() for s in streams}
+    now = T0
+    for step in range(60):
+        now += rng.choice([60, 900, 3600, 7200])
+        hour = now - now % H
+        for up in upstreams.values():
+            for labels in [("a",), ("b",), ("c",), ("d",)]:
+                for back in range(3):
+                    if rng.random() < 0.5:
+                        old = up.buckets.get(hour - back * H, {}).get(labels, 0)
+                        up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
+        chosen = [s for s in streams if rng.random() < 0.8]
+        ledger.commit(
+            "t",
+            now,
+            [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
+        )
+        state = ledger._targets["t"]
+        by_stream, counts = open_buckets_recounted(ledger)
+        assert {k: v for k, v in state.by_stream.items() if v} == by_stream, step
+        assert {k: v for k, v in state.open_buckets.items() if v} == counts, step
+        if step % 20 == 19:
+            ledger.close()
+            ledger = open_ledger(tmp_path)
+    ledger.close()
