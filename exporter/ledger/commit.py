@@ -126,18 +126,30 @@ class PendingCommit:
     ) -> int:
         """Set a read's bucket values (a 0 removes the bucket); how many of them replaced an
         open bucket inside the read's coverage."""
-        families = self.state.families
+        families, stored = self.state.families, self.state.series
+        history = {n for n, f in families.items() if f.history}
         written = self.written.setdefault(stream.name, set())
         earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
         touched, name = self.touched, stream.name
-        mentioned = 0
+        mentioned = up = down = 0
         # One key and one end per bucket start, shared by every series (a poll of 100k series
         # of one hour made 100k equal tuples and ints)
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
+        # Loop spelled out (`touch` and `Series.copy` inlined): it runs once per changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
-            series = touched.get(series_key) or self.touch(families[family_name], labels, origin)
+            series = touched.get(series_key)
+            if series is None:
+                p = stored[family_name].get(labels) if family_name in stored else None
+                if p is None:
+                    series = self.touch(families[family_name], labels, origin)
+                else:
+                    periods = dict(p.periods) if p.periods else {}
+                    series = touched[series_key] = Series(
+                        p.id, family_name, p.labels, p.origin, p.base, p.emitted,
+                        dict(p.buckets), periods, p.sample,
+                    )  # fmt: skip
             written.add(series_key)
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
@@ -145,9 +157,9 @@ class PendingCommit:
                 if start_at <= start < end_at:
                     mentioned += 1
                 if value > old[1]:
-                    self.up += 1
+                    up += 1
                 elif value < old[1]:
-                    self.down += 1
+                    down += 1
             elif value == 0.0:
                 continue
             if value == 0.0:
@@ -156,12 +168,14 @@ class PendingCommit:
                 series.buckets[bucket] = (ends.setdefault(end, end), value)
                 if earliest is not None and end < earliest:
                     earliest = end
-            if families[family_name].history and (old is None or old[1] != value):
+            if family_name in history and (old is None or old[1] != value):
                 self.days.setdefault(series_key, set()).add(day_start(start))
                 if first:
                     self.first_read.add(series_key)
         if earliest is not None:
             self.earliest[stream.name] = earliest
+        self.up += up
+        self.down += down
         return mentioned
 
     def settle(self, stream: str, cursor: int) -> None:

@@ -7,10 +7,12 @@ SQLite transaction (`persist.py`, `history.py`) and only then publishes them to 
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from math import fsum
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -31,6 +33,7 @@ from exporter.ledger.series import (
 )
 from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
 
+_second = operator.itemgetter(1)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -211,7 +214,10 @@ class Ledger:
         oldest_period = previous_month_start(now)
         charges = self._history.charges(state, work, now)
         for series in work.touched.values():
-            emitted = max(series.emitted, series.true_sum())
+            # `Series.true_sum`, inlined: once per changed series
+            emitted = max(
+                series.emitted, fsum([series.base, *map(_second, series.buckets.values())])
+            )
             if emitted != series.emitted:
                 series.emitted = emitted
                 series.sample = None

@@ -83,9 +83,14 @@ class TargetState:
     def publish(self, touched: Iterable[Series]) -> None:
         """Make `touched` (a commit's copies) the published series, once their transaction is
         durable: each replaces its published version, which is never changed in place."""
+        families = self.series
         for series in touched:
-            family = self.series.setdefault(series.family, {})
-            self.index(series, family.get(series.labels))
+            family = families.get(series.family)
+            if family is None:
+                family = families[series.family] = {}
+            before = family.get(series.labels)
+            if before is None or before.buckets.keys() != series.buckets.keys():
+                self.index(series, before)  # (inlined: the same buckets, the same index)
             family[series.labels] = series
 
     def index(self, series: Series, before: Series | None) -> None:
