@@ -1,6 +1,7 @@
 """Commit arithmetic: what one commit changes (buckets read, buckets settled into a series' base,
-levels replaced, label sets beyond the limit overflowed), computed on copies of the published
-series so that a failed transaction leaves memory untouched."""
+levels replaced, label sets beyond the limit overflowed). Published series are changed in place
+(no copy per poll), every change kept in a `Journal`: a failed transaction undoes them, and the
+ledger's readers wait for the commit (`Ledger.samples`), so none sees a state not durable."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start, fold_bucket
-from exporter.model import Family, Kind, Labels, Stream, StreamRead, bound_labels
+from exporter.ledger.journal import Journal
+from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start
+from exporter.model import Family, Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
 OVERFLOW = "__overflow__"
 
@@ -25,14 +27,16 @@ class CommitStats:
 
 
 class PendingCommit:
-    """The changes of one commit, computed on copies so a failure leaves memory untouched."""
+    """The changes of one commit: made in place, journaled, undone if it fails (`undo`)."""
 
     def __init__(self, state: TargetState, limit: int, next_id: int) -> None:
         self.state = state
         self.limit = limit
         self.next_id = next_id
+        # the series this commit changes: published ones (changed in place) and new ones
         self.touched: dict[tuple[str, Labels], Series] = {}
         self.created: set[int] = set()  # ids of the touched series that are new
+        self.journal = Journal()
         self.cursors: dict[str, Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
@@ -58,14 +62,16 @@ class PendingCommit:
         return (OVERFLOW,) * len(family.labels)
 
     def touch(self, family: Family, labels: Labels, origin: int) -> Series:
-        """The copy of the series this commit changes (made on first use; a new series if none)."""
+        """The series this commit changes (held in the journal on first use; a new series if
+        none, published with the commit)."""
         key = (family.name, labels)
         series = self.touched.get(key)
         if series is not None:
             return series
         existing = self.state.series.get(family.name, {}).get(labels)
         if existing is not None:
-            series = existing.copy()
+            series = existing
+            self.journal.hold(series)
         else:
             # Interned: values repeat across series (projects, models), as when loaded.
             labels = tuple(map(sys.intern, labels))
@@ -74,6 +80,58 @@ class PendingCommit:
             self.next_id += 1
         self.touched[key] = series
         return series
+
+    def fold(self, series: Series, key: BucketKey) -> None:
+        """Move a settled bucket into the series' base and its day and month period sums."""
+        old = series.buckets.pop(key)
+        self.journal.buckets.append((series, key, old))
+        value, start = old[1], key[1]
+        series.base = math.fsum([series.base, value])
+        periods, log = series.periods, self.journal.periods
+        for period in (("day", day_start(start)), ("month", month_start(start))):
+            was = periods.get(period)
+            log.append((series, period, was))
+            periods[period] = math.fsum([was if was is not None else 0.0, value])
+
+    def prune_periods(self, series: Series, oldest: int) -> None:
+        """Drop day and month sums that start before `oldest` (the previous month's start), but
+        not those of a day that still has open buckets (a lookback longer than a month): its
+        day value is its settled sum plus those buckets."""
+        if series.buckets:
+            oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
+        for key in [k for k in series.periods if k[1] < oldest]:
+            self.journal.periods.append((series, key, series.periods.pop(key)))
+
+    def undo(self) -> None:
+        """The transaction failed: the published series go back to what they were."""
+        self.journal.undo()
+
+    def publish(self) -> None:
+        """The transaction is durable: the new series join the published ones, and the index of
+        open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
+        state = self.state
+        gone: dict[int, tuple[Series, set[str]]] = {}
+        for (_, (stream, start)), (series, old) in self.journal.changed_buckets().items():
+            held = (stream, start) in series.buckets
+            if held == (old is not None):
+                continue
+            counts = state.open_buckets.setdefault(stream, {})
+            if held:
+                counts[start] = counts.get(start, 0) + 1
+                state.by_stream.setdefault(stream, set()).add((series.family, series.labels))
+            else:
+                counts[start] -= 1
+                if not counts[start]:
+                    del counts[start]
+                gone.setdefault(series.id, (series, set()))[1].add(stream)
+        for series, streams in gone.values():
+            streams -= {stream for stream, _ in series.buckets}
+            for stream in streams:
+                state.by_stream.get(stream, set()).discard((series.family, series.labels))
+        created = self.created
+        for series in self.touched.values():
+            if series.id in created:
+                state.series.setdefault(series.family, {})[series.labels] = series
 
     def flows(self, stream: Stream, read: StreamRead) -> None:
         cursor = self.state.cursors.get(stream.name)
@@ -126,7 +184,7 @@ class PendingCommit:
     ) -> int:
         """Set a read's bucket values (a 0 removes the bucket); how many of them replaced an
         open bucket inside the read's coverage."""
-        families, stored = self.state.families, self.state.series
+        families = self.state.families
         history = {n for n, f in families.items() if f.history}
         written = self.written.setdefault(stream.name, set())
         earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
@@ -136,20 +194,12 @@ class PendingCommit:
         # of one hour made 100k equal tuples and ints)
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
-        # Loop spelled out (`touch` and `Series.copy` inlined): it runs once per changed row.
+        log = self.journal.buckets
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key)
             if series is None:
-                p = stored[family_name].get(labels) if family_name in stored else None
-                if p is None:
-                    series = self.touch(families[family_name], labels, origin)
-                else:
-                    periods = dict(p.periods) if p.periods else {}
-                    series = touched[series_key] = Series(
-                        p.id, family_name, p.labels, p.origin, p.base, p.emitted,
-                        dict(p.buckets), periods, p.sample,
-                    )  # fmt: skip
+                series = self.touch(families[family_name], labels, origin)
             written.add(series_key)
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
@@ -160,8 +210,11 @@ class PendingCommit:
                     up += 1
                 elif value < old[1]:
                     down += 1
+                elif end == old[0]:
+                    continue  # unchanged
             elif value == 0.0:
                 continue
+            log.append((series, bucket, old))
             if value == 0.0:
                 del series.buckets[bucket]
             else:
@@ -201,7 +254,7 @@ class PendingCommit:
                 continue
             series = self.touch(self.state.families[family_name], labels, current.origin)
             for bucket in due:
-                fold_bucket(series, bucket)
+                self.fold(series, bucket)
         # No open bucket left: any bound is true; the cursor is one (new buckets end after it).
         self.earliest[stream] = remaining if remaining is not None else cursor + 1
 

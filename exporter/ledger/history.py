@@ -109,7 +109,7 @@ class DailyHistory:
         rows: list[tuple[int, int, int, float]] = []
         for key, days in work.days.items():
             series = work.touched[key]
-            before = state.series.get(key[0], {}).get(key[1])
+            before = work.journal.before(series) if series.id not in work.created else None
             values = day_values(series, days)
             olds = day_values(before, days) if before is not None else {}
             for day in sorted(days):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from exporter.model import Family, Labels, Sample, month_start
 
 BucketKey = tuple[str, int]  # (stream, bucket start)
+PeriodKey = tuple[str, int]  # ("day" or "month", period start)
 _second = operator.itemgetter(1)
 _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
@@ -80,19 +81,6 @@ class TargetState:
     open_buckets: dict[str, dict[int, int]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
 
-    def publish(self, touched: Iterable[Series]) -> None:
-        """Make `touched` (a commit's copies) the published series, once their transaction is
-        durable: each replaces its published version, which is never changed in place."""
-        families = self.series
-        for series in touched:
-            family = families.get(series.family)
-            if family is None:
-                family = families[series.family] = {}
-            before = family.get(series.labels)
-            if before is None or before.buckets.keys() != series.buckets.keys():
-                self.index(series, before)  # (inlined: the same buckets, the same index)
-            family[series.labels] = series
-
     def index(self, series: Series, before: Series | None) -> None:
         """Keep `by_stream` and `open_buckets` right after `series` replaced `before`."""
         if before is not None and before.buckets.keys() == series.buckets.keys():
@@ -129,27 +117,6 @@ def day_start(t: int) -> int:
 
 def previous_month_start(t: int) -> int:
     return month_start(month_start(t) - 1)
-
-
-def fold_bucket(series: Series, key: BucketKey) -> None:
-    """Move a settled bucket into the series' base and its day and month period sums."""
-    _, value = series.buckets.pop(key)
-    start = key[1]
-    series.base = math.fsum([series.base, value])
-    for kind, period_start in (("day", day_start(start)), ("month", month_start(start))):
-        series.periods[(kind, period_start)] = math.fsum(
-            [series.periods.get((kind, period_start), 0.0), value]
-        )
-
-
-def prune_periods(series: Series, oldest: int) -> None:
-    """Drop day and month sums that start before `oldest` (the previous month's start), but not
-    those of a day that still has open buckets (a lookback longer than a month): its day value
-    is its settled sum plus those buckets."""
-    if series.buckets:
-        oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
-    for key in [k for k in series.periods if k[1] < oldest]:
-        del series.periods[key]
 
 
 def pad_stored_labels(state: TargetState) -> None:

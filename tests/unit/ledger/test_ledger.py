@@ -4,9 +4,11 @@ periods, cardinality, atomicity and refusal of foreign state."""
 from __future__ import annotations
 
 import calendar
+import itertools
 import json
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -389,6 +391,31 @@ def stored_state(ledger: Ledger) -> dict[str, object]:
     }
 
 
+def random_poll(
+    ledger: Ledger,
+    upstreams: dict[str, Upstream],
+    streams: list[Stream],
+    rng: random.Random,
+    now: int,
+    label_sets: list[tuple[str, ...]],
+) -> None:
+    """Revise the upstreams' last three hours at random (up, down, to 0), then commit a read
+    of a random choice of the streams."""
+    hour = now - now % H
+    for up in upstreams.values():
+        for labels in label_sets:
+            for back in range(3):
+                if rng.random() < 0.5:
+                    old = up.buckets.get(hour - back * H, {}).get(labels, 0)
+                    up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
+    chosen = [s for s in streams if rng.random() < 0.8]
+    ledger.commit(
+        "t",
+        now,
+        [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
+    )
+
+
 def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
     """A commit writes only what changed; after every poll, a ledger loaded from the file
     equals the one that wrote it: revisions up and down, buckets that drop to 0, settling
@@ -400,19 +427,7 @@ def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
     now = T0
     for step in range(120):
         now += 20 * 86400 if step % 30 == 29 else rng.choice([60, 900, 3600, 7200])
-        hour = now - now % H
-        for up in upstreams.values():
-            for labels in [("a",), ("b",), ("c",)]:
-                for back in range(3):
-                    if rng.random() < 0.5:
-                        old = up.buckets.get(hour - back * H, {}).get(labels, 0)
-                        up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
-        chosen = [s for s in streams if rng.random() < 0.8]
-        ledger.commit(
-            "t",
-            now,
-            [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
-        )
+        random_poll(ledger, upstreams, streams, rng, now, [("a",), ("b",), ("c",)])
         reloaded = Ledger(tmp_path / "state.sqlite")
         try:
             assert stored_state(reloaded) == stored_state(ledger), now
@@ -471,25 +486,12 @@ def test_the_open_bucket_index_matches_the_series(tmp_path: Path) -> None:
     """`by_stream` and `open_buckets` (which let a commit skip series) stay exactly what the
     series hold, through revisions, buckets dropping to 0, settling and a restart."""
     rng = random.Random(11)
-    streams = [Stream(f"s{i}", width=H, lookback=2 * H, backfill=6 * H) for i in range(2)]
-    ledger = open_ledger(tmp_path)
-    upstreams = {s.name: Upstream() for s in streams}
-    now = T0
-    for step in range(60):
-        now += rng.choice([60, 900, 3600, 7200])
-        hour = now - now % H
-        for up in upstreams.values():
-            for labels in [("a",), ("b",), ("c",), ("d",)]:
-                for back in range(3):
-                    if rng.random() < 0.5:
-                        old = up.buckets.get(hour - back * H, {}).get(labels, 0)
-                        up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
-        chosen = [s for s in streams if rng.random() < 0.8]
-        ledger.commit(
-            "t",
-            now,
-            [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
-        )
+    lookbacks = (2 * H, 5 * H)  # a bucket settles two or five hours after it ends
+    streams = [Stream(f"s{i}", H, back, 6 * H) for i, back in enumerate(lookbacks)]
+    upstreams, ledger = {s.name: Upstream() for s in streams}, open_ledger(tmp_path)
+    gaps = [rng.choice([60, 900, 3600, 7200]) for _ in range(60)]
+    for step, now in enumerate(itertools.accumulate(gaps, initial=T0 + gaps[0])):
+        random_poll(ledger, upstreams, streams, rng, now, [("a",), ("b",), ("c",), ("d",)])
         state = ledger._targets["t"]
         by_stream, counts = open_buckets_recounted(ledger)
         assert {k: v for k, v in state.by_stream.items() if v} == by_stream, step
@@ -498,3 +500,97 @@ def test_the_open_bucket_index_matches_the_series(tmp_path: Path) -> None:
             ledger.close()
             ledger = open_ledger(tmp_path)
     ledger.close()
+
+
+def memory_of(ledger: Ledger) -> object:
+    """All a ledger holds in memory for target "t", the index of open buckets included."""
+    state = ledger._targets["t"]
+    return (
+        stored_state(ledger),
+        {k: set(v) for k, v in state.by_stream.items() if v},
+        {k: dict(v) for k, v in state.open_buckets.items() if v},
+        dict(state.earliest),
+    )
+
+
+def test_a_failed_commit_that_settles_puts_memory_back(tmp_path: Path) -> None:
+    """A commit changes series in place: one whose transaction fails, after it raised buckets,
+    folded settled ones into bases and day and month sums, pruned old sums and made new series,
+    leaves memory exactly as it was, and the next commit counts as if it never ran."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    (tmp_path / "twin").mkdir()
+    twin = open_ledger(tmp_path / "twin")  # the same polls, without the failed one
+    for back in range(30):
+        up.set(T0 - back * H, ("m",), 1 + back % 4)
+        up.set(T0 - back * H, ("k",), 2)
+    poll(ledger, up, T0 + 10)
+    poll(twin, up, T0 + 10)
+    up.set(T0, ("m",), 40)
+    up.set(T0 + H, ("new",), 7)
+    later = T0 + 40 * 86400  # a month on: every bucket settles, old sums are pruned
+    before = memory_of(ledger)
+    samples_before = ledger.samples("t")
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE UPDATE ON series BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(LedgerError, match="cannot save"):
+        poll(ledger, up, later)
+    assert memory_of(ledger) == before
+    assert ledger.samples("t") == samples_before
+    ledger._db.execute("DROP TRIGGER boom")
+    poll(ledger, up, later)
+    reloaded = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert stored_state(reloaded) == stored_state(ledger)
+    finally:
+        reloaded.close()
+    poll(twin, up, later)
+    assert counter(ledger) == counter(twin) and counter(ledger)[("new",)] == 7
+    assert counter(ledger)[("m",)] > counter(ledger)[("k",)] > 0
+    assert stored_state(ledger) == stored_state(twin)
+    twin.close()
+
+
+def test_a_rendering_never_reads_a_commit_that_is_not_durable(tmp_path: Path) -> None:
+    """`samples` from another thread while a commit is inside its transaction (the series
+    already changed in place) waits for it; the commit then fails, and the reading sees the
+    state before it, never the values of a commit that did not happen."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    poll(ledger, up, T0 + 10)
+    before = ledger.samples("t")
+    inside, release = threading.Event(), threading.Event()
+
+    def pause() -> int:
+        inside.set()
+        release.wait(10)
+        return 0
+
+    ledger._db.create_function("pause", 0, pause)
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON buckets "
+        "BEGIN SELECT pause(); SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    up.set(T0, ("m",), 50)
+    failed: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            poll(ledger, up, T0 + 20)
+        except LedgerError as err:
+            failed.append(err)
+
+    writer = threading.Thread(target=commit)
+    writer.start()
+    assert inside.wait(10)
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append(ledger.samples("t")))
+    reader.start()
+    reader.join(0.5)  # it waits for the commit (were it to read now, it would see 50)
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    assert failed and read == [before]
+    ledger._db.execute("DROP TRIGGER boom")
+    poll(ledger, up, T0 + 30)
+    assert counter(ledger) == {("m",): 50}
