@@ -8,9 +8,10 @@ to end (they see durable states only). It knows nothing of vendors and must
 never silently reset: an unreadable or foreign state file is an error.
 
 One idea per module: `schema` (the file format and its migrations), `state_file` (opening,
-refusing, migrating), `loading`, `series` (the in-memory model), `commit` (commit arithmetic), `journal` (undoing it),
-`persist` (writing what changed), `read` (samples for a rendering), `key_values` (the `meta`
-store), `history` (the daily cost history), and `ledger` (the `Ledger` that ties them).
+refusing, migrating), `loading`, `series` (the in-memory model), `commit` (commit arithmetic),
+`journal` (what a commit changed, to undo it), `persist` (writing what changed), `read` (samples
+for a rendering), `key_values` (the `meta` store), `history` (the daily cost history), and
+`ledger` (the `Ledger` that ties them).
 """
 
 from __future__ import annotations

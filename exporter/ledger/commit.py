@@ -84,13 +84,13 @@ class PendingCommit:
     def fold(self, series: Series, key: BucketKey) -> None:
         """Move a settled bucket into the series' base and its day and month period sums."""
         old = series.buckets.pop(key)
-        self.journal.buckets.append((series, key, old))
+        self.journal.buckets.setdefault((series.id, key), (series, old))
         value, start = old[1], key[1]
         series.base = math.fsum([series.base, value])
         periods, log = series.periods, self.journal.periods
         for period in (("day", day_start(start)), ("month", month_start(start))):
             was = periods.get(period)
-            log.append((series, period, was))
+            log.setdefault((series.id, period), (series, was))
             periods[period] = math.fsum([was if was is not None else 0.0, value])
 
     def prune_periods(self, series: Series, oldest: int) -> None:
@@ -99,8 +99,9 @@ class PendingCommit:
         day value is its settled sum plus those buckets."""
         if series.buckets:
             oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
+        log = self.journal.periods
         for key in [k for k in series.periods if k[1] < oldest]:
-            self.journal.periods.append((series, key, series.periods.pop(key)))
+            log.setdefault((series.id, key), (series, series.periods.pop(key)))
 
     def undo(self) -> None:
         """The transaction failed: the published series go back to what they were."""
@@ -111,7 +112,7 @@ class PendingCommit:
         open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
         state = self.state
         gone: dict[int, tuple[Series, set[str]]] = {}
-        for (_, (stream, start)), (series, old) in self.journal.changed_buckets().items():
+        for (_, (stream, start)), (series, old) in self.journal.buckets.items():
             held = (stream, start) in series.buckets
             if held == (old is not None):
                 continue
@@ -194,12 +195,18 @@ class PendingCommit:
         # of one hour made 100k equal tuples and ints)
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
-        log = self.journal.buckets
+        log, held, stored = self.journal.buckets, self.journal.held, self.state.series
+        # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key)
             if series is None:
-                series = self.touch(families[family_name], labels, origin)
+                p = stored[family_name].get(labels) if family_name in stored else None
+                if p is None:
+                    series = self.touch(families[family_name], labels, origin)
+                else:
+                    held[p.id] = (p, p.base, p.emitted, p.sample)
+                    series = touched[series_key] = p
             written.add(series_key)
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
@@ -214,7 +221,7 @@ class PendingCommit:
                     continue  # unchanged
             elif value == 0.0:
                 continue
-            log.append((series, bucket, old))
+            log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
                 del series.buckets[bucket]
             else:

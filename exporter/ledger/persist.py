@@ -42,9 +42,9 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
             if s.base != base or s.emitted != emitted
         ],
     )
-    changed, gone_buckets = _split(work.journal.changed_buckets(), _buckets_of)
+    changed, gone_buckets = _split(work.journal.buckets, _buckets_of)
     buckets = [(sid, key[0], key[1], end, value) for sid, key, (end, value) in changed]
-    sums, gone_periods = _split(work.journal.changed_periods(), _periods_of)
+    sums, gone_periods = _split(work.journal.periods, _periods_of)
     periods = [(sid, key[0], key[1], value) for sid, key, value in sums]
     db.executemany("DELETE FROM buckets WHERE series_id=? AND stream=? AND start=?", gone_buckets)
     db.executemany(

@@ -4,6 +4,7 @@ periods, cardinality, atomicity and refusal of foreign state."""
 from __future__ import annotations
 
 import calendar
+import copy
 import itertools
 import json
 import random
@@ -503,13 +504,16 @@ def test_the_open_bucket_index_matches_the_series(tmp_path: Path) -> None:
 
 
 def memory_of(ledger: Ledger) -> object:
-    """All a ledger holds in memory for target "t", the index of open buckets included."""
+    """All a ledger holds in memory for target "t", the index of open buckets included: a deep
+    copy (a commit changes the series' dicts in place)."""
     state = ledger._targets["t"]
-    return (
-        stored_state(ledger),
-        {k: set(v) for k, v in state.by_stream.items() if v},
-        {k: dict(v) for k, v in state.open_buckets.items() if v},
-        dict(state.earliest),
+    return copy.deepcopy(
+        (
+            stored_state(ledger),
+            {k: set(v) for k, v in state.by_stream.items() if v},
+            {k: dict(v) for k, v in state.open_buckets.items() if v},
+            dict(state.earliest),
+        )
     )
 
 
@@ -594,3 +598,33 @@ def test_a_rendering_never_reads_a_commit_that_is_not_durable(tmp_path: Path) ->
     ledger._db.execute("DROP TRIGGER boom")
     poll(ledger, up, T0 + 30)
     assert counter(ledger) == {("m",): 50}
+
+
+def test_a_failed_commit_that_reads_a_stream_twice_puts_memory_back(tmp_path: Path) -> None:
+    """One commit with two reads of one stream changes a bucket twice (up, then up again, or to
+    0): the journal keeps what it held before the commit, so a failed transaction puts that
+    back, and once it succeeds the file holds the second read's values."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    up.set(T0, ("k",), 3)
+    poll(ledger, up, T0 + 10)
+    before = memory_of(ledger)
+    up.set(T0, ("m",), 8)
+    first = up.read(ledger, T0 + 20)
+    up.set(T0, ("m",), 13)
+    up.set(T0, ("k",), 0)
+    second = up.read(ledger, T0 + 20)
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE UPDATE ON series BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(LedgerError, match="cannot save"):
+        ledger.commit("t", T0 + 20, [(STREAM, first), (STREAM, second)])
+    assert memory_of(ledger) == before
+    ledger._db.execute("DROP TRIGGER boom")
+    ledger.commit("t", T0 + 20, [(STREAM, first), (STREAM, second)])
+    assert counter(ledger) == {("m",): 13, ("k",): 3}
+    reloaded = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert stored_state(reloaded) == stored_state(ledger)
+    finally:
+        reloaded.close()
