@@ -189,6 +189,10 @@ class PendingCommit:
         history = {n for n, f in families.items() if f.history}
         written = self.written.setdefault(stream.name, set())
         earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
+        if earliest is None and not self.state.by_stream.get(stream.name):
+            # No open bucket of the stream (a new one): the bound is the least end written, and
+            # the stream's first settling need not look at every series it just made
+            earliest = sys.maxsize
         touched, name = self.touched, stream.name
         mentioned = up = down = 0
         # One key and one end per bucket start, shared by every series (a poll of 100k series
