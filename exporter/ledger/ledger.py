@@ -100,7 +100,7 @@ class Ledger:
         self._history.seed(target, state, int(self._clock()))
 
     def cursor(self, target: str, stream: str) -> int | None:
-        """Where the stream's next read starts (`exporter.windows` plans it): the end of what
+        """Where the stream's next read starts (`exporter.daemon.windows` plans it): the end of what
         was settled, or a hand-over's boundary; None for a stream never committed."""
         cursor = self._target(target).cursors.get(stream)
         return cursor.cursor if cursor is not None else None

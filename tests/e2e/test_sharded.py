@@ -277,7 +277,7 @@ def check_prometheus(prom_url: str, sim_url: str, origin: int, ports: list[int])
             (row,) = promql(prom_url, query)
             assert float(row["value"][1]) == expected, (query, expected)
     groups = yaml.safe_load((RULES / "usage-exporter.yml").read_text())["groups"]
-    (sharding,) = [g for g in groups if g["name"] == "usage-exporter.sharding"]
+    (sharding,) = [g for g in groups if g["name"] == "usage-exporter.daemon.sharding"]
     for rule in sharding["rules"]:
         assert promql(prom_url, rule["expr"]) == [], rule["alert"]
     # ... and each alert's left side sees the shards (the expressions are not vacuous)
@@ -337,6 +337,6 @@ def reshard(tmp: Path, config: Path, before: dict[str, dict[Any, float]]) -> Non
 
 
 def _owner(name: str, total: int) -> int:
-    from exporter.sharding import shard_of
+    from exporter.daemon.sharding import shard_of
 
     return shard_of(name, total)

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exporter.daemon.windows import next_window
 from exporter.ledger import OVERFLOW, Ledger, LedgerError
 from exporter.ledger.persist import labels_json as _labels_json
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
-from exporter.windows import next_window
 
 H = 3600
 TOKENS = Family("tokens_total", Kind.COUNTER, "tokens", ("model",))
