@@ -40,7 +40,8 @@ class PendingCommit:
         self.cursors: dict[str, Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
-        self.written: dict[str, set[tuple[str, Labels]]] = {}  # series each stream's read touched
+        # stream -> the series its reads gave a new open bucket (`by_stream` has the others)
+        self.written: dict[str, set[tuple[str, Labels]]] = {}
         self.earliest: dict[str, int] = {}  # TargetState.earliest once this commit is durable
         # history series -> the UTC days whose buckets this commit changed
         self.days: dict[tuple[str, Labels], set[int]] = {}
@@ -112,10 +113,11 @@ class PendingCommit:
         open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
         state = self.state
         gone: dict[int, tuple[Series, set[str]]] = {}
-        for (_, (stream, start)), (series, old) in self.journal.buckets.items():
-            held = (stream, start) in series.buckets
+        for (_, key), (series, old) in self.journal.buckets.items():
+            held = key in series.buckets
             if held == (old is not None):
                 continue
+            stream, start = key
             counts = state.open_buckets.setdefault(stream, {})
             if held:
                 counts[start] = counts.get(start, 0) + 1
@@ -211,7 +213,6 @@ class PendingCommit:
                 else:
                     held[p.id] = (p, p.base, p.emitted, p.sample)
                     series = touched[series_key] = p
-            written.add(series_key)
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
             if old is not None:
@@ -225,6 +226,10 @@ class PendingCommit:
                     continue  # unchanged
             elif value == 0.0:
                 continue
+            else:
+                # a new open bucket: one for `settle` to look at (a series that held one of
+                # the stream before is in `by_stream`)
+                written.add(series_key)
             log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
                 del series.buckets[bucket]
