@@ -4,10 +4,15 @@ history compares days), and which rows to write (only what changed)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from exporter.ledger.series import BucketKey, PeriodKey, Series
 from exporter.model import Sample
 
 Bucket = tuple[int, float]  # (end, value)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class Journal:
@@ -28,41 +33,32 @@ class Journal:
 
     def undo(self) -> None:
         """Put every changed series back as it was."""
-        for (_, key), (series, old) in self.buckets.items():
-            if old is None:
-                series.buckets.pop(key, None)
-            else:
-                series.buckets[key] = old
-        for (_, period), (series, was) in self.periods.items():
-            if was is None:
-                series.periods.pop(period, None)
-            else:
-                series.periods[period] = was
-        for series, base, emitted, sample in self.held.values():
-            series.base, series.emitted, series.sample = base, emitted, sample
+        self._put_back(lambda _, series: series)
 
     def befores(self, wanted: list[Series]) -> dict[int, Series]:
         """Copies of `wanted` as they were before the commit, by id (for the series whose days
         the history compares; one pass over the journal for all of them)."""
         copies = {s.id: s.copy() for s in wanted}
-        for (sid, key), (_, old) in self.buckets.items():
-            copy = copies.get(sid)
-            if copy is None:
-                continue
-            if old is None:
-                copy.buckets.pop(key, None)
-            else:
-                copy.buckets[key] = old
-        for (sid, period), (_, was) in self.periods.items():
-            copy = copies.get(sid)
-            if copy is None:
-                continue
-            if was is None:
-                copy.periods.pop(period, None)
-            else:
-                copy.periods[period] = was
-        for sid, copy in copies.items():
-            held = self.held.get(sid)
-            if held is not None:
-                copy.base, copy.emitted, copy.sample = held[1], held[2], held[3]
+        self._put_back(lambda sid, _: copies.get(sid))
         return copies
+
+    def _put_back(self, into: Callable[[int, Series], Series | None]) -> None:
+        """Write every journaled prior value into the series `into` names for a changed one
+        (given its id and itself; None: skip it)."""
+        for (sid, key), (series, old) in self.buckets.items():
+            if (target := into(sid, series)) is not None:
+                _set(target.buckets, key, old)
+        for (sid, period), (series, was) in self.periods.items():
+            if (target := into(sid, series)) is not None:
+                _set(target.periods, period, was)
+        for sid, (series, base, emitted, sample) in self.held.items():
+            if (target := into(sid, series)) is not None:
+                target.base, target.emitted, target.sample = base, emitted, sample
+
+
+def _set(values: dict[_K, _V], key: _K, old: _V | None) -> None:
+    """`values[key]` back to `old` (None: it had no entry)."""
+    if old is None:
+        values.pop(key, None)
+    else:
+        values[key] = old
