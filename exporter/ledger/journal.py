@@ -39,7 +39,8 @@ class Journal:
         """Copies of `wanted` as they were before the commit, by id (for the series whose days
         the history compares; one pass over the journal for all of them)."""
         copies = {s.id: s.copy() for s in wanted}
-        self._put_back(lambda sid, _: copies.get(sid))
+        if copies:  # (a commit of no history series skips the pass over its whole journal)
+            self._put_back(lambda sid, _: copies.get(sid))
         return copies
 
     def _put_back(self, into: Callable[[int, Series], Series | None]) -> None:
