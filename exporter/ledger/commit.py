@@ -141,20 +141,26 @@ class PendingCommit:
         origin = cursor.origin if cursor is not None else read.start
         new: dict[tuple[str, Labels, int], tuple[int, float]] = {}
         families, stored = self.state.families, self.state.series
+        # family name -> (the counter family, its label count, its stored series), or None for
+        # a name that is no counter of the target: looked up once per read, not per flow
+        counters: dict[str, tuple[Family, int, dict[Labels, Series]] | None] = {}
         for flow in read.flows:
-            family = families.get(flow.family)
-            labels = flow.labels
-            if (
-                family is None
-                or family.kind is not Kind.COUNTER
-                or flow.start < read.start
-                or len(labels) != len(family.labels)
-            ):
+            name, labels = flow.family, flow.labels
+            if name in counters:
+                counter = counters[name]
+            else:
+                family = families.get(name)
+                counter = counters[name] = (
+                    (family, len(family.labels), stored.get(name, {}))
+                    if family is not None and family.kind is Kind.COUNTER
+                    else None
+                )
+            if counter is None or flow.start < read.start or len(labels) != counter[1]:
                 self.ignored += 1
                 continue
-            if labels not in stored.get(family.name, ()):  # a stored key is bounded already
-                labels = self._bounded(family, bound_labels(labels))
-            key = (family.name, labels, flow.start)
+            if labels not in counter[2]:  # a stored key is bounded already
+                labels = self._bounded(counter[0], bound_labels(labels))
+            key = (name, labels, flow.start)
             seen = new.get(key)
             if seen is None:
                 new[key] = (flow.end, flow.value)

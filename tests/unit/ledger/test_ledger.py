@@ -628,3 +628,21 @@ def test_a_failed_commit_that_reads_a_stream_twice_puts_memory_back(tmp_path: Pa
         assert stored_state(reloaded) == stored_state(ledger)
     finally:
         reloaded.close()
+
+
+def test_flows_no_counter_of_the_target_takes_are_ignored(tmp_path: Path) -> None:
+    """A flow of an undeclared family, of a gauge, or with the wrong number of labels is
+    counted as ignored and makes no series; the flows around it still count."""
+    ledger = open_ledger(tmp_path)
+    flows = [
+        Flow("tokens_total", ("m",), T0, T0 + H, 3),
+        Flow("unknown_total", ("m",), T0, T0 + H, 4),
+        Flow("stored_bytes", ("p",), T0, T0 + H, 5),
+        Flow("tokens_total", ("m", "extra"), T0, T0 + H, 6),
+        Flow("tokens_total", (), T0, T0 + H, 7),
+        Flow("cost_usd_total", ("p",), T0, T0 + H, 2),
+    ]
+    stats = ledger.commit("t", T0 + 10, [(STREAM, StreamRead("usage", T0, T0 + H, flows))])
+    assert stats.ignored_flows == 4
+    assert counter(ledger) == {("m",): 3}
+    assert counter(ledger, "cost_usd_total") == {("p",): 2}
