@@ -135,7 +135,8 @@ class Ledger:
             self._db.execute("DELETE FROM levels WHERE target=? AND stream=?", (target, stream))
         except sqlite3.Error as err:
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        state.levels.pop(stream, None)
+        with self._published:  # (as every change a rendering could read)
+            state.levels.pop(stream, None)
 
     @_locked
     def settings(self, target: str) -> str | None:
