@@ -179,8 +179,10 @@ class Daemon:
 
     async def render_in_background(self, *, publish: bool = True) -> None:
         """`render_now` in a worker thread, one at a time: at 100k series rendering takes about a
-        second, and scrapes keep being answered from the previous bytes meanwhile. The ledger's
-        published series are never changed in place, so reading them off the loop is safe.
+        second, and scrapes keep being answered from the previous bytes meanwhile. Reading the
+        ledger off the loop is safe because `Ledger.samples` takes the ledger's publish lock: a
+        commit changes series in place while it holds that lock, so a rendering waits for a
+        commit in flight (in its worker thread, not the loop's) and reads one durable state.
         `publish=False`: the caller changes more and calls `state.changed()` itself."""
         async with self._render_lock:
             self.state.exposition = await asyncio.to_thread(without_gc(self._render))
