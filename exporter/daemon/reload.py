@@ -127,7 +127,7 @@ async def _apply(daemon: Daemon, diff: ReloadPlan, built: dict[str, Target]) -> 
         if before is not None:
             # against what the ledger counted with (a hand-over still pending from the
             # start is not lost by a reload that changes something else)
-            if daemon.ledger.settings(name) not in (None, target.settings):
+            if daemon.ledger.series_settings(name) not in (None, target.series_settings):
                 try:
                     await daemon.hand_over(target)
                 except LedgerError as err:  # not started: it would count twice

@@ -36,7 +36,7 @@ class Target:
     source: Source
     upstream: Upstream
     streams: set[str] = field(default_factory=set)
-    settings: str = ""  # the settings that decide its series (series_settings)
+    series_settings: str = ""  # the config keys that decide its series, as text
     hand_over: bool = False  # they differ from the ones the ledger counted with: first poll
     # resource streams (`Stream.every`): when each is next due (unix s), and the ones turned off
     resource_due: dict[str, float] = field(default_factory=dict)
@@ -82,7 +82,7 @@ def build_target(source_config: BaseSource, metrics: SelfMetrics, transport: Any
         timeout=settings.timeout,
         source=vendor.build(source_config, upstream),
         upstream=upstream,
-        settings=series_settings(source_config),
+        series_settings=series_settings(source_config),
     )
 
 
@@ -107,15 +107,15 @@ def note_settings(ledger: Ledger, target: Target) -> None:
     """Compare the target's series settings with the ones its ledger rows were counted
     with: changed (while the exporter was stopped, or the target removed), the first poll
     hands its streams over; unknown (a 0.1.0 state file) or new, they are recorded."""
-    stored = ledger.settings(target.name)
-    if stored is not None and stored != target.settings and ledger.origins(target.name):
+    stored = ledger.series_settings(target.name)
+    if stored is not None and stored != target.series_settings and ledger.origins(target.name):
         target.hand_over = True
         log.info(
             "series settings differ from the state's: handing over at the first poll",
             extra={"target": target.name},
         )
-    elif stored != target.settings:
-        ledger.save_settings(target.name, target.settings)
+    elif stored != target.series_settings:
+        ledger.save_series_settings(target.name, target.series_settings)
 
 
 async def hand_over(ledger: Ledger, target: Target) -> None:
@@ -129,7 +129,7 @@ async def hand_over(ledger: Ledger, target: Target) -> None:
         streams = []
     widths = {s.name: s.width for s in streams if s.width > 0}
     ledger.hand_over(target.name, widths)
-    ledger.save_settings(target.name, target.settings)
+    ledger.save_series_settings(target.name, target.series_settings)
     target.hand_over = False
     log.info(
         "series settings changed: streams handed over at the next bucket boundary",

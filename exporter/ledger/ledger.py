@@ -139,12 +139,12 @@ class Ledger:
             state.levels.pop(stream, None)
 
     @_locked
-    def settings(self, target: str) -> str | None:
+    def series_settings(self, target: str) -> str | None:
         """What the caller recorded as the settings the target's series were counted with."""
         return key_values.read_value(self._db, self.path, f"series_settings:{target}")
 
     @_locked
-    def save_settings(self, target: str, value: str) -> None:
+    def save_series_settings(self, target: str, value: str) -> None:
         key_values.save_value(self._db, self.path, f"series_settings:{target}", value)
 
     @_locked
