@@ -58,9 +58,15 @@ check: lint typecheck
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests/unit tests/meta
 
 # --durations: the slowest tests, to keep the documented figures true to a measured run.
+# The suites with real processes run on PROCESS_WORKERS workers (pytest-xdist): most of their
+# time is spent waiting on polls, processes and Prometheus, not computing, so more workers than
+# cores pays; a file's module-scoped fixture keeps its tests on one worker (tests/conftest.py).
+PROCESS_WORKERS ?= 4
+
 test: system-deps lint typecheck
 	$(BIN)/python -m pytest -q -n 2 tests/unit tests/meta
-	$(BIN)/python -m pytest -q --durations=15 tests/conformance tests/integration tests/e2e
+	$(BIN)/python -m pytest -q -n $(PROCESS_WORKERS) --dist loadgroup --durations=15 \
+	    tests/conformance tests/integration tests/e2e
 
 # Every benchmark, full size (about half an hour); each prints Markdown for bench/RESULTS.md.
 bench: $(STAMP) system-deps

@@ -122,6 +122,9 @@ class Plugin(Generic[C]):
     # `lookback` misses revisions (check-config warns)
     lateness: int = 0
     lateness_source: str = ""
+    # group keys whose series grow with the organization (one per user or API key):
+    # check-config warns when a grouping (`BaseSource.groupings`) names one
+    wide_keys: tuple[str, ...] = ()
     # the keys (besides kind, name and the key) of a small target whose streams are known
     # without a listing call: the tests build one target of every kind from it
     example: Mapping[str, Any] = field(default_factory=dict)

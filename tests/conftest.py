@@ -8,12 +8,17 @@
 - Hypothesis keeps its example database (and its other files) in a temporary directory, not in
   `.hypothesis/` of the working tree.
 - Every test leaves the root logger as it found it (the CLI configures it).
+- Under pytest-xdist (`make test` runs the process suites on several workers with
+  `--dist loadgroup`), the tests of a file that declares a module- or session-scoped fixture
+  stay on one worker (`xdist_group` by file), so the fixture is made once; every other test goes
+  wherever a worker is free.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +75,17 @@ def markers_of(relative: str) -> tuple[str, ...]:
     return BY_DIRECTORY.get(directory, ()) + (("slow",) if slow else ())
 
 
+SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|package|session)["']""")
+
+
+def shares_a_fixture(path: Path, seen: dict[Path, bool] = {}) -> bool:  # noqa: B006 (a cache)
+    """Whether the test file declares a fixture that outlives one test."""
+    if path not in seen:
+        seen[path] = bool(SHARED_FIXTURE.search(path.read_text()))
+    return seen[path]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not item.path.is_relative_to(TESTS):
@@ -77,6 +93,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         relative = item.path.relative_to(TESTS).as_posix() + item.nodeid.partition(".py")[2]
         for name in markers_of(relative):
             item.add_marker(name)
+        if shares_a_fixture(item.path):
+            item.add_marker(pytest.mark.xdist_group(relative.partition("::")[0]))
 
 
 @pytest.fixture(autouse=True)

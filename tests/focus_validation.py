@@ -10,6 +10,7 @@ no failed rule but the self-contradicting InvoiceId pair, whose parent must pass
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -56,6 +57,13 @@ def find_python312() -> str | None:
 
 def validator_python() -> str:
     """The validator venv's Python, made on first use; skip (fail under CI) without 3.12."""
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with (VENV.parent / f"{VENV.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel workers: one builds, the others wait
+        return _built_venv()
+
+
+def _built_venv() -> str:
     python = VENV / "bin" / "python"
     marker = VENV / "installed.txt"
     if python.exists() and marker.exists() and marker.read_text() == " ".join(REQUIREMENTS):

@@ -5,13 +5,10 @@
 
 from __future__ import annotations
 
-from exporter.config.load import Config, Duration, source_label
+from exporter.config.load import Config, source_label
 from exporter.config.source import BaseSource
 from exporter.plugin import base_url
 from exporter.vendors import plugin
-
-# Group keys whose series grow with the organization (one per user or API key).
-HIGH_CARDINALITY_KEYS = ("user_id", "api_key_id")
 
 
 def _span(seconds: int) -> str:
@@ -30,22 +27,15 @@ def source_warnings(index: int, source: BaseSource) -> list[str]:
     if note:
         out.append(f"{where}.base_url: {note}")
     if vendor.lateness:
-        lookbacks: list[tuple[str, Duration | None]] = [("lookback", source.lookback)]
-        for endpoint, override in (getattr(source, "overrides", None) or {}).items():
-            lookbacks.append((f"overrides.{endpoint}.lookback", override.lookback))
-        for field, value in lookbacks:
+        for field, value in source.lookbacks():
             if value is not None and value < vendor.lateness:
                 out.append(
                     f"{where}.{field}: {_span(value)} is shorter than the {_span(vendor.lateness)}"
                     f" in which the vendor still revises buckets ({vendor.lateness_source}):"
                     " revisions after that are never counted"
                 )
-    group_keys: list[tuple[str, list[str]]] = [("group_by", list(getattr(source, "group_by", [])))]
-    for endpoint, override in (getattr(source, "overrides", None) or {}).items():
-        if getattr(override, "group_by", None):
-            group_keys.append((f"overrides.{endpoint}.group_by", list(override.group_by)))
-    for field, keys in group_keys:
-        wide = [k for k in keys if k in HIGH_CARDINALITY_KEYS]
+    for field, keys in source.groupings():
+        wide = [k for k in keys if k in vendor.wide_keys]
         if wide:
             out.append(
                 f"{where}.{field}: {', '.join(wide)} {'make' if len(wide) > 1 else 'makes'}"

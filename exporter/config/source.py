@@ -137,6 +137,16 @@ class BaseSource(Strict):
     proxy_from_environment: bool = False
     tls_config: TLSConfig | None = None
 
+    def lookbacks(self) -> list[tuple[str, Duration | None]]:
+        """Each lookback this source sets, by its field's path: check-config warns of one shorter
+        than the vendor's documented lateness. A kind with more (per endpoint) lists them all."""
+        return [("lookback", self.lookback)]
+
+    def groupings(self) -> list[tuple[str, list[str]]]:
+        """Each grouping this source sets, by its field's path: check-config warns of keys that
+        grow with the organization (`Plugin.wide_keys`). None by default."""
+        return []
+
     @field_validator("proxy_url", "base_url")
     @classmethod
     def _http_only(cls, value: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:

@@ -103,7 +103,7 @@ class Daemon:
         for source_config in owned:
             self.add_target(self.build_target(source_config), source_config)
         self.metrics.config_loaded(True, self.clock())
-        self.render()
+        self.render_now()
 
     # -- targets ---------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class Daemon:
 
     # -- rendering -------------------------------------------------------------------------------
 
-    def render(self) -> None:
+    def render_now(self) -> None:
         """Re-render the exposition from the ledger and self-metrics, and swap it in."""
         self.state.exposition = self._render()
         self.state.changed()
@@ -177,8 +177,8 @@ class Daemon:
         release_free_memory()
         return exposition
 
-    async def refresh(self, *, publish: bool = True) -> None:
-        """`render` in a worker thread, one at a time: at 100k series rendering takes about a
+    async def render_in_background(self, *, publish: bool = True) -> None:
+        """`render_now` in a worker thread, one at a time: at 100k series rendering takes about a
         second, and scrapes keep being answered from the previous bytes meanwhile. The ledger's
         published series are never changed in place, so reading them off the loop is safe.
         `publish=False`: the caller changes more and calls `state.changed()` itself."""
@@ -270,7 +270,7 @@ class Daemon:
             float(watermark) if watermark is not None else None,
         )
         # Render first: /readyz must not say ready before /metrics shows this poll.
-        await self.refresh(publish=False)
+        await self.render_in_background(publish=False)
         status = self.state.targets[target.name]
         status.polled = True
         status.up = ok
@@ -306,7 +306,7 @@ class Daemon:
             metrics=self.metrics,
             problems=self.problems,
             clock=self.clock,
-            refresh=self.refresh,
+            refresh=self.render_in_background,
         )
 
     async def poll_all(self) -> bool:

@@ -92,14 +92,14 @@ async def reload(daemon: Daemon, path: Path) -> tuple[bool, str]:
         message = str(err)
         log.error("config reload failed", extra={"file": str(path), "error": message})
         daemon.metrics.config_loaded(False, daemon.clock())
-        await daemon.refresh()
+        await daemon.render_in_background()
         return False, message
     for note in notes + all_warnings(config):
         log.warning("config warning: " + note)
     await _apply(daemon, diff, built)
     daemon.config = config
     daemon.metrics.config_loaded(True, daemon.clock())
-    await daemon.refresh()
+    await daemon.render_in_background()
     return True, "config reloaded"
 
 

@@ -66,9 +66,13 @@ def key(family: str, labels: Mapping[str, str]) -> SeriesKey:
 
 
 def get(sim_url: str, path: str, query: Sequence[tuple[str, Any]]) -> Any:
-    """GET a twin's control or truth endpoint (loopback only) and decode the JSON answer."""
+    """GET a twin's control or truth endpoint (loopback only, plain or TLS: the TLS tests serve
+    the simulator over https) and decode the JSON answer."""
     url = f"{sim_url}{path}?{urllib.parse.urlencode([(k, str(v)) for k, v in query])}"
-    if not url.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:")):
+    hosts = ("127.0.0.1:", "localhost:", "[::1]:")
+    if not url.startswith(
+        tuple(f"{scheme}://{host}" for scheme in ("http", "https") for host in hosts)
+    ):
         raise ValueError("the simulator is read over loopback only")
     with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 (loopback, checked)
         return json.loads(answer.read())

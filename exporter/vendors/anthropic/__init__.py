@@ -109,6 +109,7 @@ PLUGIN = Plugin(
     lateness=5 * 60,
     lateness_source="Anthropic usage-cost-api docs: data usually appears within 5 minutes of a "
     "request finishing, sometimes later",
+    wide_keys=("api_key_id", "account_id", "service_account_id"),
     example={"bucket_width": "1h"},
     warnings=warnings,
     focus=(FOCUS,),

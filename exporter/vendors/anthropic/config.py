@@ -126,6 +126,17 @@ class AnthropicConfig(BaseSource):
             raise ValueError("an endpoint is listed twice")
         return value
 
+    def lookbacks(self) -> list[tuple[str, Duration | None]]:
+        return [*super().lookbacks(), ("cost_lookback", self.cost_lookback)]
+
+    def groupings(self) -> list[tuple[str, list[str]]]:
+        # The default (api_key_id included) is what the dashboards join names on: only a
+        # grouping the operator wrote is worth a warning.
+        chosen = self.model_fields_set
+        usage = [("group_by", list(self.group_by))] if "group_by" in chosen else []
+        costs = [("cost_group_by", list(self.cost_group_by))] if self.cost_group_by else []
+        return [*usage, *costs]
+
     @property
     def cost_dimensions(self) -> tuple[str, ...]:
         """The cost grouping: as configured, or the chosen API's default."""

@@ -117,6 +117,7 @@ PLUGIN = Plugin(
     lateness=2 * 3600,
     lateness_source="OpenAI: closed buckets change as late data arrives; re-read the "
     "last 2-3 hourly buckets",
+    wide_keys=("user_id", "api_key_id"),
     warnings=warnings,
     focus=(FOCUS,),
 )

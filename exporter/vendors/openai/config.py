@@ -59,6 +59,18 @@ class OpenAIConfig(BaseSource):
     def _group_by(cls, value: list[str]) -> list[str]:
         return check_keys(value, ALL_GROUP_BY)
 
+    def lookbacks(self) -> list[tuple[str, Duration | None]]:
+        overrides = [(f"overrides.{e}.lookback", o.lookback) for e, o in self.overrides.items()]
+        return [*super().lookbacks(), *overrides]
+
+    def groupings(self) -> list[tuple[str, list[str]]]:
+        overrides = [
+            (f"overrides.{e}.group_by", list(o.group_by))
+            for e, o in self.overrides.items()
+            if o.group_by
+        ]
+        return [("group_by", list(self.group_by)), *overrides]
+
     @field_validator("endpoints")
     @classmethod
     def _endpoints(cls, value: list[str]) -> list[str]:

@@ -231,3 +231,49 @@ def test_the_high_cardinality_warning_reads_right(
     )
     assert code == 0
     assert f"warning: sources[0] (acme).{expected}" in err, err
+
+
+ANTHROPIC = "{kind: anthropic, name: acme, api_key: sk-ant-admin01-test"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "{kind: openai, name: acme, api_key: k, overrides: {costs: {group_by: [api_key_id]}}}",
+            "overrides.costs.group_by: api_key_id makes one series per user or API key",
+        ),
+        (
+            "{kind: openai, name: acme, api_key: k, overrides: {completions: {lookback: 1h}}}",
+            "overrides.completions.lookback: 1h is shorter than the 2h",
+        ),
+        (
+            ANTHROPIC + ", cost_group_by: [workspace_id, description], group_by: [api_key_id]}",
+            "group_by: api_key_id makes one series per user or API key",
+        ),
+        (
+            ANTHROPIC + ", api: analytics, cost_group_by: [api_key_id, cost_type]}",
+            "cost_group_by: api_key_id makes one series per user or API key",
+        ),
+        (ANTHROPIC + ", cost_lookback: 1m}", "cost_lookback: 1m is shorter than the 5m"),
+    ],
+)
+def test_each_kind_names_its_own_lookbacks_and_wide_groupings(
+    check_config: CheckConfig, source: str, expected: str
+) -> None:
+    """The core warns from what each kind's config lists (`lookbacks`, `groupings`) and what its
+    plug-in calls wide (`wide_keys`): it names no vendor's keys itself."""
+    code, err = check_config(f"sources:\n  - {source}\n")
+    assert code == 0, err
+    assert f"warning: sources[0] (acme).{expected}" in err, err
+
+
+def test_a_narrow_or_default_grouping_warns_of_nothing(check_config: CheckConfig) -> None:
+    """Anthropic's default grouping holds api_key_id (the dashboards join names on it): a
+    default is not the operator's choice, so it is no warning."""
+    code, err = check_config(
+        f"sources:\n  - {ANTHROPIC}, cost_group_by: [workspace_id, description]}}\n"
+        "  - {kind: arthur, name: arthur, api_key: k, group_by: [rule_type]}\n"
+    )
+    assert code == 0, err
+    assert "makes one series" not in err and "is shorter than" not in err, err
