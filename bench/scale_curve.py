@@ -9,8 +9,8 @@ re-reading every series risen; each poll's commit (fold + SQLite) and its `sampl
 kept `Renderer`'s four variants run with the cyclic collector paused, their CPU seconds taken
 (`time.process_time`: the machine is shared); each rendering is published to a listener process
 (the default since round three) and freed memory trimmed. After the last poll one scrape of each
-variant is read from the listener, then the RSS of every process is summed: the ledger's, the
-listener's and multiprocessing's resource tracker. The ledger, its rows and the state file's
+variant is read from the listener, then the RSS of every process is summed: the ledger's and the
+listener's. The ledger, its rows and the state file's
 size come from `bench.ledger_render` (as `bench.memory_stages` uses them).
 """
 
@@ -137,8 +137,7 @@ def main() -> None:
     print(
         f"\n{polls} polls per N (the first makes every series, each later one re-reads every"
         " series risen); CPU of a re-read poll: the least of them. RSS after the last poll and"
-        " a scrape of each variant: every process (the ledger's, the listener's, the resource"
-        " tracker).\n"
+        " a scrape of each variant: every process (the ledger's and the listener's).\n"
     )
     print(
         "| series | fold CPU s: first poll / re-read | render CPU s (samples() + 4 variants):"

@@ -15,7 +15,7 @@ per variant, and per N the memory (RSS) and the bytes of ours.
 (`--modes`; at 1M series, `--series 1000000 --modes process-idle process` measures the defaults
 in about 5 minutes); `--first-load` the first load after a poll against the second; `--lone`
 one client scraping once a second, as Prometheus does, between and during polls. RSS counts
-every process of a server (its listener process and multiprocessing's resource tracker).
+every process of a server (its listener process too).
 """
 
 from __future__ import annotations
@@ -259,8 +259,7 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
 
 def memory_of(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (KiB) of `pid` and every process it started, summed (Linux): the
-    listener process and multiprocessing's resource tracker count too; `listener` is the
-    listener process's VmRSS alone."""
+    listener process counts too; `listener` is its VmRSS alone."""
     total = memory_kib(pid)
     found = Path(f"/proc/{pid}/task/{pid}/children")
     children = found.read_text(encoding="ascii").split() if found.exists() else []
@@ -268,7 +267,7 @@ def memory_of(pid: int) -> dict[str, int]:
         of_child = memory_kib(child)
         for key, kib in of_child.items():
             total[key] = total.get(key, 0) + kib
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+        if b"exporter.http.listener_main" in Path(f"/proc/{child}/cmdline").read_bytes():
             total["listener"] = total.get("listener", 0) + of_child.get("VmRSS", 0)
     return total
 
