@@ -144,8 +144,9 @@ class ListenerProcess:
         it serves with (bench/RESULTS.md, round three: its RSS)."""
         ended, alive = os.pipe()  # `alive` is held by the child only: EOF here when it ends
         fds = (self._child_data.fileno(), self._child_control.fileno(), alive)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        main = ("-P", "-m", "exporter.http.listener_main")  # -P: not from the working directory
+        path = os.pathsep.join(os.path.abspath(p) for p in sys.path)  # "": the working directory
+        env = {**os.environ, "PYTHONPATH": path}
+        main = ("-P", "-m", "exporter.http.listener_main")  # -P: that path only, no directory added
         try:
             self._process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
                 [sys.executable, *main, *map(str, fds)],
