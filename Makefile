@@ -104,7 +104,7 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600
 
 docs: $(STAMP)
-	$(BIN)/python -m exporter.reference
+	$(BIN)/python -m exporter.exposition.reference
 
 dashboards: $(STAMP)
 	$(BIN)/python grafana/generate.py

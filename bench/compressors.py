@@ -4,7 +4,8 @@ Usage: python -m bench.compressors [N ...]   (default 100000)
 
 Renders N series of the benchmark family (both formats), cuts each format's bytes into the
 renderer's chunks (`Renderer.CHUNK` series each) and compresses every chunk on its own with a
-sync flush, as `exporter.exposition` does, with zlib (levels 1 and 6) and ISA-L (levels 1 and 2).
+sync flush, as `exporter.exposition.render` does, with zlib (levels 1 and 6) and ISA-L
+(levels 1 and 2).
 Prints the CPU seconds (`time.process_time`, least of five) and the bytes, and checks that the
 joined segments inflate to the plain bytes.
 """
@@ -22,7 +23,7 @@ from isal import isal_zlib
 from prometheus_client import CollectorRegistry
 
 from bench.machine import machine_header
-from exporter.exposition import Renderer, render
+from exporter.exposition.render import Renderer, render
 from exporter.model import FamilySamples, Sample
 
 COMPRESSORS: tuple[tuple[str, ModuleType, int], ...] = (

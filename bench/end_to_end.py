@@ -22,14 +22,14 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter.exposition import Renderer
-from exporter.gc_pause import gc_paused
+from exporter.daemon.windows import next_window
+from exporter.exposition.render import Renderer
 from exporter.ledger import Ledger
 from exporter.model import Stream, StreamRead
+from exporter.runtime.gc_pause import gc_paused
 from exporter.vendors.openai.api import ENDPOINTS
 from exporter.vendors.openai.metrics import FAMILIES
 from exporter.vendors.openai.parse import BucketParser
-from exporter.windows import next_window
 
 NOW = 1_763_900_000
 STREAM = Stream("embeddings", 3600, 3 * 3600, 86400)

@@ -14,7 +14,8 @@ and none.
 
 Then a third table, side by side in one process: the CPU seconds of a re-read commit (every
 value risen), `samples()` and the kept `Renderer`'s rendering, with the cyclic garbage collector
-on and paused (`exporter.gc_pause`, as the daemon runs them), alternating, the least of three.
+on and paused (`exporter.runtime.gc_pause`, as the daemon runs them), alternating, the least
+of three.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter.exposition import Renderer, render
-from exporter.gc_pause import gc_paused
+from exporter.daemon.windows import next_window
+from exporter.exposition.render import Renderer, render
 from exporter.ledger import Ledger
 from exporter.model import Family, Flow, Kind, Stream, StreamRead, Window
-from exporter.windows import next_window
+from exporter.runtime.gc_pause import gc_paused
 
 FAMILY = Family("bench_tokens_total", Kind.COUNTER, "Tokens.", ("project_id", "model", "user_id"))
 STREAM = Stream("usage", 3600, 3 * 3600, 86400)

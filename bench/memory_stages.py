@@ -66,10 +66,10 @@ def stages(n: int, polls: int = 2) -> list[str]:
     from prometheus_client import CollectorRegistry
 
     from bench.ledger_render import NOW, STREAM, bench_ledger, rows, state_bytes
-    from exporter.exposition import Renderer
-    from exporter.gc_pause import gc_paused
+    from exporter.daemon.windows import next_window
+    from exporter.exposition.render import Renderer
     from exporter.model import StreamRead
-    from exporter.windows import next_window
+    from exporter.runtime.gc_pause import gc_paused
 
     out: list[str] = []
 

@@ -43,13 +43,13 @@ def measure(n: int, polls: int) -> dict[str, float]:
     from prometheus_client import CollectorRegistry
 
     from bench.ledger_render import NOW, STREAM, bench_ledger, rows, state_bytes
-    from exporter.exposition import Renderer
-    from exporter.gc_pause import gc_paused
+    from exporter.daemon.windows import next_window
+    from exporter.exposition.render import Renderer
     from exporter.http.listener_process import ListenerProcess, ListenerSettings
     from exporter.http.server import ServerState
-    from exporter.memory import release_free_memory
     from exporter.model import StreamRead
-    from exporter.windows import next_window
+    from exporter.runtime.gc_pause import gc_paused
+    from exporter.runtime.memory import release_free_memory
 
     fold: list[float] = []
     render: list[float] = []

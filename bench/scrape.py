@@ -77,14 +77,14 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from prometheus_client import CollectorRegistry
 
     from exporter.cli.process import favour_the_event_loop
-    from exporter.exposition import Exposition, Renderer
-    from exporter.gc_pause import without_gc
+    from exporter.daemon.windows import next_window
+    from exporter.exposition.render import Exposition, Renderer
     from exporter.http.listener_process import ListenerProcess, ListenerSettings
     from exporter.http.server import ServerState, create_app, serve
     from exporter.ledger import Ledger
-    from exporter.memory import release_free_memory
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
-    from exporter.windows import next_window
+    from exporter.runtime.gc_pause import without_gc
+    from exporter.runtime.memory import release_free_memory
     from testkit.reference_render import render as reference
 
     family = Family(FAMILY_NAME, Kind.COUNTER, "Tokens.", LABELS)

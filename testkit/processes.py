@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +167,24 @@ def run_argv(config: Path, port: int, *extra: str) -> list[str]:
     )
 
 
+def run_to_end(
+    argv: Sequence[str], timeout: float = 60, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, its output captured as text; the exit code is the caller's to
+    judge."""
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def run_until_exit(
+    config: Path, *extra: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`usage-exporter run` on a free loopback port, run to its end: for the configs it must
+    refuse before it listens."""
+    return run_to_end(run_argv(config, free_port(), *extra), timeout=timeout)
+
+
 def simulator(
     tmp: Path, seed: int = 7, extra: tuple[str, ...] = (), log_name: str = "simulator.log"
 ) -> AbstractContextManager[Process]:
@@ -296,6 +314,12 @@ def created(url: str, family: str, must_contain: str = "") -> int:
     raise AssertionError(f"no {family}_created sample")
 
 
+def queue_faults(sim_url: str, upstream: str, faults: Sequence[Mapping[str, Any]]) -> None:
+    """Queue `faults` for `upstream`'s next calls (each consumed by `count` matching calls)."""
+    body = {"upstream": upstream, "faults": [dict(fault) for fault in faults]}
+    http_json(f"{sim_url}/_sim/faults", method="POST", body=body)
+
+
 def clock_in_the_past(sim_url: str, seconds: float = 150) -> None:
     """Freeze the simulator's clock in the past: jumping to the present later makes buckets
     already read rise (late data), as real buckets do after they close."""
@@ -304,20 +328,31 @@ def clock_in_the_past(sim_url: str, seconds: float = 150) -> None:
     )
 
 
-def settle(sim_url: str, exporter_url: str, prometheus_url: str | None = None) -> None:
-    """Freeze the simulator at the present, let the exporter poll twice more, and (with a
-    Prometheus) wait until it has scraped that final state."""
+def settle(
+    sim_url: str,
+    exporter_url: str,
+    prometheus_url: str | None = None,
+    targets: Sequence[str] = (),
+) -> None:
+    """Freeze the simulator at the present, let the exporter poll twice more (each of `targets`
+    twice, when given), and (with a Prometheus) wait until it has scraped that final state."""
     http_json(f"{sim_url}/_sim/clock", method="POST", body={"freeze": True})
-    start = success_polls(exporter_url)
+    start = {target: success_polls(exporter_url, target) for target in targets or (None,)}
     wait_for(
-        lambda: success_polls(exporter_url) >= start + 2, "two polls after the freeze", timeout=60
+        lambda: all(success_polls(exporter_url, t) >= n + 2 for t, n in start.items()),
+        "two polls after the freeze",
+        timeout=60,
     )
-    if prometheus_url is None:
-        return
-    final = success_polls(exporter_url)
+    if prometheus_url is not None:
+        scraped_now(prometheus_url, exporter_url)
+
+
+def scraped_now(prometheus_url: str, exporter_url: str) -> None:
+    """Wait until Prometheus holds the exporter's state as it is now (as many polls)."""
+    polls = success_polls(exporter_url)
     query = 'sum(usage_exporter_polls_total{result="success"})'
     wait_for(
-        lambda: float(promql(prometheus_url, query)[0]["value"][1]) >= final,
-        "Prometheus to scrape the final state",
+        lambda: float(promql(prometheus_url, query)[0]["value"][1]) >= polls,
+        "Prometheus to scrape the exporter's state",
         timeout=30,
     )

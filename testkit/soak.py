@@ -243,8 +243,8 @@ def run(
             polled_twice = partial(_polled_twice, exp.url, _successes(exp.url))
             wait_for(polled_twice, "two successful polls of every target after the freeze", 90)
             # A stream whose reads timed out during the faults reads a halved window and catches
-            # up over several polls (exporter/windows.py): until then its counters are short of
-            # the truth. Compare again after more polls, for at most 90 s; a counter never goes
+            # up over several polls (exporter/daemon/windows.py): until then its counters are short
+            # of the truth. Compare again after more polls, for at most 90 s; a counter never goes
             # down, so a count that is too high stays a mismatch.
             model = load_config(config, env={})
             deadline = time.monotonic() + 90

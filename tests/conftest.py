@@ -54,7 +54,7 @@ SLOW = {
     "conformance/test_simulator_bodies.py::test_openai_every_group_by_width_and_page[completions]",
     "e2e/test_sharded.py",
     "e2e/test_shipped_queries.py::test_every_panel_variable_and_rule_query_returns_data",
-    "e2e/test_prometheus_openai.py::test_prometheus_counters_equal_simulator_truth",
+    "e2e/test_prometheus_vendors.py",
 }
 
 # One Hypothesis home per working tree, outside it: a failing example is replayed on the next

@@ -7,14 +7,17 @@ The helpers themselves live in `testkit.processes`, shared with the benchmarks.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from exporter.daemon import Daemon, Target
 from testkit.processes import (
     HOST,
     Process,
@@ -28,9 +31,13 @@ from testkit.processes import (
     http_json,
     parse_samples,
     promql,
+    queue_faults,
     run_argv,
+    run_to_end,
+    run_until_exit,
     running,
     scrape,
+    scraped_now,
     settle,
     simulator,
     start,
@@ -40,11 +47,15 @@ from testkit.processes import (
 from testkit.processes import prometheus as _prometheus
 from testkit.tools import WHERE_TOOLS_COME_FROM, MissingTool, find_tool
 
+ROOT = Path(__file__).resolve().parents[1]
+
 __all__ = [
     "HOST",
     "WHERE_TOOLS_COME_FROM",
     "Process",
+    "TwinControl",
     "clock_in_the_past",
+    "config_file",
     "created",
     "demo",
     "exporter",
@@ -55,10 +66,16 @@ __all__ = [
     "parse_samples",
     "prometheus",
     "promql",
+    "queue_faults",
     "require_tool",
     "run_argv",
+    "run_to_end",
+    "run_until_exit",
     "running",
     "scrape",
+    "scraped_now",
+    "served_around",
+    "served_samples",
     "settle",
     "simulator",
     "start",
@@ -92,14 +109,56 @@ def prometheus(
 
 def bench_output(module: str, *args: str, timeout: float = 120) -> str:
     """What `python -m <module> <args>` prints, run from the repository root (the tests never
-    import `bench`); a non-zero exit fails the test with the end of its stderr."""
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    import `bench`); a non-zero exit fails the test with the end of its output."""
+    done = run_to_end([sys.executable, "-m", module, *args], timeout=timeout, cwd=ROOT)
     assert done.returncode == 0, f"{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
     return done.stdout
+
+
+@dataclass(frozen=True)
+class TwinControl:
+    """A twin's control endpoint for one organization (`/_sim/openai/admin`,
+    `/_sim/anthropic/names`, ...): GET its ground truth, POST an action (rename, refuse, ...)."""
+
+    path: str
+    org: str
+
+    def truth(self, sim: Process) -> Any:
+        return http_json(f"{sim.url}{self.path}?org={self.org}")
+
+    def act(self, sim: Process, **body: Any) -> Any:
+        return http_json(f"{sim.url}{self.path}", method="POST", body={"org": self.org, **body})
+
+
+def served_samples(daemon: Daemon) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The samples an in-process daemon serves now (its text exposition)."""
+    exposition = daemon.state.exposition
+    assert exposition is not None
+    return parse_samples(exposition.text.decode())
+
+
+async def served_around(
+    daemon: Daemon, target: Target, change: Callable[[], object]
+) -> tuple[dict[tuple[str, frozenset[tuple[str, str]]], float], ...]:
+    """(before, after): what an in-process daemon serves after a first poll of every target,
+    and after `change()` (a rename in the twin, ...), a poll of `target` and a forced refresh of
+    its names; the daemon is closed at the end."""
+    try:
+        assert await daemon.poll_all()
+        before = served_samples(daemon)
+        change()
+        assert await daemon.poll(target)
+        await daemon.poll_resources(target, force=True)
+        return before, served_samples(daemon)
+    finally:
+        await daemon.aclose()
+
+
+def config_file(
+    tmp: Path, *sources: Mapping[str, Any], name: str = "config.yaml", state: str = "state"
+) -> Path:
+    """A config file in `tmp` with `sources` (config entries) and the state in `tmp / state`."""
+    path = tmp / name
+    body = {"state_dir": str(tmp / state), "sources": [dict(source) for source in sources]}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path

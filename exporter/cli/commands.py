@@ -12,12 +12,12 @@ from pathlib import Path
 from exporter.cli.process import favour_the_event_loop, serve_until_stopped
 from exporter.config.load import Config
 from exporter.daemon import LEDGER_FILE, Daemon
+from exporter.daemon.sharding import Shard
 from exporter.focus.columns import MonthError
 from exporter.focus.export import FocusExport
 from exporter.focus.writers import FormatUnavailable, chunks
 from exporter.http.listener_process import ListenerProcessError, ListenerSettings
 from exporter.http.webconfig import load_web_config
-from exporter.sharding import Shard
 
 
 @dataclass(frozen=True, slots=True)

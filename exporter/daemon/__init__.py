@@ -4,8 +4,8 @@ A poll reads every stream of a target concurrently (`exporter.daemon.reads`), co
 read in one ledger transaction, updates the self-metrics and re-renders the exposition. A failed
 stream changes nothing (its buckets are re-read next time); a cancelled poll (shutdown, timeout)
 changes nothing. A scrape never waits on a poll: it is served from the last rendered bytes.
-Which window of a stream a poll reads is `exporter.windows`'s decision; resources have a job of
-their own (`exporter.daemon.resources`); a reload is a diff (`exporter.daemon.reload`); the
+Which window of a stream a poll reads is `exporter.daemon.windows`'s decision; resources have a
+job of their own (`exporter.daemon.resources`); a reload is a diff (`exporter.daemon.reload`); the
 process around the daemon (listener, signals, the scheduler's life) is `exporter.cli.process`.
 """
 
@@ -26,19 +26,19 @@ from exporter import __version__
 from exporter.config.load import Config
 from exporter.config.source import BaseSource
 from exporter.daemon import reads, reload, resources, schedule, targets
+from exporter.daemon.problems import ProblemLog
 from exporter.daemon.reads import PollReads
+from exporter.daemon.sharding import Shard
 from exporter.daemon.targets import Target
-from exporter.exposition import Exposition, Renderer
+from exporter.daemon.windows import WindowPlanner
+from exporter.exposition.render import Exposition, Renderer
 from exporter.focus.export import FocusExport
-from exporter.gc_pause import without_gc
 from exporter.http.server import ServerState, TargetStatus
 from exporter.ledger import CommitStats, Ledger, LedgerError
-from exporter.memory import release_free_memory
-from exporter.problems import ProblemLog
+from exporter.runtime.gc_pause import without_gc
+from exporter.runtime.memory import release_free_memory
 from exporter.selfmetrics import SelfMetrics
-from exporter.sharding import Shard
 from exporter.vendors import plugin
-from exporter.windows import WindowPlanner
 
 __all__ = ["LEDGER_FILE", "Daemon", "PollReads", "Target"]
 
@@ -179,8 +179,10 @@ class Daemon:
 
     async def render_in_background(self, *, publish: bool = True) -> None:
         """`render_now` in a worker thread, one at a time: at 100k series rendering takes about a
-        second, and scrapes keep being answered from the previous bytes meanwhile. The ledger's
-        published series are never changed in place, so reading them off the loop is safe.
+        second, and scrapes keep being answered from the previous bytes meanwhile. Reading the
+        ledger off the loop is safe because `Ledger.samples` takes the ledger's publish lock: a
+        commit changes series in place while it holds that lock, so a rendering waits for a
+        commit in flight (in its worker thread, not the loop's) and reads one durable state.
         `publish=False`: the caller changes more and calls `state.changed()` itself."""
         async with self._render_lock:
             self.state.exposition = await asyncio.to_thread(without_gc(self._render))

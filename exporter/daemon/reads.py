@@ -11,13 +11,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from exporter.daemon.problems import Failure, failure
 from exporter.daemon.targets import Target
+from exporter.daemon.windows import WindowPlanner
 from exporter.ledger import CommitStats, Ledger
 from exporter.model import Stream, StreamRead
-from exporter.problems import Failure, failure
 from exporter.selfmetrics import SelfMetrics
 from exporter.upstream import UpstreamError
-from exporter.windows import WindowPlanner
 
 log = logging.getLogger("exporter.daemon")
 

@@ -25,7 +25,7 @@ from exporter.config.load import ConfigError, load_config, secrets
 from exporter.config.source import BaseSource
 from exporter.daemon.targets import Target
 from exporter.ledger import LedgerError
-from exporter.logs import register_secret
+from exporter.runtime.logs import register_secret
 from exporter.vendors import plugin
 
 if TYPE_CHECKING:

@@ -12,12 +12,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from exporter.daemon.problems import Failure, ProblemLog, failure
 from exporter.daemon.reads import describe_error
 from exporter.daemon.targets import Target
-from exporter.gc_pause import without_gc
 from exporter.ledger import Ledger, LedgerError
 from exporter.model import Stream, StreamRead, Unavailable, Window
-from exporter.problems import Failure, ProblemLog, failure
+from exporter.runtime.gc_pause import without_gc
 from exporter.selfmetrics import SelfMetrics
 from exporter.upstream import UpstreamError
 

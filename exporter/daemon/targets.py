@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config.source import BaseSource
+from exporter.daemon.windows import fixed_origin
 from exporter.ledger import Ledger
 from exporter.model import Source, Stream
 from exporter.plugin import base_url, upstream_settings
 from exporter.selfmetrics import SelfMetrics
 from exporter.upstream import Upstream, UpstreamError
 from exporter.vendors import plugin
-from exporter.windows import fixed_origin
 
 log = logging.getLogger("exporter.daemon")
 

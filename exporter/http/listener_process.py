@@ -33,10 +33,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from exporter.exposition import Exposition
+from exporter.exposition.render import Exposition
 from exporter.focus.export import FocusExport
 from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
-from exporter.logs import configure_logging
+from exporter.runtime.logs import configure_logging
 
 READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
 RELOAD_SNAPSHOT_WAIT = 10.0  # seconds a reload's answer waits for the snapshot that shows it

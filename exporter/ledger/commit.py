@@ -1,15 +1,18 @@
 """Commit arithmetic: what one commit changes (buckets read, buckets settled into a series' base,
-levels replaced, label sets beyond the limit overflowed), computed on copies of the published
-series so that a failed transaction leaves memory untouched."""
+levels replaced, label sets beyond the limit overflowed). Published series are changed in place
+(no copy per poll), every change kept in a `Journal`: a failed transaction undoes them, and the
+ledger's readers wait for the commit (`Ledger.samples`), so none sees a state not durable."""
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start, fold_bucket
-from exporter.model import Family, Kind, Labels, Stream, StreamRead, bound_labels
+from exporter.ledger.journal import Journal
+from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start
+from exporter.model import Family, Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
 OVERFLOW = "__overflow__"
 
@@ -24,18 +27,21 @@ class CommitStats:
 
 
 class PendingCommit:
-    """The changes of one commit, computed on copies so a failure leaves memory untouched."""
+    """The changes of one commit: made in place, journaled, undone if it fails (`undo`)."""
 
     def __init__(self, state: TargetState, limit: int, next_id: int) -> None:
         self.state = state
         self.limit = limit
         self.next_id = next_id
+        # the series this commit changes: published ones (changed in place) and new ones
         self.touched: dict[tuple[str, Labels], Series] = {}
         self.created: set[int] = set()  # ids of the touched series that are new
+        self.journal = Journal()
         self.cursors: dict[str, Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
-        self.written: dict[str, set[tuple[str, Labels]]] = {}  # series each stream's read touched
+        # stream -> the series its reads gave a new open bucket (`by_stream` has the others)
+        self.written: dict[str, set[tuple[str, Labels]]] = {}
         self.earliest: dict[str, int] = {}  # TargetState.earliest once this commit is durable
         # history series -> the UTC days whose buckets this commit changed
         self.days: dict[tuple[str, Labels], set[int]] = {}
@@ -57,14 +63,16 @@ class PendingCommit:
         return (OVERFLOW,) * len(family.labels)
 
     def touch(self, family: Family, labels: Labels, origin: int) -> Series:
-        """The copy of the series this commit changes (made on first use; a new series if none)."""
+        """The series this commit changes (held in the journal on first use; a new series if
+        none, published with the commit)."""
         key = (family.name, labels)
         series = self.touched.get(key)
         if series is not None:
             return series
         existing = self.state.series.get(family.name, {}).get(labels)
         if existing is not None:
-            series = existing.copy()
+            series = existing
+            self.journal.hold(series)
         else:
             # Interned: values repeat across series (projects, models), as when loaded.
             labels = tuple(map(sys.intern, labels))
@@ -74,67 +82,176 @@ class PendingCommit:
         self.touched[key] = series
         return series
 
+    def fold(self, series: Series, key: BucketKey) -> None:
+        """Move a settled bucket into the series' base and its day and month period sums."""
+        old = series.buckets.pop(key)
+        self.journal.buckets.setdefault((series.id, key), (series, old))
+        value, start = old[1], key[1]
+        series.base = math.fsum([series.base, value])
+        periods, log = series.periods, self.journal.periods
+        for period in (("day", day_start(start)), ("month", month_start(start))):
+            was = periods.get(period)
+            log.setdefault((series.id, period), (series, was))
+            periods[period] = math.fsum([was if was is not None else 0.0, value])
+
+    def prune_periods(self, series: Series, oldest: int) -> None:
+        """Drop day and month sums that start before `oldest` (the previous month's start), but
+        not those of a day that still has open buckets (a lookback longer than a month): its
+        day value is its settled sum plus those buckets."""
+        if series.buckets:
+            oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
+        log = self.journal.periods
+        for key in [k for k in series.periods if k[1] < oldest]:
+            log.setdefault((series.id, key), (series, series.periods.pop(key)))
+
+    def undo(self) -> None:
+        """The transaction failed: the published series go back to what they were."""
+        self.journal.undo()
+
+    def publish(self) -> None:
+        """The transaction is durable: the new series join the published ones, and the index of
+        open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
+        state = self.state
+        gone: dict[int, tuple[Series, set[str]]] = {}
+        for (_, key), (series, old) in self.journal.buckets.items():
+            held = key in series.buckets
+            if held == (old is not None):
+                continue
+            stream, start = key
+            counts = state.open_buckets.setdefault(stream, {})
+            if held:
+                counts[start] = counts.get(start, 0) + 1
+                state.by_stream.setdefault(stream, set()).add((series.family, series.labels))
+            else:
+                counts[start] -= 1
+                if not counts[start]:
+                    del counts[start]
+                gone.setdefault(series.id, (series, set()))[1].add(stream)
+        for series, streams in gone.values():
+            streams -= {stream for stream, _ in series.buckets}
+            for stream in streams:
+                state.by_stream.get(stream, set()).discard((series.family, series.labels))
+        created = self.created
+        for series in self.touched.values():
+            if series.id in created:
+                state.series.setdefault(series.family, {})[series.labels] = series
+
     def flows(self, stream: Stream, read: StreamRead) -> None:
         cursor = self.state.cursors.get(stream.name)
         origin = cursor.origin if cursor is not None else read.start
         new: dict[tuple[str, Labels, int], tuple[int, float]] = {}
         families, stored = self.state.families, self.state.series
+        # family name -> (the counter family, its label count, its stored series), or None for
+        # a name that is no counter of the target: looked up once per read, not per flow
+        counters: dict[str, tuple[Family, int, dict[Labels, Series]] | None] = {}
         for flow in read.flows:
-            family = families.get(flow.family)
-            labels = flow.labels
-            if (
-                family is None
-                or family.kind is not Kind.COUNTER
-                or flow.start < read.start
-                or len(labels) != len(family.labels)
-            ):
+            name, labels = flow.family, flow.labels
+            if name in counters:
+                counter = counters[name]
+            else:
+                family = families.get(name)
+                counter = counters[name] = (
+                    (family, len(family.labels), stored.get(name, {}))
+                    if family is not None and family.kind is Kind.COUNTER
+                    else None
+                )
+            if counter is None or flow.start < read.start or len(labels) != counter[1]:
                 self.ignored += 1
                 continue
-            if labels not in stored.get(family.name, ()):  # a stored key is bounded already
-                labels = self._bounded(family, bound_labels(labels))
-            key = (family.name, labels, flow.start)
+            if labels not in counter[2]:  # a stored key is bounded already
+                labels = self._bounded(counter[0], bound_labels(labels))
+            key = (name, labels, flow.start)
             seen = new.get(key)
             if seen is None:
                 new[key] = (flow.end, flow.value)
             else:
                 new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
-        # Stored buckets of this stream inside the coverage that the read did not mention: now 0.
-        for family_name, labels in self.state.by_stream.get(stream.name, ()):
-            for (name, start), (end, _) in stored[family_name][labels].buckets.items():
-                if name == stream.name and read.start <= start < read.end:
-                    new.setdefault((family_name, labels, start), (end, 0.0))
+        first = cursor is None
+        again = stream.name in self.written  # the same stream read twice in one commit
+        mentioned = self._apply(stream, new.items(), origin, first, read.start, read.end)
+        # Stored buckets of this stream inside the coverage that the read did not mention: now
+        # 0. Looked for only when the read did not mention every one (`open_buckets` counts).
+        counts = self.state.open_buckets.get(stream.name, {})
+        stored_in_coverage = sum(c for s, c in counts.items() if read.start <= s < read.end)
+        if again or mentioned < stored_in_coverage:
+            unmentioned: dict[tuple[str, Labels, int], tuple[int, float]] = {}
+            for family_name, labels in self.state.by_stream.get(stream.name, ()):
+                for (name, start), (end, _) in stored[family_name][labels].buckets.items():
+                    key = (family_name, labels, start)
+                    if name == stream.name and read.start <= start < read.end and key not in new:
+                        unmentioned[key] = (end, 0.0)
+            self._apply(stream, unmentioned.items(), origin, first, read.start, read.end)
+
+    def _apply(
+        self,
+        stream: Stream,
+        values: Iterable[tuple[tuple[str, Labels, int], tuple[int, float]]],
+        origin: int,
+        first: bool,
+        start_at: int,
+        end_at: int,
+    ) -> int:
+        """Set a read's bucket values (a 0 removes the bucket); how many of them replaced an
+        open bucket inside the read's coverage."""
+        families = self.state.families
+        history = {n for n, f in families.items() if f.history}
         written = self.written.setdefault(stream.name, set())
         earliest = self.earliest.get(stream.name, self.state.earliest.get(stream.name))
+        if earliest is None and not self.state.by_stream.get(stream.name):
+            # No open bucket of the stream (a new one): the bound is the least end written, and
+            # the stream's first settling need not look at every series it just made
+            earliest = sys.maxsize
         touched, name = self.touched, stream.name
+        mentioned = up = down = 0
         # One key and one end per bucket start, shared by every series (a poll of 100k series
         # of one hour made 100k equal tuples and ints)
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
-        for (family_name, labels, start), (end, value) in new.items():
+        log, held, stored = self.journal.buckets, self.journal.held, self.state.series
+        # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
+        for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
-            series = touched.get(series_key) or self.touch(families[family_name], labels, origin)
-            written.add(series_key)
+            series = touched.get(series_key)
+            if series is None:
+                p = stored[family_name].get(labels) if family_name in stored else None
+                if p is None:
+                    series = self.touch(families[family_name], labels, origin)
+                else:
+                    held[p.id] = (p, p.base, p.emitted, p.sample)
+                    series = touched[series_key] = p
             bucket = keys.get(start) or keys.setdefault(start, (name, start))
             old = series.buckets.get(bucket)
             if old is not None:
+                if start_at <= start < end_at:
+                    mentioned += 1
                 if value > old[1]:
-                    self.up += 1
+                    up += 1
                 elif value < old[1]:
-                    self.down += 1
+                    down += 1
+                elif end == old[0]:
+                    continue  # unchanged
             elif value == 0.0:
                 continue
+            else:
+                # a new open bucket: one for `settle` to look at (a series that held one of
+                # the stream before is in `by_stream`)
+                written.add(series_key)
+            log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
                 del series.buckets[bucket]
             else:
                 series.buckets[bucket] = (ends.setdefault(end, end), value)
                 if earliest is not None and end < earliest:
                     earliest = end
-            if families[family_name].history and (old is None or old[1] != value):
+            if family_name in history and (old is None or old[1] != value):
                 self.days.setdefault(series_key, set()).add(day_start(start))
-                if cursor is None:
+                if first:
                     self.first_read.add(series_key)
         if earliest is not None:
             self.earliest[stream.name] = earliest
+        self.up += up
+        self.down += down
+        return mentioned
 
     def settle(self, stream: str, cursor: int) -> None:
         """Fold every open bucket of `stream` that ends at or before `cursor`. Skipped when no
@@ -159,7 +276,7 @@ class PendingCommit:
                 continue
             series = self.touch(self.state.families[family_name], labels, current.origin)
             for bucket in due:
-                fold_bucket(series, bucket)
+                self.fold(series, bucket)
         # No open bucket left: any bound is true; the cursor is one (new buckets end after it).
         self.earliest[stream] = remaining if remaining is not None else cursor + 1
 

@@ -107,9 +107,11 @@ class DailyHistory:
         closed month's rows never change."""
         observed = month_start(now)
         rows: list[tuple[int, int, int, float]] = []
+        published = [work.touched[key] for key in work.days]
+        befores = work.journal.befores([s for s in published if s.id not in work.created])
         for key, days in work.days.items():
             series = work.touched[key]
-            before = state.series.get(key[0], {}).get(key[1])
+            before = befores.get(series.id)
             values = day_values(series, days)
             olds = day_values(before, days) if before is not None else {}
             for day in sorted(days):

@@ -1,16 +1,20 @@
 """The `Ledger`: one state file's series, buckets, cursors and levels, as the daemon uses them.
 
-It holds the lock (one writer at a time), the in-memory model (`series.py`) and the open state
-file (`state_file.py`); a commit computes its changes on copies (`commit.py`), writes them in one
-SQLite transaction (`persist.py`, `history.py`) and only then publishes them to memory.
+It holds the locks (one writer at a time; readers wait while a commit changes series), the
+in-memory model (`series.py`) and the open state file (`state_file.py`); a commit changes the
+series in place, journaled (`commit.py`, `journal.py`), writes what changed in one SQLite
+transaction (`persist.py`, `history.py`), and undoes its changes to memory if that fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from math import fsum
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -21,16 +25,10 @@ from exporter.ledger.history import DailyHistory, months_before
 from exporter.ledger.loading import load
 from exporter.ledger.persist import write_cursors, write_levels, write_series
 from exporter.ledger.read import family_samples
-from exporter.ledger.series import (
-    Cursor,
-    TargetState,
-    fold_bucket,
-    pad_stored_labels,
-    previous_month_start,
-    prune_periods,
-)
+from exporter.ledger.series import Cursor, TargetState, pad_stored_labels, previous_month_start
 from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
 
+_second = operator.itemgetter(1)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -65,6 +63,9 @@ class Ledger:
         self._clock = clock
         # Held by every method that writes: the daemon commits in a worker thread.
         self._lock = threading.RLock()
+        # Held by a commit while it changes the published series in place, and by `samples`:
+        # a rendering (in a worker thread) reads one durable state, never a commit half done.
+        self._published = threading.Lock()
         self._db = state_file.open_state(self.path)
         self._targets, self._next_id = load(self._db, self.path)
         self._history = DailyHistory(self._db, self.path)
@@ -90,15 +91,16 @@ class Ledger:
     ) -> None:
         """The target's families and its own series limit (default: the ledger's)."""
         state = self._target(target)
-        state.families = {f.name: f for f in families}
-        state.limit = max_series_per_family or self.max_series_per_family
-        for family in families:
-            state.series.setdefault(family.name, {})
-        pad_stored_labels(state)
+        with self._published:
+            state.families = {f.name: f for f in families}
+            state.limit = max_series_per_family or self.max_series_per_family
+            for family in families:
+                state.series.setdefault(family.name, {})
+            pad_stored_labels(state)
         self._history.seed(target, state, int(self._clock()))
 
     def cursor(self, target: str, stream: str) -> int | None:
-        """Where the stream's next read starts (`exporter.windows` plans it): the end of what
+        """Where the stream's next read starts (`exporter.daemon.windows` plans it): the end of what
         was settled, or a hand-over's boundary; None for a stream never committed."""
         cursor = self._target(target).cursors.get(stream)
         return cursor.cursor if cursor is not None else None
@@ -113,14 +115,14 @@ class Ledger:
         return min(cursors) if cursors else None
 
     def samples(self, target: str) -> list[FamilySamples]:
-        """The target's samples. Safe from another thread while the loop commits: a commit
-        publishes new `Series` objects and never changes a published one, and each dict is
-        copied (atomically, under the GIL) before it is read."""
+        """The target's samples. Safe from another thread while a commit runs: it waits for the
+        commit to end (a commit changes series in place), so it reads one durable state."""
         state = self._target(target)
         now = int(self._clock())
         out: list[FamilySamples] = []
-        for family in list(state.families.values()):
-            out.append(FamilySamples(family, target, family_samples(state, family, now)))
+        with self._published:
+            for family in list(state.families.values()):
+                out.append(FamilySamples(family, target, family_samples(state, family, now)))
         return out
 
     @_locked
@@ -133,7 +135,8 @@ class Ledger:
             self._db.execute("DELETE FROM levels WHERE target=? AND stream=?", (target, stream))
         except sqlite3.Error as err:
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        state.levels.pop(stream, None)
+        with self._published:  # (as every change a rendering could read)
+            state.levels.pop(stream, None)
 
     @_locked
     def settings(self, target: str) -> str | None:
@@ -151,37 +154,50 @@ class Ledger:
         cursor to the next boundary of its new width (`widths`; a stream not in it keeps its
         own). The old series keep their values; what the new series count starts at the
         boundary, so no bucket is counted twice (late data for buckets before it is not
-        counted). One transaction; memory changes once it is durable."""
+        counted). One transaction; undone in memory if it fails."""
         state = self._target(target)
-        work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
-        cursors: dict[str, Cursor] = {}
-        for name, cursor in state.cursors.items():
-            if cursor.width <= 0:
-                continue
-            width = widths.get(name) or cursor.width
-            newest = cursor.cursor
-            for family_name, labels in state.by_stream.get(name, set()):
-                if family_name not in state.families:
-                    continue
-                series = state.series[family_name][labels]
-                keys = [k for k in series.buckets if k[0] == name]
-                if not keys:
-                    continue
-                newest = max([newest, *(series.buckets[k][0] for k in keys)])
-                copy = work.touch(state.families[family_name], labels, series.origin)
-                for key in keys:
-                    fold_bucket(copy, key)
-            cursors[name] = Cursor(align_up(newest, width), cursor.origin, width)
+        with self._published:
+            work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
+            cursors: dict[str, Cursor] = {}
+            with self._undone_if_failed(work):
+                for name, cursor in state.cursors.items():
+                    if cursor.width <= 0:
+                        continue
+                    width = widths.get(name) or cursor.width
+                    newest = cursor.cursor
+                    for family_name, labels in state.by_stream.get(name, set()):
+                        if family_name not in state.families:
+                            continue
+                        series = state.series[family_name][labels]
+                        keys = [k for k in series.buckets if k[0] == name]
+                        if not keys:
+                            continue
+                        newest = max([newest, *(series.buckets[k][0] for k in keys)])
+                        touched = work.touch(state.families[family_name], labels, series.origin)
+                        for key in keys:
+                            work.fold(touched, key)
+                    cursors[name] = Cursor(align_up(newest, width), cursor.origin, width)
+                self._db.execute("BEGIN IMMEDIATE")
+                write_series(self._db, target, work)
+                write_cursors(self._db, target, cursors)
+                self._db.execute("COMMIT")
+            work.publish()
+            state.cursors.update(cursors)
+
+    @contextlib.contextmanager
+    def _undone_if_failed(self, work: PendingCommit) -> Iterator[None]:
+        """A commit changes the published series in place: if anything fails before its
+        transaction is durable, the transaction is rolled back and memory is put back."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            write_series(self._db, target, state, list(work.touched.values()), work.created)
-            write_cursors(self._db, target, cursors)
-            self._db.execute("COMMIT")
+            yield
         except sqlite3.Error as err:
             self._rollback()
+            work.undo()
             raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        state.publish(work.touched.values())
-        state.cursors.update(cursors)
+        except BaseException:
+            self._rollback()
+            work.undo()
+            raise
 
     @_locked
     def close(self) -> None:
@@ -193,9 +209,55 @@ class Ledger:
     def commit(
         self, target: str, now: int, reads: Sequence[tuple[Stream, StreamRead]]
     ) -> CommitStats:
-        """Apply every read in one transaction; memory changes only once it is durable."""
+        """Apply every read in one transaction. The series change in place while the ledger's
+        readers wait (`samples`); if the transaction fails, memory is put back as it was."""
         state = self._target(target)
-        work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
+        with self._published:
+            work = PendingCommit(state, state.limit or self.max_series_per_family, self._next_id)
+            with self._undone_if_failed(work):
+                self._fold(state, work, now, reads)
+                charges = self._history.charges(state, work, now)
+                oldest_period = previous_month_start(now)
+                for series in work.touched.values():
+                    # `Series.true_sum`, inlined: once per changed series
+                    emitted = max(
+                        series.emitted, fsum([series.base, *map(_second, series.buckets.values())])
+                    )
+                    if emitted != series.emitted:
+                        series.emitted = emitted
+                        series.sample = None
+                    if series.periods:
+                        work.prune_periods(series, oldest_period)
+                self._db.execute("BEGIN IMMEDIATE")
+                write_series(self._db, target, work)
+                self._db.executemany(
+                    "INSERT INTO charges (period, series_id, day, amount) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
+                    charges,
+                )
+                write_cursors(self._db, target, work.cursors)
+                write_levels(self._db, target, work.new_levels)
+                self._db.execute("COMMIT")
+            work.publish()
+            state.cursors.update(work.cursors)
+            state.levels.update(work.new_levels)
+            state.earliest.update(work.earliest)
+            self._next_id = work.next_id
+        prune_before = months_before(now, self.history_months)
+        if prune_before > self._history.pruned_before:
+            self._history.prune(self._targets, prune_before)
+        count = sum(len(s) for s in state.series.values())
+        count += sum(len(levels) for levels in state.levels.values())
+        return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
+
+    @staticmethod
+    def _fold(
+        state: TargetState,
+        work: PendingCommit,
+        now: int,
+        reads: Sequence[tuple[Stream, StreamRead]],
+    ) -> None:
+        """The reads' flows and levels into `work`, and each stream's cursor moved and settled."""
         for stream, read in reads:
             if stream.width <= 0 or read.levels:
                 work.levels(stream, read)
@@ -208,40 +270,6 @@ class Ledger:
                 new = max(old, min(settle, read.end))
                 work.cursors[stream.name] = Cursor(new, origin, stream.width)
                 work.settle(stream.name, new)
-        oldest_period = previous_month_start(now)
-        charges = self._history.charges(state, work, now)
-        for series in work.touched.values():
-            emitted = max(series.emitted, series.true_sum())
-            if emitted != series.emitted:
-                series.emitted = emitted
-                series.sample = None
-            if series.periods:
-                prune_periods(series, oldest_period)
-        prune_before = months_before(now, self.history_months)
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            write_series(self._db, target, state, list(work.touched.values()), work.created)
-            self._db.executemany(
-                "INSERT INTO charges (period, series_id, day, amount) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (period, series_id, day) DO UPDATE SET amount=excluded.amount",
-                charges,
-            )
-            write_cursors(self._db, target, work.cursors)
-            write_levels(self._db, target, work.new_levels)
-            self._db.execute("COMMIT")
-        except sqlite3.Error as err:
-            self._rollback()
-            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        state.publish(work.touched.values())
-        state.cursors.update(work.cursors)
-        state.levels.update(work.new_levels)
-        state.earliest.update(work.earliest)
-        self._next_id = work.next_id
-        if prune_before > self._history.pruned_before:
-            self._history.prune(self._targets, prune_before)
-        count = sum(len(s) for s in state.series.values())
-        count += sum(len(levels) for levels in state.levels.values())
-        return CommitStats(work.up, work.down, work.ignored, work.overflowed, count)
 
     def _rollback(self) -> None:
         state_file.rollback(self._db)

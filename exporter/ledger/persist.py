@@ -1,14 +1,17 @@
 """Saving a commit: the rows of what changed, written in the caller's transaction. Of an existing
-series only what differs from its published version is written."""
+series only what the commit changed (its journal) is written."""
 
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
+from typing import TypeVar
 
-from exporter.ledger.series import Cursor, Series, TargetState
+from exporter.ledger.commit import PendingCommit
+from exporter.ledger.series import Cursor, Series
 from exporter.model import Labels
 
 
@@ -17,54 +20,32 @@ def labels_json(labels: Labels) -> str:
     return "[" + ", ".join(map(encode_basestring_ascii, labels)) + "]"
 
 
-def write_series(
-    db: sqlite3.Connection,
-    target: str,
-    state: TargetState,
-    touched: Sequence[Series],
-    created: set[int],
-) -> None:
-    """Save `touched` series; those in `created` (ids) are new. Of an existing series only
-    what differs from its published version (still in `state`) is written: a poll that
+def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> None:
+    """Save what `work` changed: rows of its new series, and of the published ones only the
+    buckets, period sums and scalars that it changed (its journal says which): a poll that
     raises one open bucket per series writes two rows per series, not a series' worth."""
+    created = work.created
     db.executemany(
         "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             (s.id, target, s.family, labels_json(s.labels), s.origin, s.base, s.emitted)
-            for s in touched
+            for s in work.touched.values()
             if s.id in created
         ],
     )
-    updated: list[tuple[float, float, int]] = []
-    buckets: list[tuple[int, str, int, int, float]] = []
-    gone_buckets: list[tuple[int, str, int]] = []
-    periods: list[tuple[int, str, int, float]] = []
-    gone_periods: list[tuple[int, str, int]] = []
-    published, nothing = state.series, Series(0, "", (), 0, 0.0, 0.0)
-    for s in touched:
-        sid = s.id
-        if sid in created:
-            before = nothing  # its series row is inserted above, with no buckets yet
-        else:
-            before = published[s.family][s.labels]
-            if s.base != before.base or s.emitted != before.emitted:
-                updated.append((s.base, s.emitted, sid))
-        if s.buckets != before.buckets:  # loops spelled out: a poll runs them per series
-            for key, (end, value) in s.buckets.items():
-                if before.buckets.get(key) != (end, value):
-                    buckets.append((sid, key[0], key[1], end, value))
-            if not before.buckets.keys() <= s.buckets.keys():
-                for key in before.buckets.keys() - s.buckets.keys():
-                    gone_buckets.append((sid, *key))
-        if s.periods != before.periods:
-            for key, value in s.periods.items():
-                if before.periods.get(key) != value:
-                    periods.append((sid, key[0], key[1], value))
-            if not before.periods.keys() <= s.periods.keys():
-                for key in before.periods.keys() - s.periods.keys():
-                    gone_periods.append((sid, *key))
-    db.executemany("UPDATE series SET base=?, emitted=? WHERE id=?", updated)
+    db.executemany(
+        "UPDATE series SET base=?, emitted=? WHERE id=?",
+        [
+            (s.base, s.emitted, s.id)
+            for s, base, emitted, _ in work.journal.held.values()
+            if s.base != base or s.emitted != emitted
+        ],
+    )
+    changed, gone_buckets = _split(work.journal.buckets, _buckets_of)
+    buckets = [(sid, key[0], key[1], end, value) for sid, key, (end, value) in changed]
+    sums, gone_periods = _split(work.journal.periods, _periods_of)
+    periods = [(sid, key[0], key[1], value) for sid, key, value in sums]
     db.executemany("DELETE FROM buckets WHERE series_id=? AND stream=? AND start=?", gone_buckets)
     db.executemany(
         "INSERT INTO buckets (series_id, stream, start, end, value) VALUES (?, ?, ?, ?, ?) "
@@ -78,6 +59,29 @@ def write_series(
         "ON CONFLICT (series_id, kind, start) DO UPDATE SET value=excluded.value",
         periods,
     )
+
+
+_V = TypeVar("_V")
+_buckets_of = operator.attrgetter("buckets")
+_periods_of = operator.attrgetter("periods")
+
+
+def _split(
+    changed: Mapping[tuple[int, tuple[str, int]], tuple[Series, _V | None]],
+    held: Callable[[Series], Mapping[tuple[str, int], _V]],
+) -> tuple[list[tuple[int, tuple[str, int], _V]], list[tuple[int, str, int]]]:
+    """Of each changed (series id, key) with what it held before: its value now where that
+    differs (a row to write), or its key where it is gone (a row to delete)."""
+    now: list[tuple[int, tuple[str, int], _V]] = []
+    gone: list[tuple[int, str, int]] = []
+    for (sid, key), (series, before) in changed.items():
+        value = held(series).get(key)
+        if value is None:
+            if before is not None:
+                gone.append((sid, *key))
+        elif value != before:
+            now.append((sid, key, value))
+    return now, gone
 
 
 def write_cursors(db: sqlite3.Connection, target: str, cursors: Mapping[str, Cursor]) -> None:

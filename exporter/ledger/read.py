@@ -1,6 +1,6 @@
 """The read side: a family's samples from the in-memory model, for a rendering. Runs off the
-event loop while a commit may run: it reads published series only (a commit never changes one
-in place) and copies each dict (atomically, under the GIL) before reading it."""
+event loop: its caller (`Ledger.samples`) holds the publish lock, so no commit changes a series
+while it reads."""
 
 from __future__ import annotations
 

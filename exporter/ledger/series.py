@@ -6,12 +6,13 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from exporter.model import Family, Labels, Sample, month_start
 
 BucketKey = tuple[str, int]  # (stream, bucket start)
+PeriodKey = tuple[str, int]  # ("day" or "month", period start)
 _second = operator.itemgetter(1)
 _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
@@ -75,27 +76,39 @@ class TargetState:
     # stream -> no open bucket of it ends before this (a bound, kept by commits): a poll whose
     # cursor is below it settles nothing, and skips looking at every series of the stream
     earliest: dict[str, int] = field(default_factory=dict)
+    # stream -> bucket start -> how many series hold that open bucket: a read that mentions
+    # every one of them leaves no stored bucket to fill with 0, and skips looking for one
+    open_buckets: dict[str, dict[int, int]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
 
-    def publish(self, touched: Iterable[Series]) -> None:
-        """Make `touched` (a commit's copies) the published series, once their transaction is
-        durable: each replaces its published version, which is never changed in place."""
-        for series in touched:
-            family = self.series.setdefault(series.family, {})
-            self.index(series, family.get(series.labels))
-            family[series.labels] = series
-
     def index(self, series: Series, before: Series | None) -> None:
-        """Keep `by_stream` right after `series` replaced `before`."""
+        """Keep `by_stream` and `open_buckets` right after `series` replaced `before`."""
         if before is not None and before.buckets.keys() == series.buckets.keys():
             return  # same buckets, so the same streams
+        if before is not None:
+            self.unindex(before, series.buckets.keys())
         key = (series.family, series.labels)
-        old = {k[0] for k in before.buckets} if before is not None else set()
-        new = {k[0] for k in series.buckets}
-        for stream in old - new:
-            self.by_stream.get(stream, set()).discard(key)
-        for stream in new:
-            self.by_stream.setdefault(stream, set()).add(key)
+        old = before.buckets.keys() if before is not None else ()
+        for bucket in series.buckets:
+            if bucket not in old:
+                counts = self.open_buckets.setdefault(bucket[0], {})
+                counts[bucket[1]] = counts.get(bucket[1], 0) + 1
+                self.by_stream.setdefault(bucket[0], set()).add(key)
+
+    def unindex(self, series: Series, kept: Collection[BucketKey] = ()) -> None:
+        """Take `series`' open buckets out of `by_stream` and `open_buckets`, but those in
+        `kept` (its buckets once it is replaced)."""
+        key = (series.family, series.labels)
+        streams = {bucket[0] for bucket in kept}
+        for stream, start in series.buckets:
+            if (stream, start) in kept:
+                continue
+            counts = self.open_buckets[stream]
+            counts[start] -= 1
+            if not counts[start]:
+                del counts[start]
+            if stream not in streams:
+                self.by_stream.get(stream, set()).discard(key)
 
 
 def day_start(t: int) -> int:
@@ -104,27 +117,6 @@ def day_start(t: int) -> int:
 
 def previous_month_start(t: int) -> int:
     return month_start(month_start(t) - 1)
-
-
-def fold_bucket(series: Series, key: BucketKey) -> None:
-    """Move a settled bucket into the series' base and its day and month period sums."""
-    _, value = series.buckets.pop(key)
-    start = key[1]
-    series.base = math.fsum([series.base, value])
-    for kind, period_start in (("day", day_start(start)), ("month", month_start(start))):
-        series.periods[(kind, period_start)] = math.fsum(
-            [series.periods.get((kind, period_start), 0.0), value]
-        )
-
-
-def prune_periods(series: Series, oldest: int) -> None:
-    """Drop day and month sums that start before `oldest` (the previous month's start), but not
-    those of a day that still has open buckets (a lookback longer than a month): its day value
-    is its settled sum plus those buckets."""
-    if series.buckets:
-        oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
-    for key in [k for k in series.periods if k[1] < oldest]:
-        del series.periods[key]
 
 
 def pad_stored_labels(state: TargetState) -> None:
@@ -142,8 +134,7 @@ def pad_stored_labels(state: TargetState) -> None:
             padded: dict[Labels, Series] = {}
             for labels, series in stored.items():
                 if len(labels) < width:
-                    for keys in state.by_stream.values():
-                        keys.discard((name, labels))
+                    state.unindex(series)
                     labels = labels + ("",) * (width - len(labels))
                     series = Series(
                         series.id,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import exporter, http_json, prometheus, promql, simulator, wait_for
+from tests.harness import config_file, exporter, http_json, prometheus, promql, simulator, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -24,13 +24,19 @@ COUNTER = 'openai_input_tokens_total{project_id="proj_beta"}'
 
 def test_a_renamed_project_shows_its_new_name_and_its_counters_continue(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}={ORG}")) as sim:
-        config = tmp_path / "names.yaml"
-        config.write_text(
-            f"state_dir: {tmp_path / 'state'}\nsources:\n  - kind: openai\n    name: oa\n"
-            f"    base_url: {sim.url}\n    api_key: {KEY}\n    interval: 2s\n    timeout: 2s\n"
-            f"    backfill: 6h\n    resource_interval: {REFRESH}s\n"
-            "    endpoints: [completions]\n    group_by: [project_id, model]\n"
-        )
+        target = {
+            "kind": "openai",
+            "name": "oa",
+            "base_url": sim.url,
+            "api_key": KEY,
+            "interval": "2s",
+            "timeout": "2s",
+            "backfill": "6h",
+            "resource_interval": f"{REFRESH}s",
+            "endpoints": ["completions"],
+            "group_by": ["project_id", "model"],
+        }
+        config = config_file(tmp_path, target)
         exp = exporter(tmp_path, config)
         try:
             with prometheus(tmp_path, exp.url) as prom:

@@ -337,6 +337,6 @@ def reshard(tmp: Path, config: Path, before: dict[str, dict[Any, float]]) -> Non
 
 
 def _owner(name: str, total: int) -> int:
-    from exporter.sharding import shard_of
+    from exporter.daemon.sharding import shard_of
 
     return shard_of(name, total)

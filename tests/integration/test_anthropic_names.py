@@ -15,7 +15,7 @@ import pytest
 
 from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
-from tests.harness import Process, http_json, parse_samples, simulator
+from tests.harness import Process, TwinControl, http_json, served_around, served_samples, simulator
 
 KEY, ORG = "sk-ant-admin01-names-daemon", "org-names-daemon"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -27,12 +27,8 @@ def sim(tmp_path: Path) -> Iterator[Process]:
         yield process
 
 
-def control(sim: Process, **body: Any) -> Any:
-    return http_json(f"{sim.url}/_sim/anthropic/names", method="POST", body={"org": ORG, **body})
-
-
-def truth(sim: Process) -> Any:
-    return http_json(f"{sim.url}/_sim/anthropic/names?org={ORG}")
+TWIN = TwinControl("/_sim/anthropic/names", ORG)
+control, truth = TWIN.act, TWIN.truth
 
 
 def config(tmp: Path, sim: Process, **anthropic: Any) -> Config:
@@ -49,10 +45,7 @@ def config(tmp: Path, sim: Process, **anthropic: Any) -> Config:
     return Config.model_validate({"state_dir": str(tmp / "state"), "sources": [source]})
 
 
-def samples(daemon: Daemon) -> Samples:
-    exposition = daemon.state.exposition
-    assert exposition is not None
-    return parse_samples(exposition.text.decode())
+samples = served_samples
 
 
 def labelled(found: Samples, name: str, *keys: str) -> set[tuple[str, ...]]:
@@ -128,17 +121,12 @@ async def test_a_rename_changes_one_info_series_and_no_counter(
     http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
     workspace = truth(sim)["workspaces"][1]
     daemon = Daemon(config(tmp_path, sim))
-    an = target(daemon)
-    try:
-        assert await daemon.poll_all()
-        before = samples(daemon)
+
+    def rename_and_archive() -> None:
         control(sim, action="rename_workspace", workspace_id=workspace["id"], name="Renamed")
         control(sim, action="archive_workspace", workspace_id=workspace["id"])
-        assert await daemon.poll(an)
-        await daemon.poll_resources(an, force=True)
-        after = samples(daemon)
-    finally:
-        await daemon.aclose()
+
+    before, after = await served_around(daemon, target(daemon), rename_and_archive)
 
     def counters(found: Samples) -> Samples:
         return {

@@ -7,41 +7,27 @@ does not take; the twin refuses it, checked here too)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import Process, http_json, simulator
+from tests.harness import Process, http_json
+from tests.integration.anthropic_sdk_client import anthropic, sdk_client, sdk_simulator
 from tests.sdk_models import undeclared
 
-if os.environ.get("CI"):
-    import anthropic  # the test extra installs it: missing in CI is a failure, not a skip
-else:
-    anthropic = pytest.importorskip("anthropic", reason="pip install '.[test]' installs the SDK")
-
 KEY, ORG = "sk-ant-admin01-names-sdk", "org-names-sdk"
-# read by the SDK's constructor: a developer's own settings must not leak into the test
-SDK_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CONFIG_DIR", "ANTHROPIC_PROFILE")
 
 
 @pytest.fixture
 def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Process]:
-    for name in SDK_ENV:
-        monkeypatch.delenv(name, raising=False)
-    with simulator(tmp_path, extra=("--anthropic-key", f"{KEY}={ORG}")) as process:
+    with sdk_simulator(tmp_path, monkeypatch, KEY, ORG) as process:
         yield process
 
 
 def client(sim: Process, key: str = KEY) -> Any:
-    return anthropic.Anthropic(
-        base_url=sim.url,
-        default_headers={"x-api-key": key},
-        max_retries=0,
-        _strict_response_validation=True,
-    )
+    return sdk_client(sim, key)
 
 
 def control(sim: Process, **body: Any) -> Any:

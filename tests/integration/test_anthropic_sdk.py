@@ -10,7 +10,6 @@ bearer token), and the SDK's environment variables are unset."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,47 +18,27 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.harness import Process, http_json, simulator
+from exporter.vendors.anthropic.expected import TOKENS
+from tests.harness import Process, http_json
+from tests.integration.anthropic_sdk_client import anthropic, sdk_client, sdk_simulator
 from tests.sdk_models import undeclared
 
-if os.environ.get("CI"):
-    import anthropic  # the test extra installs it: missing in CI is a failure, not a skip
-else:
-    anthropic = pytest.importorskip("anthropic", reason="pip install '.[test]' installs the SDK")
-
 KEY, ORG = "sk-ant-admin01-sdk-test", "org-sdk"
-# read by the SDK's constructor: a developer's own settings must not leak into the test
-SDK_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CONFIG_DIR", "ANTHROPIC_PROFILE")
 H, D = 3600, 86400
 USAGE_GROUP = ["workspace_id", "api_key_id", "model", "service_tier", "product"]
 COST_GROUP = ["workspace_id", "model", "cost_type", "token_type"]
-USAGE_FIELDS = (
-    "uncached_input_tokens",
-    "cache_read_input_tokens",
-    "cache_creation.ephemeral_5m_input_tokens",
-    "cache_creation.ephemeral_1h_input_tokens",
-    "output_tokens",
-    "server_tool_use.web_search_requests",
-    "requests",
-)
+USAGE_FIELDS = (*TOKENS, "requests")  # the twin's counted fields, dotted: nested objects
 
 
 @pytest.fixture
 def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Process]:
-    for name in SDK_ENV:
-        monkeypatch.delenv(name, raising=False)
-    with simulator(tmp_path, extra=("--anthropic-key", f"{KEY}={ORG}")) as process:
+    with sdk_simulator(tmp_path, monkeypatch, KEY, ORG) as process:
         http_json(f"{process.url}/_sim/clock", method="POST", body={"freeze": True})
         yield process
 
 
 def client(sim: Process, key: str = KEY) -> Any:
-    return anthropic.Anthropic(
-        base_url=sim.url,
-        default_headers={"x-api-key": key},
-        max_retries=0,
-        _strict_response_validation=True,
-    )
+    return sdk_client(sim, key)
 
 
 def now(sim: Process) -> int:
@@ -72,6 +51,30 @@ def truth(sim: Process, endpoint: str, group_by: list[str], start: int) -> list[
         + [("group_by", g) for g in group_by]
     )
     rows: list[dict[str, Any]] = http_json(f"{sim.url}/_sim/anthropic/truth?{query}")["rows"]
+    return rows
+
+
+def report_pages(sdk: Any, path: str, **params: Any) -> list[Any]:
+    """Every page of a legacy Admin report, read with the SDK's generic pager (`get_api_list`
+    with `SyncReportPageCursor`): the SDK has no routes of its own for them."""
+    from anthropic.pagination import SyncReportPageCursor
+
+    page = SyncReportPageCursor[dict[str, Any]]
+    pager = sdk.get_api_list(path, model=dict[str, Any], page=page, options={"params": params})
+    return list(pager.iter_pages())
+
+
+def every_row(report: Any, start: int, end: int, width: str, **options: Any) -> list[Any]:
+    """Every row of every page of an Analytics report (`usage`, `cost`) for the buckets of
+    `width` from `start` to `end` (unix times); none holds a field the SDK does not declare."""
+    pages = report.list(
+        starting_at=anthropic_time(start),
+        ending_at=anthropic_time(end),
+        time_bucket_width=width,
+        **options,
+    )
+    rows = list(pages)
+    assert [f for i, r in enumerate(rows) for f in undeclared(r, f"[{i}]")] == []
     return rows
 
 
@@ -91,19 +94,10 @@ def test_the_typed_sdk_reads_every_usage_row_of_every_page_and_they_equal_the_tr
 ) -> None:
     t = now(sim)
     start = t - t % H - 5 * D
-    rows = list(
-        client(sim).beta.organization.analytics.usage.list(
-            starting_at=anthropic_time(start),
-            ending_at=anthropic_time(t - t % H + H),
-            time_bucket_width="1h",
-            group_by=USAGE_GROUP,
-            limit=50,
-            order_by="time",
-            order="asc",
-        )
-    )
+    report = client(sim).beta.organization.analytics.usage
+    options = {"group_by": USAGE_GROUP, "limit": 50, "order_by": "time", "order": "asc"}
+    rows = every_row(report, start, t - t % H + H, "1h", **options)
     assert {type(r).__name__ for r in rows} == {"BetaAnalyticsUsageItem"}
-    assert [f for i, r in enumerate(rows) for f in undeclared(r, f"[{i}]")] == []
     got: dict[tuple[Any, ...], dict[str, int]] = {}
     for row in rows:
         group = row.group.model_dump()
@@ -126,17 +120,9 @@ def test_the_typed_sdk_reads_every_usage_row_of_every_page_and_they_equal_the_tr
 def test_the_typed_sdk_reads_every_cost_row_and_the_cents_equal_the_truth(sim: Process) -> None:
     t = now(sim)
     start = t - t % D - 20 * D
-    rows = list(
-        client(sim).beta.organization.analytics.cost.list(
-            starting_at=anthropic_time(start),
-            ending_at=anthropic_time(t - t % D + D),
-            time_bucket_width="1d",
-            group_by=COST_GROUP,
-            limit=3,
-        )
-    )
+    report = client(sim).beta.organization.analytics.cost
+    rows = every_row(report, start, t - t % D + D, "1d", group_by=COST_GROUP, limit=3)
     assert {type(r).__name__ for r in rows} == {"BetaAnalyticsCostItem"}
-    assert [f for i, r in enumerate(rows) for f in undeclared(r, f"[{i}]")] == []
     amounts: dict[tuple[Any, ...], list[Decimal]] = {}
     for row in rows:
         assert isinstance(row.cost.amount, str) and row.cost.currency == "USD"
@@ -196,26 +182,18 @@ def test_the_generic_pager_reads_every_legacy_bucket_and_they_equal_the_truth(
     `SyncReportPageCursor`) reads the messages usage and cost reports, every bucket of every
     page (empty ones included), and the sums equal the twin's ground truth exactly."""
 
-    from anthropic.pagination import SyncReportPageCursor
-
     sdk = client(sim)
     t = now(sim)
     start = t - t % H - 30 * H
     group_by = ["workspace_id", "api_key_id", "model", "service_tier"]
-    pager = sdk.get_api_list(
+    pages = report_pages(
+        sdk,
         "/v1/organizations/usage_report/messages",
-        model=dict[str, Any],
-        page=SyncReportPageCursor[dict[str, Any]],
-        options={
-            "params": {
-                "starting_at": _rfc3339(start),
-                "bucket_width": "1h",
-                "limit": 7,
-                "group_by": group_by,
-            }
-        },
+        starting_at=_rfc3339(start),
+        bucket_width="1h",
+        limit=7,
+        group_by=group_by,
     )
-    pages = list(pager.iter_pages())
     assert len(pages) == 5 and all(len(p.data) <= 7 for p in pages), "limit counts buckets"
     buckets = [b for p in pages for b in p.data]
     starts = [int(dt.datetime.fromisoformat(b["starting_at"]).timestamp()) for b in buckets]
@@ -238,19 +216,13 @@ def test_the_generic_pager_reads_every_legacy_bucket_and_they_equal_the_truth(
     }
     assert len(want) >= 5 and got == want
 
-    cost_pager = sdk.get_api_list(
+    cost_pages = report_pages(
+        sdk,
         "/v1/organizations/cost_report",
-        model=dict[str, Any],
-        page=SyncReportPageCursor[dict[str, Any]],
-        options={
-            "params": {
-                "starting_at": _rfc3339(t - t % D - 8 * D),
-                "limit": 2,
-                "group_by": ["workspace_id", "description"],
-            }
-        },
+        starting_at=_rfc3339(t - t % D - 8 * D),
+        limit=2,
+        group_by=["workspace_id", "description"],
     )
-    cost_pages = list(cost_pager.iter_pages())
     assert len(cost_pages) == 5
     cents: dict[tuple[Any, Any], Decimal] = {}
     for page in cost_pages:

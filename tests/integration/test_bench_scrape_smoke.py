@@ -4,27 +4,14 @@ Debian package). No timing is asserted: the figures live in bench/RESULTS.md."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from tests.harness import bench_output, require_tool
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_scrape_benchmark_smoke_run_prints_every_table() -> None:
     require_tool("wrk")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.scrape", "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| 1,000 |")]
+    output = bench_output("bench.scrape", "--smoke", timeout=300)
+    rows = [line for line in output.splitlines() if line.startswith("| 1,000 |")]
     variants = {"text", "text+gzip", "openmetrics", "openmetrics+gzip"}
     assert {row.split("|")[2].strip() for row in rows} >= variants
     throughput = [row for row in rows if row.split("|")[2].strip() in variants]

@@ -15,7 +15,7 @@ import random
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,14 @@ from tests.harness import (
     exporter,
     exporter_argv,
     http_json,
+    run_to_end,
     scrape,
+    settle,
     simulator,
     success_polls,
     wait_for,
 )
-from tests.openai_truth import Expected, assert_exact, exporter_counters, write_config
+from tests.openai_expected import Expected, assert_exact, exporter_counters, write_config
 
 KEY = "sk-admin-crash-test-key"
 ORG = "org-crash"
@@ -52,17 +54,57 @@ def integrity(state: Path) -> str:
         db.close()
 
 
-def settled_and_exact(sim_url: str, exp: Process) -> None:
-    """Freeze the simulator, let the exporter poll twice more, compare with the truth."""
-    http_json(f"{sim_url}/_sim/clock", method="POST", body={"freeze": True})
-    start = success_polls(exp.url)
-    wait_for(lambda: success_polls(exp.url) >= start + 2, "two polls", timeout=60)
-    assert_exact(sim_url, exp.url, ORG, TARGET)
+def restarted_and_exact(
+    tmp: Path, config: Path, sim_url: str, served: Expected, log_name: str
+) -> None:
+    """Start the exporter again: it serves no counter lower than `served` (what it served
+    before), and once the simulator is frozen and it has polled twice more, every counter equals
+    the truth."""
+    exp = exporter(tmp, config, log_name=log_name)
+    try:
+        no_counter_went_back(served, exporter_counters(exp.url, TARGET))
+        settle(sim_url, exp.url)
+        assert_exact(sim_url, exp.url, ORG, TARGET)
+    finally:
+        exp.stop()
 
 
-def no_counter_went_back(before: Expected, after: Expected) -> None:
+def no_counter_went_back(before: Mapping[Any, float], after: Mapping[Any, float]) -> None:
     resets = [k for k, v in before.items() if after.get(k, 0.0) < v]
     assert not resets, f"counters went backwards: {resets[:10]}"
+
+
+def killed_at_random_moments(
+    tmp: Path,
+    config: Path,
+    rounds: int,
+    rng: random.Random,
+    longest: float,
+    served: Callable[[str], Mapping[Any, float]],
+    ready: Callable[[str], bool] | None = None,
+) -> dict[Any, float]:
+    """Start the exporter `rounds` times (once `ready(url)`, if given) and SIGKILL it at a
+    seeded moment up to `longest` seconds later, reading what it serves until then: no counter
+    may go back, from one read to the next or across a kill, and the state file stays sound.
+    Returns the last read."""
+    seen: dict[Any, float] = {}
+    for round_ in range(rounds):
+        exp = exporter(tmp, config, log_name=f"run{round_}.log")
+        try:
+            if ready is not None:
+                wait_for(partial(ready, exp.url), "a poll", timeout=30)
+            deadline = time.monotonic() + rng.uniform(0.0, longest)
+            while True:  # at least once: what the ledger serves at start
+                current = dict(served(exp.url))
+                no_counter_went_back(seen, current)
+                seen = current
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            exp.kill()
+        assert integrity(tmp / "state") == "ok"
+    return seen
 
 
 def test_sigkill_at_random_moments_across_many_polls(tmp_path: Path) -> None:
@@ -70,28 +112,10 @@ def test_sigkill_at_random_moments_across_many_polls(tmp_path: Path) -> None:
     kills = 8
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-crash")) as sim:
         config = write_config(tmp_path, sim.url, KEY, name=TARGET, interval="1s", timeout="1s")
-        seen: Expected = {}
-        for round_ in range(kills):
-            exp = exporter(tmp_path, config, log_name=f"run{round_}.log")
-            try:
-                now = exporter_counters(exp.url, TARGET)
-                no_counter_went_back(seen, now)  # what the ledger served at start
-                # Die somewhere in the next 0-3 polls: between, during, or in the commit.
-                deadline = time.monotonic() + rng.uniform(0.0, 3.0)
-                while time.monotonic() < deadline:
-                    current = exporter_counters(exp.url, TARGET)
-                    no_counter_went_back(seen, current)
-                    seen = current
-                    time.sleep(0.05)
-            finally:
-                exp.kill()
-            assert integrity(tmp_path / "state") == "ok"
-        exp = exporter(tmp_path, config, log_name="final.log")
-        try:
-            no_counter_went_back(seen, exporter_counters(exp.url, TARGET))
-            settled_and_exact(sim.url, exp)
-        finally:
-            exp.stop()
+        # Die somewhere in the next 0-3 polls: between, during, or in the commit.
+        served = partial(exporter_counters, target=TARGET)
+        seen = killed_at_random_moments(tmp_path, config, kills, rng, 3.0, served)
+        restarted_and_exact(tmp_path, config, sim.url, seen, "final.log")
 
 
 @contextlib.contextmanager
@@ -185,23 +209,14 @@ def test_a_read_only_state_filesystem_is_refused_at_start_then_resumes(tmp_path:
             assert exp.stop() == 0
         ledger = (disk / "state" / "ledger.sqlite").read_bytes()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
-        refused = subprocess.run(
-            exporter_argv("run", "--config", str(config), "--web.listen-address", "127.0.0.1:0"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        refused = run_to_end(
+            exporter_argv("run", "--config", str(config), "--web.listen-address", "127.0.0.1:0")
         )
         assert refused.returncode == 1, refused.stderr
         assert "ledger.sqlite" in refused.stderr and "Traceback" not in refused.stderr
         subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
         assert (disk / "state" / "ledger.sqlite").read_bytes() == ledger
-        exp = exporter(tmp_path, config, log_name="after.log")
-        try:
-            no_counter_went_back(served, exporter_counters(exp.url, TARGET))
-            settled_and_exact(sim.url, exp)
-        finally:
-            exp.stop()
+        restarted_and_exact(tmp_path, config, sim.url, served, "after.log")
 
 
 def target_counters(url: str, plugin: Plugin[Any], target: str) -> dict[SeriesKey, Series]:
@@ -236,22 +251,12 @@ def test_sigkill_mid_poll_leaves_every_vendor_exact(plugin: Plugin[Any], tmp_pat
         }
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "sources": [entry]}))
-        seen: dict[SeriesKey, float] = {}
-        for round_ in range(3):
-            exp = exporter(tmp_path, path, log_name=f"run{round_}.log")
-            try:
-                wait_for(partial(polled_once, exp.url, target), "a poll", timeout=30)
-                deadline = time.monotonic() + rng.uniform(0.0, 2.0)
-                while time.monotonic() < deadline:
-                    current = {
-                        k: s.value for k, s in target_counters(exp.url, plugin, target).items()
-                    }
-                    no_counter_went_back(seen, current)
-                    seen = dict(current)
-                    time.sleep(0.05)
-            finally:
-                exp.kill()
-            assert integrity(tmp_path / "state") == "ok"
+
+        def served(url: str) -> dict[SeriesKey, float]:
+            return {k: s.value for k, s in target_counters(url, plugin, target).items()}
+
+        first = partial(polled_once, target=target)
+        seen = killed_at_random_moments(tmp_path, path, 3, rng, 2.0, served, first)
         exp = exporter(tmp_path, path, log_name="final.log")
         try:
             http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})

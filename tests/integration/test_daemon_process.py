@@ -6,8 +6,6 @@ config errors at start, and the admin key's absence from every output.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -16,16 +14,18 @@ import pytest
 from tests.harness import (
     exporter,
     exporter_argv,
-    free_port,
     http,
     http_json,
     parse_samples,
+    queue_faults,
+    run_to_end,
+    run_until_exit,
     scrape,
     simulator,
     success_polls,
     wait_for,
 )
-from tests.openai_truth import assert_exact, exporter_counters, write_config
+from tests.openai_expected import assert_exact, exporter_counters, write_config
 
 KEY = "sk-admin-CANARY-7f3e9d2c5b"
 
@@ -46,11 +46,8 @@ def test_sigkill_between_and_during_polls_loses_and_doubles_nothing(tmp_path: Pa
             assert not resets, f"counters went backwards after restart: {resets[:10]}"
 
             # Kill in the middle of a poll: the costs call hangs, the rest is in flight.
-            faults = {
-                "upstream": "openai",
-                "faults": [{"kind": "delay", "seconds": 6, "path_contains": "costs", "count": 1}],
-            }
-            http_json(f"{sim.url}/_sim/faults", method="POST", body=faults)
+            delay = {"kind": "delay", "seconds": 6, "path_contains": "costs", "count": 1}
+            queue_faults(sim.url, "openai", [delay])
 
             def delayed_call_started() -> bool:
                 stats = http_json(f"{sim.url}/_sim/stats")
@@ -138,40 +135,16 @@ def test_bad_config_exits_2_naming_the_field_before_listening(
 ) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(body)
-    port = free_port()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "run",
-            "--config",
-            str(config),
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_until_exit(config)
     assert result.returncode == 2, result
-    assert field in result.stderr.decode()
-    assert result.stderr.decode().count("\n") <= 2, "one clear line, not a traceback"
+    assert field in result.stderr
+    assert result.stderr.count("\n") <= 2, "one clear line, not a traceback"
 
 
 def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> None:
     with simulator(tmp_path, extra=("--openai-key", f"{KEY}=org-secret")) as sim:
-        http_json(
-            f"{sim.url}/_sim/faults",
-            method="POST",
-            body={
-                "upstream": "openai",
-                "faults": [
-                    {"kind": "status", "status": 500, "count": 2},
-                    {"kind": "malformed", "count": 1},
-                ],
-            },
-        )
+        failing = [{"kind": "status", "status": 500, "count": 2}, {"kind": "malformed", "count": 1}]
+        queue_faults(sim.url, "openai", failing)
         outputs: list[str] = []
         for fmt in ("logfmt", "json"):
             config = write_config(
@@ -201,24 +174,12 @@ def test_the_admin_key_appears_in_no_output_even_at_debug(tmp_path: Path) -> Non
         wrong = write_config(
             tmp_path, sim.url, KEY + "-wrong", name="wrong", interval="2s", timeout="2s"
         )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                "--log.level",
-                "debug",
-                "once",
-                "--config",
-                str(wrong),
-            ],
-            capture_output=True,
-            timeout=120,
-            check=False,
+        result = run_to_end(
+            exporter_argv("--log.level", "debug", "once", "--config", str(wrong)), timeout=120
         )
         assert result.returncode != 0
-        outputs += [result.stdout.decode(), result.stderr.decode()]
-        assert "poll failed" in result.stderr.decode() or "401" in result.stderr.decode()
+        outputs += [result.stdout, result.stderr]
+        assert "poll failed" in result.stderr or "401" in result.stderr
     leaks = [i for i, text in enumerate(outputs) if KEY in text]
     assert not leaks, f"the key leaked into outputs {leaks}"
     assert any("poll" in text for text in outputs)
@@ -234,13 +195,7 @@ def test_a_state_file_that_is_not_ours_is_refused_with_a_message(tmp_path: Path)
         f"state_dir: {state}\nsources:\n"
         "  - {kind: anylayer, name: a, api_key: k, key_ids: [x], base_url: 'http://127.0.0.1:9'}\n"
     )
-    done = subprocess.run(
-        exporter_argv("once", "--config", str(config)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(exporter_argv("once", "--config", str(config)))
     assert done.returncode == 1, done.stderr
     assert "ledger.sqlite: not a usage-exporter state file" in done.stderr
     assert "Traceback" not in done.stderr

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import require_tool
+from tests.harness import require_tool, run_to_end
 
 GRAFANA = Path(__file__).resolve().parents[2] / "grafana"
 CHECK = GRAFANA / "schema-check"
@@ -30,13 +30,7 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_dashboards_are_generated_and_in_sync() -> None:
-    done = subprocess.run(
-        [sys.executable, str(GRAFANA / "generate.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end([sys.executable, str(GRAFANA / "generate.py"), "--check"])
     assert done.returncode == 0, done.stdout + done.stderr
     names = {p.stem for p in DASHBOARDS}
     assert names == {"spend", "openai", "anthropic", "telnyx", "arthur", "anylayer", "health"}
@@ -76,13 +70,8 @@ def tsc() -> Path:
     binary = CHECK / "node_modules" / ".bin" / "tsc"
     if not binary.exists():
         npm = require_tool("npm")
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock"],
-            cwd=CHECK,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        done = run_to_end(
+            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock"], timeout=600, cwd=CHECK
         )
         assert done.returncode == 0, done.stdout + done.stderr
     return binary

@@ -23,6 +23,7 @@ import pytest
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.faults import CARDS, KINDS
 from exporter.vendors import kinds
+from exporter.vendors.anthropic.expected import TOKENS
 from testkit.soak import run, table
 
 NOW = 1_795_449_000 - 1_795_449_000 % 3600 + 1800  # half past an hour, 2026-11-23
@@ -259,14 +260,7 @@ async def test_anthropic_revisions_move_answers_and_truth_alike_and_restore_give
     async with _client(max_page_buckets=None) as c:
         await c.post("/_sim/clock", json={"freeze": True, "at": NOW})
         start = NOW - NOW % 3600 - 6 * 3600
-        fields = (
-            "uncached_input_tokens",
-            "cache_read_input_tokens",
-            "cache_creation.ephemeral_5m_input_tokens",
-            "cache_creation.ephemeral_1h_input_tokens",
-            "output_tokens",
-            "server_tool_use.web_search_requests",
-        )
+        fields = tuple(TOKENS)  # the counted fields of a usage result, dotted: nested objects
 
         def count(result: dict[str, Any], field: str) -> int:
             outer, _, inner = field.partition(".")

@@ -8,7 +8,6 @@ import ssl
 import subprocess
 from pathlib import Path
 
-import bcrypt
 import httpx
 import pytest
 
@@ -16,17 +15,7 @@ from exporter.model import month_start
 from tests import synthetic_costs
 from tests.focus_checks import parse_csv, problems
 from tests.harness import HOST, exporter_argv, free_port, run_argv, wait_for
-from tests.integration.test_web_config import certificate
-
-CONFIG = """state_dir: {state}
-sources:
-  - kind: openai
-    name: closed
-    base_url: http://127.0.0.1:9
-    api_key: sk-admin-focus-http
-    interval: 60s
-    retries: 0
-"""
+from tests.integration.secured_listener import PASSWORD, closed_config, web_config
 
 
 @pytest.mark.parametrize("mode", [(), ("--web.listener-process",)], ids=["one", "listener"])
@@ -36,15 +25,8 @@ def test_the_dataset_is_served_behind_tls_and_basic_auth(
     state = tmp_path / "state"
     state.mkdir()
     synthetic_costs.build(state / "ledger.sqlite").close()
-    cert, key = certificate(tmp_path)
-    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=6)).decode()
-    web = tmp_path / "web.yml"
-    web.write_text(
-        f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        f"basic_auth_users:\n  finops: '{hashed}'\n"
-    )
-    config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(state=state))
+    web, cert = web_config(tmp_path, "finops")
+    config = closed_config(tmp_path, "sk-admin-focus-http")
     month = synthetic_costs.month_text(synthetic_costs.DEC)
     cli = subprocess.run(
         exporter_argv("focus", "--config", str(config), "--month", month),
@@ -65,7 +47,7 @@ def test_the_dataset_is_served_behind_tls_and_basic_auth(
             wait_for(lambda: client.get(f"https://{HOST}:{port}/healthz").status_code == 401, "TLS")
             assert client.get(f"{url}.csv?month={month}").status_code == 401
             assert client.get(f"{url}.csv?month={month}", auth=("finops", "no")).status_code == 401
-            auth = ("finops", "s3cret")
+            auth = ("finops", PASSWORD)
             answer = client.get(f"{url}.csv?month={month}", auth=auth)
             assert answer.status_code == 200
             assert answer.headers["content-type"].startswith("text/csv")

@@ -80,6 +80,23 @@ def iso(t: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def openai_page(
+    hour: int, endpoint: str, labels: tuple[str, ...], counted: str, values: list[str]
+) -> dict[str, Any]:
+    """An OpenAI usage page, the last, of one hourly bucket: a result per value, with each of
+    `labels` set to the value and `counted` to its position + 1."""
+    results = [
+        {
+            "object": f"organization.usage.{endpoint}.result",
+            **dict.fromkeys(labels, v),
+            counted: i + 1,
+        }
+        for i, v in enumerate(values)
+    ]
+    bucket = {"object": "bucket", "start_time": hour, "end_time": hour + 3600, "results": results}
+    return {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+
+
 def hostile_answer(
     hour: int, values: list[str]
 ) -> Callable[[str, Mapping[str, str]], tuple[int, bytes]]:
@@ -89,39 +106,10 @@ def hostile_answer(
     def answer(path: str, query: Mapping[str, str]) -> tuple[int, bytes]:
         body: Any
         if path == "/v1/organization/usage/completions":
-            results = [
-                {
-                    "object": "organization.usage.completions.result",
-                    "project_id": v,
-                    "model": v,
-                    "input_tokens": i + 1,
-                }
-                for i, v in enumerate(values)
-            ]
-            bucket = {
-                "object": "bucket",
-                "start_time": hour,
-                "end_time": hour + 3600,
-                "results": results,
-            }
-            body = {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+            body = openai_page(hour, "completions", ("project_id", "model"), "input_tokens", values)
         elif path == "/v1/organization/usage/decisions":
-            results = [
-                {
-                    "object": "organization.usage.decisions.result",
-                    "model": v,
-                    "api_source": v,
-                    "num_model_requests": i + 1,
-                }
-                for i, v in enumerate(values)
-            ]
-            bucket = {
-                "object": "bucket",
-                "start_time": hour,
-                "end_time": hour + 3600,
-                "results": results,
-            }
-            body = {"object": "page", "data": [bucket], "has_more": False, "next_page": None}
+            labels = ("model", "api_source")
+            body = openai_page(hour, "decisions", labels, "num_model_requests", values)
         elif path == "/api/v2/usage/tokens":
             body = []
             if query.get("start_time") == iso(hour):

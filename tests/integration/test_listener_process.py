@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.exposition import Exposition
+from exporter.exposition.render import Exposition
 from exporter.http.listener_process import encode, receive
 from exporter.http.server import ServerState, TargetStatus
 from tests.harness import (
@@ -34,7 +34,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import assert_exact, write_config
+from tests.openai_expected import assert_exact, write_config
 
 KEY, ORG = "sk-admin-listener-1", "org-listener"
 

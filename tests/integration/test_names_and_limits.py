@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,17 @@ import pytest
 from exporter.config.load import Config
 from exporter.daemon import Daemon, Target
 from exporter.vendors.arthur import resources as arthur_tasks
-from tests.harness import Process, exporter, http, http_json, parse_samples, simulator, wait_for
+from tests.harness import (
+    Process,
+    TwinControl,
+    exporter,
+    http,
+    http_json,
+    served_around,
+    served_samples,
+    simulator,
+    wait_for,
+)
 
 OPENAI_KEY, ORG = "sk-admin-names", "org-names"
 ARTHUR_KEY, ENGINE = "arthur-names", "engine-names"
@@ -37,12 +48,8 @@ def sim(tmp_path: Path) -> Iterator[Process]:
         yield process
 
 
-def control(sim: Process, **body: Any) -> Any:
-    return http_json(f"{sim.url}/_sim/openai/admin", method="POST", body={"org": ORG, **body})
-
-
-def truth(sim: Process) -> Any:
-    return http_json(f"{sim.url}/_sim/openai/admin?org={ORG}")
+TWIN = TwinControl("/_sim/openai/admin", ORG)
+control, truth = TWIN.act, TWIN.truth
 
 
 def config(tmp: Path, sim: Process, **openai: Any) -> Config:
@@ -58,10 +65,7 @@ def config(tmp: Path, sim: Process, **openai: Any) -> Config:
     )
 
 
-def samples(daemon: Daemon) -> Samples:
-    exposition = daemon.state.exposition
-    assert exposition is not None
-    return parse_samples(exposition.text.decode())
+samples = served_samples
 
 
 def family(found: Samples, name: str) -> dict[frozenset[tuple[str, str]], float]:
@@ -247,16 +251,11 @@ async def test_a_rename_changes_one_info_series_and_no_counter(
     """Same usage series before and after a rename; only openai_project_info changes."""
     http_json(f"{sim.url}/_sim/clock", method="POST", body={"freeze": True})
     daemon = Daemon(config(tmp_path, sim))
-    oa = target(daemon, "oa")
-    try:
-        assert await daemon.poll_all()
-        before = samples(daemon)
-        control(sim, action="rename_project", project_id="proj_beta", name="Helpdesk")
-        assert await daemon.poll(oa)
-        await daemon.poll_resources(oa, force=True)
-        after = samples(daemon)
-    finally:
-        await daemon.aclose()
+    before, after = await served_around(
+        daemon,
+        target(daemon, "oa"),
+        partial(control, sim, action="rename_project", project_id="proj_beta", name="Helpdesk"),
+    )
 
     def counters(found: Samples) -> Samples:
         return {

@@ -28,7 +28,7 @@ from tests.harness import (
     success_polls,
     wait_for,
 )
-from tests.openai_truth import GROUP_BY, assert_exact
+from tests.openai_expected import GROUP_BY, assert_exact
 
 KEY = "sk-admin-tls-proxy-SECRET-9d41"
 ORG = "org-tls"

@@ -19,18 +19,15 @@ import bcrypt
 from tests.harness import (
     HOST,
     exporter,
-    free_port,
     http,
     http_json,
     parse_samples,
-    run_argv,
     scrape,
     simulator,
-    start,
     success_polls,
     wait_for,
 )
-from tests.openai_truth import GROUP_BY, assert_exact, expected_series, exporter_counters
+from tests.openai_expected import GROUP_BY, assert_exact, expected_series, exporter_counters
 
 KEYS = {"a": "sk-admin-reload-A1", "b": "sk-admin-reload-B2", "c": "sk-admin-reload-C3"}
 
@@ -172,10 +169,7 @@ def test_sighup_adds_keeps_and_drops_targets_with_exact_counters(tmp_path: Path)
             wait_for(lambda: reloaded_after(exp.url, third), "the group_by reload", timeout=30)
             after = success_polls(exp.url, "a")
             wait_for(lambda: success_polls(exp.url, "a") >= after + 2, "two polls of a")
-            got = family_sums(exporter_counters(exp.url, "a"))
-            assert got.keys() == truth.keys()
-            for family, value in truth.items():
-                assert abs(got[family] - value) <= 1e-9 * max(1.0, value), (family, got, value)
+            assert_family_sums(exporter_counters(exp.url, "a"), truth)
             assert "handed_over=a" in exp.output()
         finally:
             exp.stop()
@@ -186,6 +180,17 @@ def family_sums(series: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> 
     for (name, _), value in series.items():
         sums[name] = sums.get(name, 0.0) + value
     return {k: v for k, v in sums.items() if v}
+
+
+def assert_family_sums(
+    series: dict[tuple[str, frozenset[tuple[str, str]]], float], truth: dict[str, float]
+) -> None:
+    """Per family, the sum over the series equals the truth's (within 1e-9): none is missing,
+    and nothing was counted twice across a hand-over."""
+    got = family_sums(series)
+    assert got.keys() == truth.keys()
+    for family, value in truth.items():
+        assert abs(got[family] - value) <= 1e-9 * max(1.0, value), (family, got, value)
 
 
 def test_lifecycle_reload_refuses_a_broken_file_and_keeps_serving(tmp_path: Path) -> None:
@@ -236,19 +241,13 @@ def test_reload_endpoint_needs_the_flag_and_the_credentials(tmp_path: Path) -> N
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     web = tmp_path / "web.yml"
     web.write_text(f"basic_auth_users:\n  ops: '{hashed}'\n")
-    port = free_port()
-    exp = start(
-        "exporter",
-        run_argv(
-            config,
-            port,
-            "--web.config.file",
-            str(web),
-            "--web.enable-lifecycle",
-        ),
-        tmp_path / "auth.log",
-        f"http://{HOST}:{port}",
-        ready_path="/healthz",
+    exp = exporter(
+        tmp_path,
+        config,
+        "--web.config.file",
+        str(web),
+        "--web.enable-lifecycle",
+        log_name="auth.log",
     )
     try:
         assert http(exp.url + "/-/reload", method="POST")[0] == 401
@@ -283,10 +282,7 @@ def test_a_restart_with_another_group_by_hands_over_too(tmp_path: Path) -> None:
         exp = exporter(tmp_path, config, log_name="second.log")
         try:
             wait_for(lambda: success_polls(exp.url, "a") >= 2, "two polls", timeout=60)
-            got = family_sums(exporter_counters(exp.url, "a"))
-            assert got.keys() == truth.keys()
-            for family, value in truth.items():
-                assert abs(got[family] - value) <= 1e-9 * max(1.0, value), (family, got, value)
+            assert_family_sums(exporter_counters(exp.url, "a"), truth)
             assert "handing over at the first poll" in exp.output()
         finally:
             exp.stop()

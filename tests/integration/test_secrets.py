@@ -27,13 +27,13 @@ import yaml
 
 from exporter.config.load import ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.daemon.windows import next_window
 from exporter.http.server import serve
 from exporter.http.webconfig import load_web_config
 from exporter.plugin import Plugin
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.upstream import UpstreamError
 from exporter.vendors import REGISTRY
-from exporter.windows import next_window
 from tests.harness import exporter, exporter_argv, http, parse_samples, simulator, wait_for
 
 CANARY = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import exporter, http_json, simulator, wait_for
-from tests.openai_truth import write_config
+from tests.openai_expected import write_config
 
 KEY, ORG = "sk-admin-shutdown-1", "org-shutdown"
 

@@ -18,9 +18,9 @@ import pytest
 from exporter.cli.main import parser
 from exporter.config.load import ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.exposition.reference import pages
 from exporter.http.server import create_app as exporter_app
 from exporter.http.server import serve
-from exporter.reference import pages
 from exporter.simulator.app import SimulatorConfig, create_app
 from exporter.simulator.compare import counters
 from exporter.vendors import kinds, registered

@@ -36,7 +36,7 @@ from tests.harness import (
     parse_samples,
     running,
 )
-from tests.openai_truth import QUANTITIES, SUPPORTED, exporter_counters, origins, truth_series
+from tests.openai_expected import QUANTITIES, SUPPORTED, exporter_counters, origins, truth_series
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "state-0.1.0"
 MANIFEST = json.loads((FIXTURE / "MANIFEST.json").read_text())

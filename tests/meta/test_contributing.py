@@ -34,6 +34,19 @@ def present(path: Path) -> bool:
     )
 
 
+def test_a_vendor_needs_no_end_to_end_test_file_of_its_own() -> None:
+    """The registry-parametrised end-to-end test covers every vendor: the checklist names it,
+    and no per-vendor file under tests/e2e/."""
+    assert not [f for f in checklist() if f.startswith("tests/e2e/")]
+    section = (
+        (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split("## Adding an upstream")[1]
+    )
+    assert "`tests/e2e/test_prometheus_vendors.py`" in section
+    assert (ROOT / "tests" / "e2e" / "test_prometheus_vendors.py").is_file()
+    e2e = ROOT / "tests" / "e2e"
+    assert [k for k in kinds() if (e2e / f"test_prometheus_{k}.py").exists()] == []
+
+
 def test_every_registered_vendor_has_every_file_of_the_checklist() -> None:
     absent = [
         path.replace("<kind>", kind)

@@ -7,7 +7,7 @@ import gzip
 import httpx
 from prometheus_client import CollectorRegistry
 
-from exporter.exposition import render
+from exporter.exposition.render import render
 from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.model import Family, FamilySamples, Kind, Sample
 

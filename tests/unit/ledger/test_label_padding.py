@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from exporter.daemon.windows import next_window
 from exporter.ledger import Ledger
 from exporter.ledger import ledger as ledger_module
 from exporter.model import Flow, Stream, StreamRead
 from exporter.vendors.openai.metrics import FAMILIES
-from exporter.windows import next_window
 
 H = 3600
 NOW = 1_763_900_000 - 1_763_900_000 % H + 1800

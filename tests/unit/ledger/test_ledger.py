@@ -4,19 +4,22 @@ periods, cardinality, atomicity and refusal of foreign state."""
 from __future__ import annotations
 
 import calendar
+import copy
+import itertools
 import json
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exporter.daemon.windows import next_window
 from exporter.ledger import OVERFLOW, Ledger, LedgerError
 from exporter.ledger.persist import labels_json as _labels_json
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
-from exporter.windows import next_window
 
 H = 3600
 TOKENS = Family("tokens_total", Kind.COUNTER, "tokens", ("model",))
@@ -389,6 +392,31 @@ def stored_state(ledger: Ledger) -> dict[str, object]:
     }
 
 
+def random_poll(
+    ledger: Ledger,
+    upstreams: dict[str, Upstream],
+    streams: list[Stream],
+    rng: random.Random,
+    now: int,
+    label_sets: list[tuple[str, ...]],
+) -> None:
+    """Revise the upstreams' last three hours at random (up, down, to 0), then commit a read
+    of a random choice of the streams."""
+    hour = now - now % H
+    for up in upstreams.values():
+        for labels in label_sets:
+            for back in range(3):
+                if rng.random() < 0.5:
+                    old = up.buckets.get(hour - back * H, {}).get(labels, 0)
+                    up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
+    chosen = [s for s in streams if rng.random() < 0.8]
+    ledger.commit(
+        "t",
+        now,
+        [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
+    )
+
+
 def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
     """A commit writes only what changed; after every poll, a ledger loaded from the file
     equals the one that wrote it: revisions up and down, buckets that drop to 0, settling
@@ -400,19 +428,7 @@ def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
     now = T0
     for step in range(120):
         now += 20 * 86400 if step % 30 == 29 else rng.choice([60, 900, 3600, 7200])
-        hour = now - now % H
-        for up in upstreams.values():
-            for labels in [("a",), ("b",), ("c",)]:
-                for back in range(3):
-                    if rng.random() < 0.5:
-                        old = up.buckets.get(hour - back * H, {}).get(labels, 0)
-                        up.set(hour - back * H, labels, max(0, old + rng.randint(-4, 9)))
-        chosen = [s for s in streams if rng.random() < 0.8]
-        ledger.commit(
-            "t",
-            now,
-            [(s, upstreams[s.name].read(ledger, now, s, "cost_usd_total")) for s in chosen],
-        )
+        random_poll(ledger, upstreams, streams, rng, now, [("a",), ("b",), ("c",)])
         reloaded = Ledger(tmp_path / "state.sqlite")
         try:
             assert stored_state(reloaded) == stored_state(ledger), now
@@ -428,3 +444,205 @@ def test_the_state_file_always_holds_what_memory_holds(tmp_path: Path) -> None:
             if end <= cursors[bucket[0]]
         ]
         assert late == [], now
+
+
+def test_one_unmentioned_bucket_among_many_mentioned_is_zero(tmp_path: Path) -> None:
+    """A re-read that mentions every stored bucket but one still sets that one to 0 (the
+    look-up of unmentioned buckets is skipped only when the read mentions all of them)."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    now = T0 + 10
+    for i in range(50):
+        up.set(T0 - H, (f"m{i}",), 10)
+        up.set(T0, (f"m{i}",), 3)
+    poll(ledger, up, now)
+    del up.buckets[T0 - H][("m7",)]
+    for i in range(50):
+        up.set(T0, (f"m{i}",), 4)
+    stats = ledger.commit("t", now + 5, [(STREAM, up.read(ledger, now + 5))])
+    assert stats.revisions_down == 1 and stats.revisions_up == 50
+    up.set(T0 - H, ("m7",), 2)  # it comes back lower: counted from 0 again, under the peak
+    poll(ledger, up, now + 6)
+    totals = counter(ledger)
+    assert totals[("m7",)] == 13 and totals[("m8",)] == 14
+    up.set(T0 - H, ("m7",), 12)
+    poll(ledger, up, now + 7)
+    assert counter(ledger)[("m7",)] == 16
+
+
+def open_buckets_recounted(ledger: Ledger) -> tuple[object, object]:
+    """The per-stream index and bucket counts, as recounted from the series themselves."""
+    state = ledger._targets["t"]
+    by_stream: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+    counts: dict[str, dict[int, int]] = {}
+    for name, series in state.series.items():
+        for labels, one in series.items():
+            for stream, start in one.buckets:
+                by_stream.setdefault(stream, set()).add((name, labels))
+                per = counts.setdefault(stream, {})
+                per[start] = per.get(start, 0) + 1
+    return by_stream, counts
+
+
+def test_the_open_bucket_index_matches_the_series(tmp_path: Path) -> None:
+    """`by_stream` and `open_buckets` (which let a commit skip series) stay exactly what the
+    series hold, through revisions, buckets dropping to 0, settling and a restart."""
+    rng = random.Random(11)
+    lookbacks = (2 * H, 5 * H)  # a bucket settles two or five hours after it ends
+    streams = [Stream(f"s{i}", H, back, 6 * H) for i, back in enumerate(lookbacks)]
+    upstreams, ledger = {s.name: Upstream() for s in streams}, open_ledger(tmp_path)
+    gaps = [rng.choice([60, 900, 3600, 7200]) for _ in range(60)]
+    for step, now in enumerate(itertools.accumulate(gaps, initial=T0 + gaps[0])):
+        random_poll(ledger, upstreams, streams, rng, now, [("a",), ("b",), ("c",), ("d",)])
+        state = ledger._targets["t"]
+        by_stream, counts = open_buckets_recounted(ledger)
+        assert {k: v for k, v in state.by_stream.items() if v} == by_stream, step
+        assert {k: v for k, v in state.open_buckets.items() if v} == counts, step
+        if step % 20 == 19:
+            ledger.close()
+            ledger = open_ledger(tmp_path)
+    ledger.close()
+
+
+def memory_of(ledger: Ledger) -> object:
+    """All a ledger holds in memory for target "t", the index of open buckets included: a deep
+    copy (a commit changes the series' dicts in place)."""
+    state = ledger._targets["t"]
+    return copy.deepcopy(
+        (
+            stored_state(ledger),
+            {k: set(v) for k, v in state.by_stream.items() if v},
+            {k: dict(v) for k, v in state.open_buckets.items() if v},
+            dict(state.earliest),
+        )
+    )
+
+
+def test_a_failed_commit_that_settles_puts_memory_back(tmp_path: Path) -> None:
+    """A commit changes series in place: one whose transaction fails, after it raised buckets,
+    folded settled ones into bases and day and month sums, pruned old sums and made new series,
+    leaves memory exactly as it was, and the next commit counts as if it never ran."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    (tmp_path / "twin").mkdir()
+    twin = open_ledger(tmp_path / "twin")  # the same polls, without the failed one
+    for back in range(30):
+        up.set(T0 - back * H, ("m",), 1 + back % 4)
+        up.set(T0 - back * H, ("k",), 2)
+    poll(ledger, up, T0 + 10)
+    poll(twin, up, T0 + 10)
+    up.set(T0, ("m",), 40)
+    up.set(T0 + H, ("new",), 7)
+    later = T0 + 40 * 86400  # a month on: every bucket settles, old sums are pruned
+    before = memory_of(ledger)
+    samples_before = ledger.samples("t")
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE UPDATE ON series BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(LedgerError, match="cannot save"):
+        poll(ledger, up, later)
+    assert memory_of(ledger) == before
+    assert ledger.samples("t") == samples_before
+    ledger._db.execute("DROP TRIGGER boom")
+    poll(ledger, up, later)
+    reloaded = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert stored_state(reloaded) == stored_state(ledger)
+    finally:
+        reloaded.close()
+    poll(twin, up, later)
+    assert counter(ledger) == counter(twin) and counter(ledger)[("new",)] == 7
+    assert counter(ledger)[("m",)] > counter(ledger)[("k",)] > 0
+    assert stored_state(ledger) == stored_state(twin)
+    twin.close()
+
+
+def test_a_rendering_never_reads_a_commit_that_is_not_durable(tmp_path: Path) -> None:
+    """`samples` from another thread while a commit is inside its transaction (the series
+    already changed in place) waits for it; the commit then fails, and the reading sees the
+    state before it, never the values of a commit that did not happen."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    poll(ledger, up, T0 + 10)
+    before = ledger.samples("t")
+    inside, release = threading.Event(), threading.Event()
+
+    def pause() -> int:
+        inside.set()
+        release.wait(10)
+        return 0
+
+    ledger._db.create_function("pause", 0, pause)
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON buckets "
+        "BEGIN SELECT pause(); SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    up.set(T0, ("m",), 50)
+    failed: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            poll(ledger, up, T0 + 20)
+        except LedgerError as err:
+            failed.append(err)
+
+    writer = threading.Thread(target=commit)
+    writer.start()
+    assert inside.wait(10)
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append(ledger.samples("t")))
+    reader.start()
+    reader.join(0.5)  # it waits for the commit (were it to read now, it would see 50)
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    assert failed and read == [before]
+    ledger._db.execute("DROP TRIGGER boom")
+    poll(ledger, up, T0 + 30)
+    assert counter(ledger) == {("m",): 50}
+
+
+def test_a_failed_commit_that_reads_a_stream_twice_puts_memory_back(tmp_path: Path) -> None:
+    """One commit with two reads of one stream changes a bucket twice (up, then up again, or to
+    0): the journal keeps what it held before the commit, so a failed transaction puts that
+    back, and once it succeeds the file holds the second read's values."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    up.set(T0, ("m",), 5)
+    up.set(T0, ("k",), 3)
+    poll(ledger, up, T0 + 10)
+    before = memory_of(ledger)
+    up.set(T0, ("m",), 8)
+    first = up.read(ledger, T0 + 20)
+    up.set(T0, ("m",), 13)
+    up.set(T0, ("k",), 0)
+    second = up.read(ledger, T0 + 20)
+    ledger._db.execute(
+        "CREATE TRIGGER boom BEFORE UPDATE ON series BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(LedgerError, match="cannot save"):
+        ledger.commit("t", T0 + 20, [(STREAM, first), (STREAM, second)])
+    assert memory_of(ledger) == before
+    ledger._db.execute("DROP TRIGGER boom")
+    ledger.commit("t", T0 + 20, [(STREAM, first), (STREAM, second)])
+    assert counter(ledger) == {("m",): 13, ("k",): 3}
+    reloaded = Ledger(tmp_path / "state.sqlite")
+    try:
+        assert stored_state(reloaded) == stored_state(ledger)
+    finally:
+        reloaded.close()
+
+
+def test_flows_no_counter_of_the_target_takes_are_ignored(tmp_path: Path) -> None:
+    """A flow of an undeclared family, of a gauge, or with the wrong number of labels is
+    counted as ignored and makes no series; the flows around it still count."""
+    ledger = open_ledger(tmp_path)
+    flows = [
+        Flow("tokens_total", ("m",), T0, T0 + H, 3),
+        Flow("unknown_total", ("m",), T0, T0 + H, 4),
+        Flow("stored_bytes", ("p",), T0, T0 + H, 5),
+        Flow("tokens_total", ("m", "extra"), T0, T0 + H, 6),
+        Flow("tokens_total", (), T0, T0 + H, 7),
+        Flow("cost_usd_total", ("p",), T0, T0 + H, 2),
+    ]
+    stats = ledger.commit("t", T0 + 10, [(STREAM, StreamRead("usage", T0, T0 + H, flows))])
+    assert stats.ignored_flows == 4
+    assert counter(ledger) == {("m",): 3}
+    assert counter(ledger, "cost_usd_total") == {("p",): 2}

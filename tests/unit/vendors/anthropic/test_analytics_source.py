@@ -19,6 +19,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from exporter.daemon.windows import next_window
 from exporter.ledger import Ledger
 from exporter.model import Kind, Source, Stream, StreamRead, Window
 from exporter.simulator.faults import FaultInjector
@@ -46,7 +47,6 @@ from exporter.vendors.anthropic.config import AnthropicConfig
 from exporter.vendors.anthropic.expected import REQUESTS as REQUESTS_FAMILY
 from exporter.vendors.anthropic.expected import TOKENS
 from exporter.vendors.anthropic.families import FAMILIES
-from exporter.windows import next_window
 from tests.fakes import Answers, make_source
 
 H, D = 3600, 86400

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import calendar
 
+from exporter.daemon.windows import WindowPlanner, fixed_origin, next_window, origin
 from exporter.model import Stream, Window
-from exporter.windows import WindowPlanner, fixed_origin, next_window, origin
 
 H = 3600
 DAY = 86400

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from exporter import exposition
-from exporter.exposition import Exposition, Renderer
+from exporter.daemon.windows import next_window
+from exporter.exposition import render as exposition
+from exporter.exposition.render import Exposition, Renderer
 from exporter.ledger import Ledger
 from exporter.model import Family, FamilySamples, Flow, Kind, Level, Sample, Stream, StreamRead
-from exporter.windows import next_window
 from testkit.reference_render import render as reference
 
 TOKENS = Family("x_tokens_total", Kind.COUNTER, "Tokens.\nSecond \\ line.", ("model", "user"))

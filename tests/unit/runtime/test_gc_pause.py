@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from exporter.gc_pause import gc_paused, without_gc
+from exporter.runtime.gc_pause import gc_paused, without_gc
 
 
 def test_paused_inside_and_resumed_after() -> None:
@@ -76,7 +76,7 @@ def test_every_thaw_every_th_pause_thaws_so_cycles_are_reclaimed() -> None:
     """A cycle that is garbage when a pause ends is frozen, then reclaimed after a thaw."""
     import weakref
 
-    from exporter import gc_pause
+    from exporter.runtime import gc_pause
 
     class Node:
         other: object

@@ -117,7 +117,7 @@ class Renderer:
     and value text.
 
     The output equals the straightforward renderer's byte for byte (plain) and after gzip
-    decompression (tests/unit/test_exposition_chunks.py). Samples are compared by value: the
+    decompression (tests/unit/exposition/test_render_chunks.py). Samples are compared by value: the
     ledger's values are floats and never -0.0, so equal samples have equal text.
     """
 

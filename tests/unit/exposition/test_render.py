@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.exposition import negotiate, render
+from exporter.exposition.render import negotiate, render
 from exporter.model import MAX_LABEL_LENGTH, Family, FamilySamples, Kind, Sample
 from tests.harness import require_tool
 

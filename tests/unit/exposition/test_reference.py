@@ -3,11 +3,11 @@ tables; it must match them, page for page."""
 
 from pathlib import Path
 
-from exporter.reference import pages
+from exporter.exposition.reference import pages
 from exporter.selfmetrics import SELF_FAMILIES
 from exporter.vendors import plugins
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_metrics_reference_is_in_sync_with_the_code() -> None:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from exporter.logs import configure_logging, register_secret
+from exporter.runtime.logs import configure_logging, register_secret
 
 SECRET = "sk-admin-SECRET-CANARY-9876"
 

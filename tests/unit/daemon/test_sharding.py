@@ -19,10 +19,10 @@ import pytest
 import exporter.cli.main as cli
 from exporter.config.load import Config, ConfigError, load_config
 from exporter.daemon import Daemon
+from exporter.daemon.sharding import Shard, ShardError, ordinal_from_hostname, resolve, shard_of
+from exporter.daemon.windows import WindowPlanner, fixed_origin
 from exporter.http.server import ServerState, TargetStatus, create_app
 from exporter.model import Flow, Stream, StreamRead, Window
-from exporter.sharding import Shard, ShardError, ordinal_from_hostname, resolve, shard_of
-from exporter.windows import WindowPlanner, fixed_origin
 from tests.harness import parse_samples
 
 NAMES = [f"target-{i}" for i in range(1000)]
