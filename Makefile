@@ -88,12 +88,17 @@ bench-polls: $(STAMP) system-deps
 
 # Issue 26's tables (round three) in one run: the first load after a poll against the second,
 # scrapes between and during back-to-back polls in two processes (the default) and one, the end
-# to end CPU by stage, and memory per poll from the first to the tenth.
+# to end CPU by stage, memory per poll from the first to the tenth, a lone scrape once a second
+# (Prometheus' pattern) between and during polls, 1M series with the defaults (about 8 minutes),
+# and the scale curve at 10k, 100k and 1M series (about 10 minutes).
 bench-round3: $(STAMP) system-deps
 	$(BIN)/python -m bench.scrape --first-load --series 100000 150000
 	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 150000 --seconds 20 --modes process polls
 	$(BIN)/python -m bench.end_to_end 10000 100000
 	$(BIN)/python -m bench.memory_stages 10000 100000 --polls 10
+	$(BIN)/python -m bench.scrape --lone --series 100000 150000
+	$(BIN)/python -m bench.scrape --during-only --series 1000000 --modes process-idle process --seconds 120
+	$(BIN)/python -m bench.scale_curve 10000 100000 1000000
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600

@@ -10,11 +10,20 @@ For each N it starts two servers on 127.0.0.1, each in its own process:
 and loads each with wrk (16 connections, one wrk thread: the machine has 2 cores) for the text
 and OpenMetrics formats, plain and gzip. It prints two Markdown tables: throughput and latency
 per variant, and per N the memory (RSS) and the bytes of ours.
+
+`--during-only` gives only the table of wrk scrapes between and during back-to-back polls
+(`--modes`; at 1M series, `--series 1000000 --modes process-idle process --seconds 120` measures
+the defaults in about 8 minutes: a poll takes tens of seconds there, and one row should see
+some end); `--first-load` the first load after a poll against the second; `--lone`
+one client scraping once a second, as Prometheus does, between and during polls. RSS counts
+every process of a server (its listener process too).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import math
 import re
 import shutil
 import socket
@@ -59,8 +68,10 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     now (each commits every series risen by one, in a worker thread, then re-renders with the
     kept `Renderer` in a worker thread, both with the cyclic collector paused); "paced" the same
     with `PACE` seconds between polls; "before" the way before issue 17 (the commit on the
-    event loop, the straightforward renderer, `testkit/reference_render.py`, in a worker thread).
-    Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
+    event loop, the straightforward renderer, `testkit/reference_render.py`, in a worker thread);
+    "process" polls back to back with the listener in its own process (the default of `run`),
+    "process-idle" serves from that listener process and never polls (between polls, the
+    defaults). Each poll prints `poll cpu=S` (the process's CPU seconds for the poll)."""
     import asyncio
 
     from prometheus_client import CollectorRegistry
@@ -136,14 +147,14 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
         async def forever() -> None:
             nonlocal polls
-            if rerender == "process":  # run --web.listener-process
+            if rerender in ("process", "process-idle"):  # run, the default
                 listener = ListenerSettings(f"127.0.0.1:{port}", None, False, "warning", "logfmt")
                 separate = ListenerProcess(listener)
                 await separate.start(state, None)
                 state.watchers.append(separate.publish)
             else:
                 await serve(create_app(state), "127.0.0.1", port)
-            while rerender:
+            while rerender and rerender != "process-idle":
                 cpu = time.process_time()
                 if rerender == "before":
                     fold()
@@ -247,16 +258,19 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
     }
 
 
-def listeners(pid: int) -> list[int]:
-    """The listener processes `pid` spawned (`--web.listener-process`), on Linux."""
+def memory_of(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (KiB) of `pid` and every process it started, summed (Linux): the
+    listener process counts too; `listener` is its VmRSS alone."""
+    total = memory_kib(pid)
     found = Path(f"/proc/{pid}/task/{pid}/children")
-    if not found.exists():
-        return []
-    return [
-        int(child)
-        for child in found.read_text(encoding="ascii").split()
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
+    children = found.read_text(encoding="ascii").split() if found.exists() else []
+    for child in children:
+        of_child = memory_kib(child)
+        for key, kib in of_child.items():
+            total[key] = total.get(key, 0) + kib
+        if b"exporter.http.listener_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            total["listener"] = total.get("listener", 0) + of_child.get("VmRSS", 0)
+    return total
 
 
 def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
@@ -264,19 +278,93 @@ def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
     busy, busy_port, _ = start_server("ours", n, mode)
     try:
         result = wrk(busy_port, VARIANTS["text+gzip"], seconds)
-        memory: dict[str, int] = {}
-        for pid in (busy.pid, *listeners(busy.pid)):  # the listener process's memory counts too
-            for key, kib in memory_kib(pid).items():
-                memory[key] = memory.get(key, 0) + kib
+        memory = memory_of(busy.pid)
     finally:
         busy.kill()
         out, _ = busy.communicate()
     cpu = [float(line.split("=")[1]) for line in out.splitlines() if line.startswith("poll cpu=")]
-    result["polls"] = str(len(cpu))
+    result["polls"] = str(len(cpu)) if mode != "process-idle" else "-"
     result["poll_cpu"] = f"{sum(cpu) / len(cpu):.2f}" if cpu else "-"
     result["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
     result["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
+    if "listener" in memory:
+        result["listener"] = f"{memory['listener'] / 1024:.0f}"
     return result
+
+
+def lone_scrapes(port: int, seconds: float) -> list[float]:
+    """One text+gzip scrape a second on one kept-alive connection, as Prometheus scrapes:
+    the latency of each (the whole body read), in ms."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    took: list[float] = []
+    began = time.monotonic()
+    try:
+        for tick in range(max(1, round(seconds))):
+            time.sleep(max(0.0, began + tick - time.monotonic()))
+            start = time.perf_counter()
+            connection.request("GET", "/metrics", headers=VARIANTS["text+gzip"])
+            with connection.getresponse() as response:
+                response.read()
+                assert response.status == 200, response.status
+            took.append((time.perf_counter() - start) * 1000)
+    finally:
+        connection.close()
+    return took
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile: the least value with at least `share` of them at or below."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def lone(n: int, seconds: float) -> dict[str, list[float] | str]:
+    """A lone scrape once a second with the defaults (the listener in its own process), from
+    a server that never polls (between polls) and one polling back to back (during)."""
+    result: dict[str, list[float] | str] = {}
+    for mode, name in (("process-idle", "between"), ("process", "during")):
+        server, port, _ = start_server("ours", n, mode)
+        try:
+            result[name] = lone_scrapes(port, seconds)
+        finally:
+            server.kill()
+            out, _ = server.communicate()
+        if mode == "process":
+            result["polls"] = str(sum(line.startswith("poll cpu=") for line in out.splitlines()))
+    return result
+
+
+def run_lone(sizes: list[int], seconds: float) -> None:
+    """The lone scrape once a second, between and during back-to-back polls, per N (R3e)."""
+    command = f"python -m bench.scrape --lone --series {' '.join(map(str, sizes))}"
+    print(
+        machine_header(f"{command} --seconds {seconds:g}"),
+        f"One client, one text+gzip scrape a second on a kept-alive connection for {seconds:g} s"
+        " per server; the defaults (the listener in its own process); p99 is nearest-rank, so"
+        f" with {round(seconds)} scrapes it is number {max(1, math.ceil(0.99 * round(seconds)))}"
+        " of them in order.\n",
+    )
+    print(
+        "| series | between polls: p50 / p99 / max ms | during back-to-back polls: p50 / p99 "
+        "/ max ms | p99 during / between | p50 during / between | scrapes per server "
+        "| polls done during |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        r = lone(n, seconds)
+        between, during = r["between"], r["during"]
+        assert isinstance(between, list) and isinstance(during, list)
+        cells = [
+            " / ".join(f"{percentile(v, q):.1f}" for q in (0.5, 0.99, 1.0))
+            for v in (between, during)
+        ]
+        ratio = percentile(during, 0.99) / percentile(between, 0.99)
+        ratio50 = percentile(during, 0.5) / percentile(between, 0.5)
+        print(
+            f"| {n:,} | {cells[0]} | {cells[1]} | {ratio:.1f}x | {ratio50:.1f}x "
+            f"| {len(during)} | {r['polls']} |",
+            flush=True,
+        )
 
 
 def first_loads(n: int, polls: int) -> dict[str, float]:
@@ -342,20 +430,22 @@ def run_first_loads(sizes: list[int], polls: int) -> None:
 def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print(
         "| series | text+gzip scrapes | req/s | p50 | p99 | polls done "
-        "| process CPU s per poll (scrapes incl.) | RSS MB after | peak RSS MB |"
+        "| process CPU s per poll (scrapes incl.) | RSS MB after | peak RSS MB "
+        "| of which the listener process MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     names = {
         "": "between polls",
         "polls": "during polls, one process (`--no-web.listener-process`)",
         "process": "during polls, listener in its own process (the default since round three)",
+        "process-idle": "between polls, listener in its own process (the default)",
         "before": "during polls, before (commit on the loop, full render in a thread)",
     }
     for (n, mode), r in during.items():
         print(
             f"| {n:,} | {names[mode]} | {float(r['rps']):,.0f} | {r['p50']} | {r['p99']} "
             f"| {r.get('polls', '-')} | {r.get('poll_cpu', '-')} | {r.get('rss', '-')} "
-            f"| {r.get('hwm', '-')} |"
+            f"| {r.get('hwm', '-')} | {r.get('listener', '-')} |"
         )
 
 
@@ -376,7 +466,7 @@ def run_during(
         ours, ours_port, _ = start_server("ours", n)
         try:
             during[(n, "")] = wrk(ours_port, VARIANTS["text+gzip"], seconds)
-            memory = memory_kib(ours.pid)
+            memory = memory_of(ours.pid)
             during[(n, "")]["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
             during[(n, "")]["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
         finally:
@@ -460,7 +550,7 @@ def main(argv: list[str]) -> None:
         return
     parser = argparse.ArgumentParser(prog="python -m bench.scrape")
     parser.add_argument("--series", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float)
     parser.add_argument(
         "--baseline-max-wrk",
         type=int,
@@ -477,16 +567,27 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--polls", type=int, default=8, help="paced polls per --first-load row")
     parser.add_argument(
+        "--lone",
+        action="store_true",
+        help="only the lone scrape once a second (Prometheus' pattern), between and during"
+        " back-to-back polls, with the defaults; --seconds per server (default 120, so that"
+        " p99 is not the worst of them)",
+    )
+    parser.add_argument(
         "--modes",
         nargs="+",
-        choices=("process", "polls", "before"),
+        choices=("process", "polls", "before", "process-idle"),
         default=["process", "polls", "before"],
         help="--during-only: the poll modes to measure besides between polls",
     )
     args = parser.parse_args(argv)
+    if args.seconds is None:
+        args.seconds = 120.0 if args.lone else 10.0
     if args.smoke:
-        args.series, args.seconds = [1000], 1.0
-    if args.first_load:
+        args.series, args.seconds = [1000], 3.0 if args.lone else 1.0
+    if args.lone:
+        run_lone(args.series, args.seconds)
+    elif args.first_load:
         run_first_loads(args.series, 2 if args.smoke else args.polls)
     elif args.during_only:
         run_during(args.series, args.seconds, tuple(args.modes))

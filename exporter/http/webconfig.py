@@ -21,8 +21,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter.config.load import ConfigError
-
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
     "TLS11": ssl.TLSVersion.TLSv1_1,
@@ -86,6 +84,10 @@ class WebConfigFile(BaseModel):
 
 def load_web_config(path: Path) -> WebConfigFile:
     """Read and check the file, and build the TLS context once, so that errors show at start."""
+    # Imported here: the config model brings every vendor plug-in, which the listener process
+    # (exporter/http/listener_main.py) would otherwise import for this one class.
+    from exporter.config.load import ConfigError
+
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as err:

@@ -40,11 +40,10 @@ KEY, ORG = "sk-admin-listener-1", "org-listener"
 
 
 def children(pid: int) -> list[int]:
-    """The listener processes `pid` started (Linux; multiprocessing's resource tracker aside)."""
+    """The listener processes `pid` started (Linux): `python -m exporter.http.listener_main`."""
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
-    return [
-        int(p) for p in text.split() if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
+    started = (int(p) for p in text.split())
+    return [p for p in started if b"listener_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
 def refused(url: str) -> bool:

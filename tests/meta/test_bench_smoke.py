@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.harness import bench_output
 
 
-def run_bench(module: str, *sizes: int) -> list[str]:
-    """The Markdown table lines `python -m <module> <sizes>` prints."""
-    output = bench_output(module, *map(str, sizes))
+def run_bench(module: str, *args: int | str) -> list[str]:
+    """The Markdown table lines `python -m <module> <args>` prints."""
+    output = bench_output(module, *map(str, args))
     return [line for line in output.splitlines() if line.startswith("|")]
 
 
@@ -40,3 +42,16 @@ def test_compressor_comparison_runs() -> None:
     rows = [r for r in run_bench("bench.compressors", 300) if r.startswith("| 300 |")]
     assert len(rows) == 4 and all(r.count("|") == 7 for r in rows), rows
     assert any("ISA-L level 1 (now)" in r for r in rows), rows
+
+
+def test_scale_curve_runs() -> None:
+    """Two sizes, two polls: a row each with every figure, then the growth between them."""
+    lines = run_bench("bench.scale_curve", 300, 3000, "--polls", 2)
+    rows = [r for r in lines if r.startswith(("| 300 |", "| 3,000 |"))]
+    assert len(rows) == 2 and all(r.count("|") == 10 for r in rows), lines
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(re.fullmatch(r"[\d.]+( / [\d.]+)?", c.replace(",", "")) for c in cells), row
+        assert 0 < float(cells[4]) < float(cells[3]), row  # the listener within all processes
+    (growth,) = [r for r in lines if r.startswith("| 300 → 3,000 (10x) |")]
+    assert growth.count("x |") == 5, growth
