@@ -117,16 +117,11 @@ class PendingCommit:
             held = key in series.buckets
             if held == (old is not None):
                 continue
-            stream, start = key
-            counts = state.open_buckets.setdefault(stream, {})
             if held:
-                counts[start] = counts.get(start, 0) + 1
-                state.by_stream.setdefault(stream, set()).add((series.family, series.labels))
+                state.opened(series, key)
             else:
-                counts[start] -= 1
-                if not counts[start]:
-                    del counts[start]
-                gone.setdefault(series.id, (series, set()))[1].add(stream)
+                state.closed(key)
+                gone.setdefault(series.id, (series, set()))[1].add(key[0])
         for series, streams in gone.values():
             streams -= {stream for stream, _ in series.buckets}
             for stream in streams:

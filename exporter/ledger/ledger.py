@@ -190,13 +190,11 @@ class Ledger:
         transaction is durable, the transaction is rolled back and memory is put back."""
         try:
             yield
-        except sqlite3.Error as err:
+        except BaseException as err:
             self._rollback()
             work.undo()
-            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
-        except BaseException:
-            self._rollback()
-            work.undo()
+            if isinstance(err, sqlite3.Error):
+                raise LedgerError(f"{self.path}: cannot save state: {err}") from None
             raise
 
     @_locked

@@ -42,7 +42,7 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
         for state in targets.values():
             for series_map in state.series.values():
                 for series in series_map.values():
-                    state.index(series, None)
+                    state.index(series)
         for target, stream, cursor, origin, width in db.execute(
             "SELECT target, stream, cursor, origin, width FROM cursors"
         ):

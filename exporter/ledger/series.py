@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from exporter.model import Family, Labels, Sample, month_start
@@ -81,34 +80,34 @@ class TargetState:
     open_buckets: dict[str, dict[int, int]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
 
-    def index(self, series: Series, before: Series | None) -> None:
-        """Keep `by_stream` and `open_buckets` right after `series` replaced `before`."""
-        if before is not None and before.buckets.keys() == series.buckets.keys():
-            return  # same buckets, so the same streams
-        if before is not None:
-            self.unindex(before, series.buckets.keys())
-        key = (series.family, series.labels)
-        old = before.buckets.keys() if before is not None else ()
+    def index(self, series: Series) -> None:
+        """Count `series`' open buckets in `by_stream` and `open_buckets` (a series loaded, or
+        stored again under padded labels)."""
         for bucket in series.buckets:
-            if bucket not in old:
-                counts = self.open_buckets.setdefault(bucket[0], {})
-                counts[bucket[1]] = counts.get(bucket[1], 0) + 1
-                self.by_stream.setdefault(bucket[0], set()).add(key)
+            self.opened(series, bucket)
 
-    def unindex(self, series: Series, kept: Collection[BucketKey] = ()) -> None:
-        """Take `series`' open buckets out of `by_stream` and `open_buckets`, but those in
-        `kept` (its buckets once it is replaced)."""
+    def unindex(self, series: Series) -> None:
+        """Take `series`' open buckets out of `by_stream` and `open_buckets`."""
         key = (series.family, series.labels)
-        streams = {bucket[0] for bucket in kept}
-        for stream, start in series.buckets:
-            if (stream, start) in kept:
-                continue
-            counts = self.open_buckets[stream]
-            counts[start] -= 1
-            if not counts[start]:
-                del counts[start]
-            if stream not in streams:
-                self.by_stream.get(stream, set()).discard(key)
+        for bucket in series.buckets:
+            self.closed(bucket)
+            self.by_stream.get(bucket[0], set()).discard(key)
+
+    def opened(self, series: Series, bucket: BucketKey) -> None:
+        """`series` holds the open bucket `bucket`, which it did not hold before."""
+        stream, start = bucket
+        counts = self.open_buckets.setdefault(stream, {})
+        counts[start] = counts.get(start, 0) + 1
+        self.by_stream.setdefault(stream, set()).add((series.family, series.labels))
+
+    def closed(self, bucket: BucketKey) -> None:
+        """A series no longer holds the open bucket `bucket`. Its place in `by_stream` is the
+        caller's to take away: it may hold another bucket of the stream."""
+        stream, start = bucket
+        counts = self.open_buckets[stream]
+        counts[start] -= 1
+        if not counts[start]:
+            del counts[start]
 
 
 def day_start(t: int) -> int:
@@ -146,7 +145,7 @@ def pad_stored_labels(state: TargetState) -> None:
                         series.buckets,
                         series.periods,
                     )
-                    state.index(series, None)
+                    state.index(series)
                 padded[labels] = series
             state.series[name] = padded
     for stream, levels in state.levels.items():
