@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ from exporter.runtime.gc_pause import gc_paused
 from exporter.vendors.openai.api import ENDPOINTS
 from exporter.vendors.openai.metrics import FAMILIES
 from exporter.vendors.openai.parse import BucketParser
+from testkit.processes import HOST, free_port, running
 
 NOW = 1_763_900_000
 STREAM = Stream("embeddings", 3600, 3 * 3600, 86400)
@@ -71,27 +70,12 @@ def page(n: int, start: int, extra: int) -> bytes:
 @contextlib.contextmanager
 def served(directory: Path) -> Iterator[str]:
     """A loopback HTTP server of `directory`'s files in a process of its own (its CPU is not
-    this process's), until the block ends."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
-    server = subprocess.Popen(
-        [*command, "--directory", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):  # bounded: 10 s
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(url, timeout=1)
-                break
-            time.sleep(0.1)
+    this process's), up until the block ends."""
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", "--bind", HOST, str(port), "--directory"]
+    url = f"http://{HOST}:{port}"
+    with running("http.server", [*argv, str(directory)], directory / "server.log", url):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def measure(n: int) -> list[str]:
