@@ -308,7 +308,7 @@ class Daemon:
             metrics=self.metrics,
             problems=self.problems,
             clock=self.clock,
-            refresh=self.render_in_background,
+            render=self.render_in_background,
         )
 
     async def poll_all(self) -> bool:

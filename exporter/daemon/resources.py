@@ -40,10 +40,10 @@ async def read_due_resources(
     metrics: SelfMetrics,
     problems: ProblemLog,
     clock: Callable[[], float],
-    refresh: Callable[[], Awaitable[None]],
+    render: Callable[[], Awaitable[None]],
 ) -> None:
     """Read the target's resource streams that are due (all with `force`), commit the ones
-    read, and `refresh` the exposition when something shows a change."""
+    read, and `render` the exposition again when something shows a change."""
     try:
         async with asyncio.timeout(target.timeout):
             listed = list(await target.source.streams())
@@ -118,7 +118,7 @@ async def read_due_resources(
     changed = bool(reads) or any(target.resource_ok.get(r) != ok for r, ok in outcome.items())
     target.resource_ok.update(outcome)
     if changed or len(outcome) < len(due):  # read, newly failing, or turned off
-        await refresh()
+        await render()
 
 
 async def read_resource(target: Target, stream: Stream, now: int) -> StreamRead:
