@@ -48,19 +48,10 @@ class PendingCommit:
         # history series read by their stream's very first read (a new target's backfill): a
         # day of theirs in a closed month was never seen before, and is booked in its month
         self.first_read: set[tuple[str, Labels]] = set()
+        # touched series whose counter holds a peak above its true sum (a bucket fell): their
+        # `emitted` is written; another's is the true sum, which loading computes (schema 4)
+        self.peaks: set[int] = set()
         self.up = self.down = self.ignored = self.overflowed = 0
-
-    def _bounded(self, family: Family, labels: Labels) -> Labels:
-        """The labels to store under, after the per-family cardinality limit."""
-        existing = self.state.series.get(family.name, {})
-        fresh = self.new_labels.setdefault(family.name, set())
-        if labels in existing or labels in fresh:
-            return labels
-        if len(existing) + len(fresh) < self.limit:
-            fresh.add(labels)
-            return labels
-        self.overflowed += 1
-        return (OVERFLOW,) * len(family.labels)
 
     def touch(self, family: Family, labels: Labels, origin: int) -> Series:
         """The series this commit changes (held in the journal on first use; a new series if
@@ -113,12 +104,13 @@ class PendingCommit:
         open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
         state = self.state
         gone: dict[int, tuple[Series, set[str]]] = {}
+        opened: dict[BucketKey, list[tuple[str, Labels]]] = {}
         for (_, key), (series, old) in self.journal.buckets.items():
             held = key in series.buckets
             if held == (old is not None):
                 continue
             if held:
-                state.opened(series, key)
+                opened.setdefault(key, []).append((series.family, series.labels))
             else:
                 state.closed(key)
                 gone.setdefault(series.id, (series, set()))[1].add(key[0])
@@ -126,6 +118,8 @@ class PendingCommit:
             streams -= {stream for stream, _ in series.buckets}
             for stream in streams:
                 state.by_stream.get(stream, set()).discard((series.family, series.labels))
+        for key, keys in opened.items():  # (a bucket a series lost is counted down first)
+            state.opened_by(key, keys)
         created = self.created
         for series in self.touched.values():
             if series.id in created:
@@ -136,9 +130,11 @@ class PendingCommit:
         origin = cursor.origin if cursor is not None else read.start
         new: dict[tuple[str, Labels, int], tuple[int, float]] = {}
         families, stored = self.state.families, self.state.series
-        # family name -> (the counter family, its label count, its stored series), or None for
-        # a name that is no counter of the target: looked up once per read, not per flow
-        counters: dict[str, tuple[Family, int, dict[Labels, Series]] | None] = {}
+        # family name -> (its label count, its stored series, the label sets this commit adds
+        # to it), or None for a name that is no counter of the target: looked up once per
+        # read, not per flow
+        counters: dict[str, tuple[int, dict[Labels, Series], set[Labels]] | None] = {}
+        limit = self.limit
         for flow in read.flows:
             name, labels = flow.family, flow.labels
             if name in counters:
@@ -146,15 +142,28 @@ class PendingCommit:
             else:
                 family = families.get(name)
                 counter = counters[name] = (
-                    (family, len(family.labels), stored.get(name, {}))
+                    (
+                        len(family.labels),
+                        stored.get(name, {}),
+                        self.new_labels.setdefault(name, set()),
+                    )
                     if family is not None and family.kind is Kind.COUNTER
                     else None
                 )
-            if counter is None or flow.start < read.start or len(labels) != counter[1]:
+            if counter is None or flow.start < read.start or len(labels) != counter[0]:
                 self.ignored += 1
                 continue
-            if labels not in counter[2]:  # a stored key is bounded already
-                labels = self._bounded(counter[0], bound_labels(labels))
+            existing = counter[1]
+            if labels not in existing:  # a stored key is bounded already
+                # the labels to store under, after the per-family cardinality limit
+                labels = bound_labels(labels)
+                fresh = counter[2]
+                if labels not in existing and labels not in fresh:
+                    if len(existing) + len(fresh) < limit:
+                        fresh.add(labels)
+                    else:
+                        self.overflowed += 1
+                        labels = (OVERFLOW,) * counter[0]
             key = (name, labels, flow.start)
             seen = new.get(key)
             if seen is None:
@@ -203,14 +212,20 @@ class PendingCommit:
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
+        created, next_id, intern = self.created, self.next_id, sys.intern
         # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key)
             if series is None:
                 p = stored[family_name].get(labels) if family_name in stored else None
-                if p is None:
-                    series = self.touch(families[family_name], labels, origin)
+                if p is None:  # a new series (`touch`, inlined)
+                    series = Series(
+                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0
+                    )
+                    created.add(next_id)
+                    next_id += 1
+                    touched[series_key] = series
                 else:
                     held[p.id] = (p, p.base, p.emitted, p.sample)
                     series = touched[series_key] = p
@@ -242,6 +257,7 @@ class PendingCommit:
                 self.days.setdefault(series_key, set()).add(day_start(start))
                 if first:
                     self.first_read.add(series_key)
+        self.next_id = next_id
         if earliest is not None:
             self.earliest[stream.name] = earliest
         self.up += up

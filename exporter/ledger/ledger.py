@@ -216,14 +216,16 @@ class Ledger:
                 self._fold(state, work, now, reads)
                 charges = self._history.charges(state, work, now)
                 oldest_period = previous_month_start(now)
+                peaks = work.peaks
                 for series in work.touched.values():
                     # `Series.true_sum`, inlined: once per changed series
-                    emitted = max(
-                        series.emitted, fsum([series.base, *map(_second, series.buckets.values())])
-                    )
+                    true_sum = fsum([series.base, *map(_second, series.buckets.values())])
+                    emitted = max(series.emitted, true_sum)
                     if emitted != series.emitted:
                         series.emitted = emitted
                         series.sample = None
+                    if emitted != true_sum:
+                        peaks.add(series.id)
                     if series.periods:
                         work.prune_periods(series, oldest_period)
                 self._db.execute("BEGIN IMMEDIATE")

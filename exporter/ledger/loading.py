@@ -43,6 +43,9 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
             for series_map in state.series.values():
                 for series in series_map.values():
                     state.index(series)
+                    # stored `emitted` is a lower bound (schema 4): the counter is the larger
+                    # of it and the true sum
+                    series.emitted = max(series.emitted, series.true_sum())
         for target, stream, cursor, origin, width in db.execute(
             "SELECT target, stream, cursor, origin, width FROM cursors"
         ):

@@ -34,12 +34,16 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
             if s.id in created
         ],
     )
+    # The stored `emitted` is a lower bound (loading takes the larger of it and the true sum):
+    # written with a changed base, or where the counter holds a peak above its true sum. A
+    # poll that only raises buckets writes no series row.
+    peaks = work.peaks
     db.executemany(
         "UPDATE series SET base=?, emitted=? WHERE id=?",
         [
             (s.base, s.emitted, s.id)
-            for s, base, emitted, _ in work.journal.held.values()
-            if s.base != base or s.emitted != emitted
+            for s, base, _, _ in work.journal.held.values()
+            if s.base != base or s.id in peaks
         ],
     )
     changed, gone_buckets = _split(work.journal.buckets, _buckets_of)

@@ -31,12 +31,45 @@ def _add_charges(db: sqlite3.Connection) -> None:
     )
 
 
+def _compact_tables(db: sqlite3.Connection) -> None:
+    """4 (0.3.0): `series` without its UNIQUE (target, family, labels) index (the ledger keys
+    series by labels in memory; the index cost more than the rest of a first poll's writes),
+    `buckets` and `periods` WITHOUT ROWID (one B-tree each instead of a table and its key's
+    index). `series.emitted` becomes a lower bound: a steady poll writes it only where the
+    counter holds a peak above its true sum, and loading takes the larger of the two."""
+    tables = {  # name: (its columns, its key)
+        "series": (
+            "id INTEGER PRIMARY KEY, target TEXT NOT NULL, family TEXT NOT NULL, "
+            "labels TEXT NOT NULL, origin INTEGER NOT NULL, base REAL NOT NULL, "
+            "emitted REAL NOT NULL",
+            ")",
+        ),
+        "buckets": (
+            "series_id INTEGER NOT NULL, stream TEXT NOT NULL, start INTEGER NOT NULL, "
+            "end INTEGER NOT NULL, value REAL NOT NULL",
+            ", PRIMARY KEY (series_id, stream, start)) WITHOUT ROWID",
+        ),
+        "periods": (
+            "series_id INTEGER NOT NULL, kind TEXT NOT NULL, start INTEGER NOT NULL, "
+            "value REAL NOT NULL",
+            ", PRIMARY KEY (series_id, kind, start)) WITHOUT ROWID",
+        ),
+    }
+    for name, (columns, key) in tables.items():
+        names = ", ".join(column.split()[0] for column in columns.split(", "))
+        db.execute(f"CREATE TABLE {name}_4 ({columns}{key}")
+        db.execute(f"INSERT INTO {name}_4 ({names}) SELECT {names} FROM {name}")  # noqa: S608
+        db.execute(f"DROP TABLE {name}")
+        db.execute(f"ALTER TABLE {name}_4 RENAME TO {name}")
+
+
 # Schema migrations: MIGRATIONS[n] turns schema n - 1 into n. Each runs in one transaction
 # with `PRAGMA user_version = n`, after a backup copy of the file is written next to it.
 # A released migration is never edited; a change to the schema is a new number.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _add_meta,
     3: _add_charges,
+    4: _compact_tables,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -95,10 +95,15 @@ class TargetState:
 
     def opened(self, series: Series, bucket: BucketKey) -> None:
         """`series` holds the open bucket `bucket`, which it did not hold before."""
+        self.opened_by(bucket, [(series.family, series.labels)])
+
+    def opened_by(self, bucket: BucketKey, keys: list[tuple[str, Labels]]) -> None:
+        """The series of `keys` (family, labels) hold the open bucket `bucket`, which they did
+        not hold before (a commit's new buckets, counted once per bucket)."""
         stream, start = bucket
         counts = self.open_buckets.setdefault(stream, {})
-        counts[start] = counts.get(start, 0) + 1
-        self.by_stream.setdefault(stream, set()).add((series.family, series.labels))
+        counts[start] = counts.get(start, 0) + len(keys)
+        self.by_stream.setdefault(stream, set()).update(keys)
 
     def closed(self, bucket: BucketKey) -> None:
         """A series no longer holds the open bucket `bucket`. Its place in `by_stream` is the

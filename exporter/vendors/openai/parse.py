@@ -5,7 +5,8 @@ quantity, labelled by the group keys the endpoint supports; tolerant of fields i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from exporter.model import Flow
@@ -33,6 +34,21 @@ class BucketParser:
             | _KNOWN_EXTRA
         )
         self._label_fields = (*spec.group_by, *spec.fields_as_labels)
+        # A result's label values, then every quantity's fixed labels, then "": each quantity
+        # picks its family's label tuple from that one row by position (a fixed label wins
+        # over a result field of the same name; a label neither gives is "").
+        width = len(self._label_fields)
+        self._constants: list[str] = []
+        self._quantities: list[tuple[str, str, Callable[[list[str]], tuple[str, ...]]]] = []
+        for field, (family, fixed) in spec.quantities.items():
+            at = {n: i for i, n in enumerate(self._label_fields)}
+            for label, value in fixed.items():
+                at[label] = width + len(self._constants)
+                self._constants.append(value)
+            self._quantities.append(
+                (field, family, _picker([at.get(n, -1) for n in _LABELS_OF[family]]))
+            )
+        self._constants.append("")  # position -1
 
     def bucket(self, bucket: Any) -> Iterator[Flow]:
         name = self.spec.name
@@ -51,28 +67,33 @@ class BucketParser:
         for result in results:
             yield from self.result(result, start, end)
 
-    def result(self, result: Any, start: int, end: int) -> Iterator[Flow]:
+    def result(self, result: Any, start: int, end: int) -> list[Flow]:
         name = self.spec.name
         if not isinstance(result, dict):
             raise UpstreamError(name, "a result is not an object")
-        for key in result:
-            if key not in self._known:
-                self.unknown.add(key)
-        keys = {k: label_value(result.get(k)) for k in self._label_fields}
-        for field, (family, fixed) in self.spec.quantities.items():
-            raw = result.get(field)
+        if unknown := result.keys() - self._known:
+            self.unknown |= unknown
+        get = result.get
+        row = [
+            value if type(value) is str else label_value(value)
+            for value in map(get, self._label_fields)
+        ]
+        row += self._constants
+        flows = []
+        for field, family, pick in self._quantities:
+            raw = get(field)
             if raw is None:
                 continue
             if field == "amount":
                 value = self._amount(raw)
                 if value is None:
                     continue
+            elif type(raw) is int and raw >= 0:  # the usual count: `quantity`'s checks, inlined
+                value = float(raw)
             else:
                 value = quantity(raw, name, field, strings=True)
-            labels = {**keys, **fixed}
-            yield Flow(
-                family, tuple(labels.get(n, "") for n in _LABELS_OF[family]), start, end, value
-            )
+            flows.append(Flow(family, pick(row), start, end, value))
+        return flows
 
     def _amount(self, raw: Any) -> float | None:
         if not isinstance(raw, dict):
@@ -82,6 +103,16 @@ class BucketParser:
             self.non_usd.add(currency[:16])
             return None
         return quantity(raw.get("value", 0), self.spec.name, "amount.value", strings=True)
+
+
+def _picker(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """A function of a row that returns the values at `positions` as a tuple."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda row: (row[only],)
+    if not positions:
+        return lambda row: ()
+    return operator.itemgetter(*positions)
 
 
 def label_value(value: Any) -> str:

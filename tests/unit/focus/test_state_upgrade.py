@@ -1,6 +1,7 @@
 """Every earlier state file gains the daily cost history: 0.1.0's (schema 1, the committed
-fixture) and a schema-2 file are migrated to schema 3, and the cost days they still hold (the
-current month's, as the fixture's month-to-date counters say) are exported exactly."""
+fixture) and schema-2 and schema-3 files are migrated to schema 4, and the cost days they
+still hold (the current month's, as the fixture's month-to-date counters say) are exported
+exactly."""
 
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ def schema_1(path: Path) -> None:
     shutil.copyfile(FIXTURE / "ledger.sqlite", path)
 
 
-def schema_2(path: Path) -> None:
-    """The fixture migrated by a version that knew schema 2 and nothing later."""
-    schema_1(path)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(schema_module, "MIGRATIONS", {2: schema_module.MIGRATIONS[2]})
-        patch.setattr(schema_module, "SCHEMA_VERSION", 2)
-        Ledger(path).close()
-    assert schema_version(path) == 2
+def migrated_up_to(version: int) -> Callable[[Path], None]:
+    """The fixture migrated by a version that knew schema `version` and nothing later."""
+
+    def make(path: Path) -> None:
+        schema_1(path)
+        known = {n: m for n, m in schema_module.MIGRATIONS.items() if n <= version}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(schema_module, "MIGRATIONS", known)
+            patch.setattr(schema_module, "SCHEMA_VERSION", version)
+            Ledger(path).close()
+        assert schema_version(path) == version
+
+    return make
 
 
 def september_costs() -> dict[tuple[str, str], Decimal]:
@@ -51,7 +57,11 @@ def september_costs() -> dict[tuple[str, str], Decimal]:
     }
 
 
-@pytest.mark.parametrize("make", [schema_1, schema_2], ids=["schema-1 (0.1.0)", "schema-2"])
+@pytest.mark.parametrize(
+    "make",
+    [schema_1, migrated_up_to(2), migrated_up_to(3)],
+    ids=["schema-1 (0.1.0)", "schema-2", "schema-3"],
+)
 def test_an_older_state_file_exports_its_cost_days(
     tmp_path: Path, make: Callable[[Path], None]
 ) -> None:
@@ -61,7 +71,7 @@ def test_an_older_state_file_exports_its_cost_days(
     ledger = Ledger(path, clock=lambda: float(T_END))
     ledger.declare(TARGET, plugin("openai").families)
     ledger.close()
-    assert schema_version(path) == SCHEMA_VERSION == 3
+    assert schema_version(path) == SCHEMA_VERSION == 4
     assert (tmp_path / f"ledger.sqlite.schema-{before}.backup").exists()
 
     export = FocusExport(path, clock=lambda: float(T_END))

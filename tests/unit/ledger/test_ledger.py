@@ -124,6 +124,38 @@ def test_a_bucket_missing_from_a_re_read_is_zero_and_the_counter_holds_its_peak(
     assert counter(ledger) == {("m",): 20}
 
 
+def test_a_rise_writes_no_series_row_and_a_held_peak_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The stored `emitted` is a lower bound (schema 4): a poll that only raises a bucket
+    writes the bucket, not the series; a counter holding a peak above its true sum writes it."""
+
+    def stored_emitted() -> float:
+        db = sqlite3.connect(tmp_path / "state.sqlite")
+        try:
+            return float(db.execute("SELECT emitted FROM series").fetchone()[0])
+        finally:
+            db.close()
+
+    ledger, up = open_ledger(tmp_path), Upstream()
+    now = T0 + 10
+    up.set(T0, ("m",), 4)
+    poll(ledger, up, now)
+    up.set(T0, ("m",), 14)
+    poll(ledger, up, now + 5)
+    assert stored_emitted() == 4, "a rise rewrote the series row"
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    assert counter(ledger) == {("m",): 14}, "loading takes the true sum above the stored bound"
+    up.set(T0, ("m",), 9)  # a downward revision: the counter holds 14
+    poll(ledger, up, now + 6)
+    assert stored_emitted() == 14
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    assert counter(ledger) == {("m",): 14}, "the held peak was lost in a restart"
+    ledger.close()
+
+
 def test_settled_buckets_are_folded_and_state_stays_bounded(tmp_path: Path) -> None:
     ledger, up = open_ledger(tmp_path), Upstream()
     origin = window_of(ledger, T0).start
