@@ -33,6 +33,9 @@ class PendingCommit:
         self.state = state
         self.limit = limit
         self.next_id = next_id
+        # A series with an id from here on is new: the journal holds none of its changes (a
+        # failed commit drops it whole; it is written and indexed whole when durable).
+        self.first_new = next_id
         # the series this commit changes: published ones (changed in place) and new ones
         self.touched: dict[tuple[str, Labels], Series] = {}
         self.created: set[int] = set()  # ids of the touched series that are new
@@ -76,13 +79,16 @@ class PendingCommit:
     def fold(self, series: Series, key: BucketKey) -> None:
         """Move a settled bucket into the series' base and its day and month period sums."""
         old = series.buckets.pop(key)
-        self.journal.buckets.setdefault((series.id, key), (series, old))
+        published = series.id < self.first_new
+        if published:
+            self.journal.buckets.setdefault((series.id, key), (series, old))
         value, start = old[1], key[1]
         series.base = math.fsum([series.base, value])
         periods, log = series.periods, self.journal.periods
         for period in (("day", day_start(start)), ("month", month_start(start))):
             was = periods.get(period)
-            log.setdefault((series.id, period), (series, was))
+            if published:
+                log.setdefault((series.id, period), (series, was))
             periods[period] = math.fsum([was if was is not None else 0.0, value])
 
     def prune_periods(self, series: Series, oldest: int) -> None:
@@ -93,7 +99,9 @@ class PendingCommit:
             oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
         log = self.journal.periods
         for key in [k for k in series.periods if k[1] < oldest]:
-            log.setdefault((series.id, key), (series, series.periods.pop(key)))
+            was = series.periods.pop(key)
+            if series.id < self.first_new:
+                log.setdefault((series.id, key), (series, was))
 
     def undo(self) -> None:
         """The transaction failed: the published series go back to what they were."""
@@ -118,12 +126,14 @@ class PendingCommit:
             streams -= {stream for stream, _ in series.buckets}
             for stream in streams:
                 state.by_stream.get(stream, set()).discard((series.family, series.labels))
-        for key, keys in opened.items():  # (a bucket a series lost is counted down first)
-            state.opened_by(key, keys)
         created = self.created
         for series in self.touched.values():
             if series.id in created:
                 state.series.setdefault(series.family, {})[series.labels] = series
+                for key in series.buckets:
+                    opened.setdefault(key, []).append((series.family, series.labels))
+        for key, keys in opened.items():  # (a bucket a series lost is counted down first)
+            state.opened_by(key, keys)
 
     def flows(self, stream: Stream, read: StreamRead) -> None:
         cursor = self.state.cursors.get(stream.name)
@@ -212,7 +222,7 @@ class PendingCommit:
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
-        created, next_id, intern = self.created, self.next_id, sys.intern
+        created, next_id, intern, first_new = self.created, self.next_id, sys.intern, self.first_new
         # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
@@ -246,7 +256,8 @@ class PendingCommit:
                 # a new open bucket: one for `settle` to look at (a series that held one of
                 # the stream before is in `by_stream`)
                 written.add(series_key)
-            log.setdefault((series.id, bucket), (series, old))
+            if series.id < first_new:
+                log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
                 del series.buckets[bucket]
             else:

@@ -25,14 +25,11 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
     buckets, period sums and scalars that it changed (its journal says which): a poll that
     raises one open bucket per series writes two rows per series, not a series' worth."""
     created = work.created
+    new = [s for s in work.touched.values() if s.id in created]
     db.executemany(
         "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (s.id, target, s.family, labels_json(s.labels), s.origin, s.base, s.emitted)
-            for s in work.touched.values()
-            if s.id in created
-        ],
+        [(s.id, target, s.family, labels_json(s.labels), s.origin, s.base, s.emitted) for s in new],
     )
     # The stored `emitted` is a lower bound (loading takes the larger of it and the true sum):
     # written with a changed base, or where the counter holds a peak above its true sum. A
@@ -50,6 +47,9 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
     buckets = [(sid, key[0], key[1], end, value) for sid, key, (end, value) in changed]
     sums, gone_periods = _split(work.journal.periods, _periods_of)
     periods = [(sid, key[0], key[1], value) for sid, key, value in sums]
+    # New series are not in the journal: all they hold is new
+    buckets += [(s.id, k[0], k[1], end, v) for s in new for k, (end, v) in s.buckets.items()]
+    periods += [(s.id, k[0], k[1], v) for s in new for k, v in s.periods.items()]
     db.executemany("DELETE FROM buckets WHERE series_id=? AND stream=? AND start=?", gone_buckets)
     db.executemany(
         "INSERT INTO buckets (series_id, stream, start, end, value) VALUES (?, ?, ?, ?, ?) "
