@@ -80,11 +80,18 @@ async def render(tmp: Path) -> tuple[str, str]:
             answer = await client.post(f"{url}/_sim/clock", json={"freeze": True, "at": NOW})
             answer.raise_for_status()
         path = tmp / "demo.yaml"
-        path.write_text(yaml.safe_dump(demo_config()))
+        config_dict = demo_config()
+        for source in config_dict["sources"]:
+            # the demo's few-second polls with their timeout, where a loaded CI machine, the
+            # simulator sharing the event loop, could run out of it: what is rendered is the same
+            source.update(interval="10m", timeout="5m")
+        path.write_text(yaml.safe_dump(config_dict))
         config = load_config(path, env={"SIMULATOR_URL": url, "DEMO_STATE_DIR": str(tmp / "state")})
         daemon = Daemon(config, clock=lambda: float(NOW))
         try:
-            assert await daemon.poll_all(), "a poll of a demo target failed"
+            polled = await daemon.poll_all()
+            failed = {t.name: t.last_error for t in daemon.state.targets.values() if not t.up}
+            assert polled, f"a poll of a demo target failed: {failed}"
             exposition = daemon.state.exposition
             assert exposition is not None
             return masked(exposition.text.decode()), masked(exposition.openmetrics.decode())
