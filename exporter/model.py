@@ -33,7 +33,10 @@ def bound_label(value: str) -> str:
 
 
 def bound_labels(labels: Labels) -> Labels:
-    if max(map(len, labels), default=0) <= MAX_LABEL_LENGTH and "".join(labels).isascii():
+    joined = "".join(labels)
+    if joined.isascii() and (
+        len(joined) <= MAX_LABEL_LENGTH or max(map(len, labels)) <= MAX_LABEL_LENGTH
+    ):
         return labels  # the common case, checked without a Python call per value
     return tuple(map(bound_label, labels))
 

@@ -231,7 +231,7 @@ class PendingCommit:
                 p = stored[family_name].get(labels) if family_name in stored else None
                 if p is None:  # a new series (`touch`, inlined)
                     series = Series(
-                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0
+                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0, {}, {}
                     )
                     created.add(next_id)
                     next_id += 1
