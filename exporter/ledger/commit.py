@@ -144,7 +144,7 @@ class PendingCommit:
         # to it), or None for a name that is no counter of the target: looked up once per
         # read, not per flow
         counters: dict[str, tuple[int, dict[Labels, Series], set[Labels]] | None] = {}
-        limit = self.limit
+        limit, put = self.limit, new.setdefault
         for flow in read.flows:
             name, labels = flow.family, flow.labels
             if name in counters:
@@ -175,10 +175,9 @@ class PendingCommit:
                         self.overflowed += 1
                         labels = (OVERFLOW,) * counter[0]
             key = (name, labels, flow.start)
-            seen = new.get(key)
-            if seen is None:
-                new[key] = (flow.end, flow.value)
-            else:
+            value = (flow.end, flow.value)
+            seen = put(key, value)  # (one lookup: a key is rarely read twice)
+            if seen is not value:
                 new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
         first = cursor is None
         again = stream.name in self.written  # the same stream read twice in one commit
@@ -223,6 +222,7 @@ class PendingCommit:
         ends: dict[int, int] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
         created, next_id, intern, first_new = self.created, self.next_id, sys.intern, self.first_new
+        last_start, bucket = -1, (name, -1)
         # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
@@ -239,7 +239,9 @@ class PendingCommit:
                 else:
                     held[p.id] = (p, p.base, p.emitted, p.sample)
                     series = touched[series_key] = p
-            bucket = keys.get(start) or keys.setdefault(start, (name, start))
+            if start != last_start:  # (rows come grouped by bucket)
+                bucket = keys.get(start) or keys.setdefault(start, (name, start))
+                last_start = start
             old = series.buckets.get(bucket)
             if old is not None:
                 if start_at <= start < end_at:

@@ -218,8 +218,12 @@ class Ledger:
                 oldest_period = previous_month_start(now)
                 peaks = work.peaks
                 for series in work.touched.values():
-                    # `Series.true_sum`, inlined: once per changed series
-                    true_sum = fsum([series.base, *map(_second, series.buckets.values())])
+                    # `Series.true_sum`, inlined: once per changed series (with one open bucket,
+                    # one addition: IEEE rounds a sum of two exactly, as fsum does)
+                    if len(series.buckets) == 1:
+                        true_sum = series.base + next(iter(series.buckets.values()))[1]
+                    else:
+                        true_sum = fsum([series.base, *map(_second, series.buckets.values())])
                     emitted = max(series.emitted, true_sum)
                     if emitted != series.emitted:
                         series.emitted = emitted
