@@ -1,7 +1,8 @@
 """Commit arithmetic: what one commit changes (buckets read, buckets settled into a series' base,
 levels replaced, label sets beyond the limit overflowed). Published series are changed in place
-(no copy per poll), every change kept in a `Journal`: a failed transaction undoes them, and the
-ledger's readers wait for the commit (`Ledger.samples`), so none sees a state not durable."""
+(no copy per poll), every change kept in a `Journal`: a failed transaction undoes them (a new
+series is simply dropped), and the ledger's readers wait for the commit (`Ledger.samples`), so
+none sees a state not durable."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ def labels_json(labels: Labels) -> str:
 def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> None:
     """Save what `work` changed: rows of its new series, and of the published ones only the
     buckets, period sums and scalars that it changed (its journal says which): a poll that
-    raises one open bucket per series writes two rows per series, not a series' worth."""
+    raises one open bucket per series writes one row per series (its bucket), not a series'
+    worth."""
     created = work.created
     new = [s for s in work.touched.values() if s.id in created]
     db.executemany(
