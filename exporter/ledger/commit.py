@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from exporter.ledger.journal import Journal
 from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start
-from exporter.model import Family, Kind, Labels, Stream, StreamRead, bound_labels, month_start
+from exporter.model import Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
 OVERFLOW = "__overflow__"
 
@@ -34,12 +34,11 @@ class PendingCommit:
         self.state = state
         self.limit = limit
         self.next_id = next_id
-        # A series with an id from here on is new: the journal holds none of its changes (a
-        # failed commit drops it whole; it is written and indexed whole when durable).
+        # A series with an id from here on is new (`is_new`): the journal holds none of its
+        # changes (a failed commit drops it whole; it is written and indexed whole when durable).
         self.first_new = next_id
         # the series this commit changes: published ones (changed in place) and new ones
         self.touched: dict[tuple[str, Labels], Series] = {}
-        self.created: set[int] = set()  # ids of the touched series that are new
         self.journal = Journal()
         self.cursors: dict[str, Cursor] = {}
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
@@ -57,30 +56,25 @@ class PendingCommit:
         self.peaks: set[int] = set()
         self.up = self.down = self.ignored = self.overflowed = 0
 
-    def touch(self, family: Family, labels: Labels, origin: int) -> Series:
-        """The series this commit changes (held in the journal on first use; a new series if
-        none, published with the commit)."""
-        key = (family.name, labels)
-        series = self.touched.get(key)
-        if series is not None:
-            return series
-        existing = self.state.series.get(family.name, {}).get(labels)
-        if existing is not None:
-            series = existing
-            self.journal.hold(series)
-        else:
-            # Interned: values repeat across series (projects, models), as when loaded.
-            labels = tuple(map(sys.intern, labels))
-            series = Series(self.next_id, family.name, labels, origin, 0.0, 0.0)
-            self.created.add(series.id)
-            self.next_id += 1
+    def is_new(self, series: Series) -> bool:
+        """`series` is made by this commit (not published before it)."""
+        return series.id >= self.first_new
+
+    def touch(self, series: Series) -> Series:
+        """`series` (published, or made by this commit) is changed by this commit: a published
+        one is held in the journal the first time. New series are made by `_apply`."""
+        key = (series.family, series.labels)
+        touched = self.touched.get(key)
+        if touched is not None:
+            return touched
+        self.journal.hold(series)
         self.touched[key] = series
         return series
 
     def fold(self, series: Series, key: BucketKey) -> None:
         """Move a settled bucket into the series' base and its day and month period sums."""
         old = series.buckets.pop(key)
-        published = series.id < self.first_new
+        published = not self.is_new(series)
         if published:
             self.journal.buckets.setdefault((series.id, key), (series, old))
         value, start = old[1], key[1]
@@ -101,7 +95,7 @@ class PendingCommit:
         log = self.journal.periods
         for key in [k for k in series.periods if k[1] < oldest]:
             was = series.periods.pop(key)
-            if series.id < self.first_new:
+            if not self.is_new(series):
                 log.setdefault((series.id, key), (series, was))
 
     def undo(self) -> None:
@@ -127,9 +121,8 @@ class PendingCommit:
             streams -= {stream for stream, _ in series.buckets}
             for stream in streams:
                 state.by_stream.get(stream, set()).discard((series.family, series.labels))
-        created = self.created
         for series in self.touched.values():
-            if series.id in created:
+            if self.is_new(series):
                 state.series.setdefault(series.family, {})[series.labels] = series
                 for key in series.buckets:
                     opened.setdefault(key, []).append((series.family, series.labels))
@@ -222,19 +215,19 @@ class PendingCommit:
         keys: dict[int, BucketKey] = {}
         ends: dict[int, int] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
-        created, next_id, intern, first_new = self.created, self.next_id, sys.intern, self.first_new
+        next_id, intern, first_new = self.next_id, sys.intern, self.first_new
         last_start, bucket = -1, (name, -1)
-        # Loop spelled out (`touch` and `Journal.hold` inlined): it runs once per changed row.
+        # Loop spelled out (`touch`, `Journal.hold` and `is_new` inlined): it runs once per
+        # changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key)
             if series is None:
                 p = stored[family_name].get(labels) if family_name in stored else None
-                if p is None:  # a new series (`touch`, inlined)
+                if p is None:  # a new series; its labels interned, as when loaded
                     series = Series(
                         next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0, {}, {}
                     )
-                    created.add(next_id)
                     next_id += 1
                     touched[series_key] = series
                 else:
@@ -299,7 +292,7 @@ class PendingCommit:
                         remaining = end
             if not due:
                 continue
-            series = self.touch(self.state.families[family_name], labels, current.origin)
+            series = self.touch(current)
             for bucket in due:
                 self.fold(series, bucket)
         # No open bucket left: any bound is true; the cursor is one (new buckets end after it).

@@ -108,7 +108,7 @@ class DailyHistory:
         observed = month_start(now)
         rows: list[tuple[int, int, int, float]] = []
         published = [work.touched[key] for key in work.days]
-        befores = work.journal.befores([s for s in published if s.id not in work.created])
+        befores = work.journal.befores([s for s in published if not work.is_new(s)])
         for key, days in work.days.items():
             series = work.touched[key]
             before = befores.get(series.id)

@@ -173,7 +173,7 @@ class Ledger:
                         if not keys:
                             continue
                         newest = max([newest, *(series.buckets[k][0] for k in keys)])
-                        touched = work.touch(state.families[family_name], labels, series.origin)
+                        touched = work.touch(series)
                         for key in keys:
                             work.fold(touched, key)
                     cursors[name] = Cursor(align_up(newest, width), cursor.origin, width)

@@ -25,8 +25,7 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
     buckets, period sums and scalars that it changed (its journal says which): a poll that
     raises one open bucket per series writes one row per series (its bucket), not a series'
     worth."""
-    created = work.created
-    new = [s for s in work.touched.values() if s.id in created]
+    new = [s for s in work.touched.values() if work.is_new(s)]
     db.executemany(
         "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
