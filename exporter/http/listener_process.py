@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import multiprocessing
 import os
@@ -37,6 +35,7 @@ from exporter.exposition.render import Exposition
 from exporter.focus.export import FocusExport
 from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.runtime.logs import configure_logging
+from exporter.runtime.memory import map_large_blocks
 
 READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
 RELOAD_SNAPSHOT_WAIT = 10.0  # seconds a reload's answer waits for the snapshot that shows it
@@ -261,21 +260,6 @@ def listener_main(data: Connection, control: Connection, settings: ListenerSetti
     map_large_blocks()
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(_listen(data, control, settings))
-
-
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-LARGE_BLOCK = 1 << 20  # bytes: a snapshot's variants are larger, a response's slices smaller
-
-
-def map_large_blocks() -> None:
-    """Have glibc map each block of `LARGE_BLOCK` bytes or more on its own, so the bytes of
-    a replaced snapshot go back to the system when freed. Left alone, glibc raises its mapping
-    threshold after the first such block is freed (up to 32 MiB), and later snapshots are read
-    into heaps it keeps: at 100k series this process held 194 MB instead of 124 MB after ten
-    polls (bench/RESULTS.md, round three). Nothing is done off glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK)
 
 
 async def _listen(data: Connection, control: Connection, settings: ListenerSettings) -> None:
