@@ -24,12 +24,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 from bench.machine import machine_header
 from bench.scrape import VARIANTS, memory_of
 from testkit.memory import memory_kib
-from testkit.processes import free_port
+from testkit.processes import free_port, http, wait_for
 
 MB = 1024 * 1024
 DAEMON = ("exporter.daemon", "exporter.http.listener_process")  # all the daemon imports
@@ -102,18 +101,14 @@ def measure(n: int, polls: int) -> dict[str, float]:
 def scrape_each_variant(port: int, text: bytes, wait: float = 300.0) -> float:
     """Once the listener serves `text` (the last snapshot may still be on its way down the
     pipe), read each variant once from it; the bytes read, in MB."""
-    deadline = time.monotonic() + wait
-    while get(port, VARIANTS["text"]) != text:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the listener did not serve the last snapshot in {wait:g} s")
-        time.sleep(0.5)
+    wait_for(lambda: get(port, VARIANTS["text"]) == text, "the last snapshot served", wait, 0.5)
     return sum(len(get(port, headers)) for headers in VARIANTS.values()) / 1e6
 
 
 def get(port: int, headers: dict[str, str]) -> bytes:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
-    with urllib.request.urlopen(request, timeout=300) as response:
-        body: bytes = response.read()
+    status, body, _ = http(f"http://127.0.0.1:{port}/metrics", headers=headers, timeout=300)
+    if status != 200:
+        raise RuntimeError(f"the listener answered {status}")
     return body
 
 
