@@ -44,7 +44,7 @@ STAGES = (
     "rows to flows",
     "fold + SQLite",
     "samples()",
-    "render (4 variants)",
+    "render (2 gzip variants)",
 )
 
 

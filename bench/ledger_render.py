@@ -96,7 +96,7 @@ def measure(n: int) -> str:
         render_wall = time.perf_counter() - wall
     return (
         f"| {n:,} | {commit_wall:.2f} | {commit_cpu:.2f} | {reread_cpu:.2f} | {size / 1e6:.1f} | "
-        f"{samples_wall:.2f} | {render_wall:.2f} | {len(exposition.text) / 1e6:.1f} | "
+        f"{samples_wall:.2f} | {render_wall:.2f} | {exposition.text_size / 1e6:.1f} | "
         f"{len(exposition.text_gzip) / 1e6:.2f} |"
     )
 

@@ -101,8 +101,8 @@ def stages(n: int, polls: int = 2) -> list[str]:
                 exposition = renderer.render(ledger.samples("t"), registry)
             _trim()
             stage(
-                "rendered and trimmed (4 variants: "
-                f"{sum(map(len, (exposition.text, exposition.openmetrics))) / MB:.0f} MB plain, "
+                "rendered and trimmed (2 gzip variants kept: "
+                f"{(exposition.text_size + exposition.openmetrics_size) / MB:.0f} MB plain, "
                 f"{sum(map(len, (exposition.text_gzip, exposition.openmetrics_gzip))) / MB:.1f}"
                 " MB gzip)"
             )

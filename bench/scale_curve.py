@@ -135,7 +135,7 @@ def main() -> None:
         " a scrape of each variant: every process (the ledger's and the listener's).\n"
     )
     print(
-        "| series | fold CPU s: first poll / re-read | render CPU s (samples() + 4 variants):"
+        "| series | fold CPU s: first poll / re-read | render CPU s (samples() + 2 gzip variants):"
         " first / re-read | RSS MB, all processes | of which the listener MB | peak RSS MB"
         " (sum of peaks) | daemon imported, RSS MB | state file MB | bytes per series |"
     )

@@ -121,8 +121,8 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
         rss = memory_kib()["VmRSS"]
         print(
             f"ready commit={commit:.2f} render={rendered:.2f} rss_kib={rss}"
-            f" text={len(exposition.text)} text_gzip={len(exposition.text_gzip)}"
-            f" openmetrics={len(exposition.openmetrics)}"
+            f" text={exposition.text_size} text_gzip={len(exposition.text_gzip)}"
+            f" openmetrics={exposition.openmetrics_size}"
             f" openmetrics_gzip={len(exposition.openmetrics_gzip)}",
             flush=True,
         )

@@ -89,9 +89,9 @@ def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Ex
     self_om = self_om.removesuffix(b"# EOF\n")
     om_bytes = "".join(om).encode("utf-8") + self_om + b"# EOF\n"
     return Exposition(
-        text=text_bytes,
         text_gzip=gzip.compress(text_bytes, compresslevel=6, mtime=0),
-        openmetrics=om_bytes,
         openmetrics_gzip=gzip.compress(om_bytes, compresslevel=6, mtime=0),
+        text_size=len(text_bytes),
+        openmetrics_size=len(om_bytes),
         series=count,
     )

@@ -13,10 +13,10 @@ import functools
 import math
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from isal import isal_zlib
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
@@ -33,15 +33,46 @@ disable_created_metrics()  # self-metrics: no `_created` series in the text form
 
 @dataclass(frozen=True, slots=True)
 class Exposition:
-    """The rendered bytes, every variant ready. (Keeping plain OpenMetrics only as gzip saved
-    21 MB at 100k series, but each plain request then allocated its own 21 MB copy: 16
-    concurrent ones cost more than was saved; see bench/RESULTS.md.)"""
+    """The rendered bytes, kept gzip-compressed only: a gzip scrape (Prometheus asks for gzip) is
+    a memory copy, a plain one is inflated as it is sent (`plain`), a slice at a time. Keeping the
+    plain variants too held 4-5x the bytes twice, once in each process (at 100k series 24 MB in
+    the daemon's and 30 MB in the listener's; see bench/RESULTS.md)."""
 
-    text: bytes
     text_gzip: bytes
-    openmetrics: bytes
     openmetrics_gzip: bytes
+    text_size: int  # the plain bytes' lengths (Content-Length of a plain scrape)
+    openmetrics_size: int
     series: int
+
+    @property
+    def text(self) -> bytes:
+        """The text format's plain bytes, inflated (a copy: for tests and `once`)."""
+        return b"".join(plain_slices(self.text_gzip))
+
+    @property
+    def openmetrics(self) -> bytes:
+        """The OpenMetrics plain bytes, inflated (a copy)."""
+        return b"".join(plain_slices(self.openmetrics_gzip))
+
+
+PLAIN_SLICE = 256 * 1024
+
+
+def plain_slices(gzipped: bytes, size: int = PLAIN_SLICE) -> Iterator[bytes]:
+    """A gzip member's plain bytes, `size` at a time: a plain scrape holds one slice, not a copy
+    of the whole exposition. The CRC and length in the trailer are checked at the end."""
+    reader = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+    data = gzipped
+    while data:
+        out = reader.decompress(data, size)
+        if out:
+            yield out
+        data = reader.unconsumed_tail
+    rest = reader.flush()
+    if rest:
+        yield rest
+    if not reader.eof or reader.unused_data:
+        raise ValueError("an exposition is one whole gzip member")
 
 
 def escape_label(value: str) -> str:
@@ -73,16 +104,26 @@ class _Escaped(dict[str, str]):
         return escaped
 
 
+class _Part(NamedTuple):
+    """A piece of the exposition as its two gzip variants hold it: each format's deflate segment,
+    and the CRC-32 and length of the plain bytes it compresses (the trailer combines them)."""
+
+    text: bytes | memoryview
+    openmetrics: bytes | memoryview
+    text_crc: int
+    text_size: int
+    openmetrics_crc: int
+    openmetrics_size: int
+
+
 class _Chunk(NamedTuple):
     """Up to `Renderer.CHUNK` series of one family and target as last rendered: the samples they
-    were rendered from and where their bytes sit in the previous exposition (offset, length) for
-    each variant: text, OpenMetrics, and each one's deflate segment."""
+    were rendered from, where their deflate segments sit in the previous exposition's gzip
+    variants (offset, length; text then OpenMetrics), and their plain CRC-32s and lengths."""
 
     samples: list[Sample]
-    spans: tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]
-
-
-_Piece = tuple[bytes | memoryview, bytes | memoryview, bytes | memoryview, bytes | memoryview]
+    spans: tuple[tuple[int, int], tuple[int, int]]
+    sums: tuple[int, int, int, int]
 
 
 # ISA-L's level 1: about 4x less CPU than zlib's level 1, and fewer bytes (bench/RESULTS.md)
@@ -101,20 +142,39 @@ def _deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush(isal_zlib.Z_SYNC_FLUSH)
 
 
-def _gzip_trailer(plain: bytes) -> bytes:
-    return struct.pack("<II", isal_zlib.crc32(plain), len(plain) & 0xFFFFFFFF)
+def _part(text: bytes, openmetrics: bytes) -> _Part:
+    """Plain text and OpenMetrics bytes compressed (once when they are the same bytes)."""
+    text_deflated = _deflate(text)
+    if openmetrics is text:
+        crc = isal_zlib.crc32(text)
+        return _Part(text_deflated, text_deflated, crc, len(text), crc, len(text))
+    return _Part(
+        text_deflated,
+        _deflate(openmetrics),
+        isal_zlib.crc32(text),
+        len(text),
+        isal_zlib.crc32(openmetrics),
+        len(openmetrics),
+    )
+
+
+def _gzip_member(segments: list[bytes | memoryview], crc: int, size: int) -> bytes:
+    """One gzip member of deflate segments (each ended by a sync flush) and its plain bytes'
+    CRC-32 and length."""
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return b"".join([_GZIP_HEADER, *segments, _DEFLATE_END, trailer])
 
 
 class Renderer:
     """Renders in chunks and keeps them: a family's series of one target are cut into chunks of
     `CHUNK` series; a chunk whose samples equal those it was last rendered from is not rendered
-    again, its bytes (plain and compressed) are taken from the previous exposition. Each gzip
-    variant is one gzip member whose deflate stream is the chunks' segments joined (each
-    compressed on its own, ended by a sync flush), then an empty final block and the trailer
-    (CRC-32 of the joined plain bytes). One member, not one per chunk: Go's reader (Prometheus)
-    reads concatenated members, but httpx and others stop after the first. The label part of
-    each series' lines is kept per series, so a changed chunk costs a join of cached label text
-    and value text.
+    again, its deflate segments are taken from the previous exposition. Each gzip variant is one
+    gzip member whose deflate stream is the chunks' segments joined (each compressed on its own,
+    ended by a sync flush), then an empty final block and the trailer (the chunks' CRC-32s
+    combined, so no plain bytes are kept or joined). One member, not one per chunk: Go's reader
+    (Prometheus) reads concatenated members, but httpx and others stop after the first. The label
+    part of each series' lines is kept per series, so a changed chunk costs a join of cached
+    label text and value text.
 
     The output equals the straightforward renderer's byte for byte (plain) and after gzip
     decompression (tests/unit/exposition/test_render_chunks.py). Samples are compared by value: the
@@ -127,7 +187,7 @@ class Renderer:
         self._lock = threading.Lock()
         self._last: Exposition | None = None
         self._chunks: dict[tuple[str, str, int, int], _Chunk] = {}
-        self._headers: dict[Family, _Piece] = {}
+        self._headers: dict[Family, _Part] = {}
         # (family, target) -> label values -> '{target="...",...}'
         self._labels: dict[tuple[str, str], dict[Labels, str]] = {}
 
@@ -142,21 +202,16 @@ class Renderer:
             entry[1].append(item)
         last = self._last
         old = (
-            (
-                memoryview(last.text),
-                memoryview(last.openmetrics),
-                memoryview(last.text_gzip),
-                memoryview(last.openmetrics_gzip),
-            )
+            (memoryview(last.text_gzip), memoryview(last.openmetrics_gzip))
             if last is not None
             else None
         )
-        pieces: list[_Piece] = []
+        pieces: list[_Part] = []
         keys: list[tuple[str, str, int, int] | None] = []
         chunks: dict[tuple[str, str, int, int], _Chunk] = {}
         seen: dict[tuple[str, str], int] = {}
         labels_cache: dict[tuple[str, str], dict[Labels, str]] = {}
-        headers: dict[Family, _Piece] = {}
+        headers: dict[Family, _Part] = {}
         escaped = _Escaped()
         count = 0
         for family, items in grouped.values():
@@ -175,11 +230,12 @@ class Renderer:
                     key = (family.name, item.target, occurrence, index)
                     chunk = self._chunks.get(key)
                     if old is not None and chunk is not None and chunk.samples == part:
-                        where = zip(old, chunk.spans, strict=True)
-                        piece = cast(_Piece, tuple(v[o : o + n] for v, (o, n) in where))
+                        (to, tn), (oo, on) = chunk.spans
+                        piece = _Part(old[0][to : to + tn], old[1][oo : oo + on], *chunk.sums)
                     else:
-                        chunk = _Chunk(part, ((0, 0), (0, 0), (0, 0), (0, 0)))
                         piece = _render_chunk(family, item.target, part, cache, escaped)
+                        sums = (piece[2], piece[3], piece[4], piece[5])
+                        chunk = _Chunk(part, ((0, 0), (0, 0)), sums)
                     chunks[key] = chunk
                     pieces.append(piece)
                     keys.append(key)
@@ -187,25 +243,26 @@ class Renderer:
                     labels_cache[group] = {}
         self_text = generate_latest(registry)
         self_om = generate_openmetrics(registry).removesuffix(b"# EOF\n") + b"# EOF\n"
-        pieces.append((self_text, self_om, _deflate(self_text), _deflate(self_om)))
+        pieces.append(_part(self_text, self_om))
         keys.append(None)
-        columns = [list(column) for column in zip(*pieces, strict=True)]
-        text_bytes, om_bytes = b"".join(columns[0]), b"".join(columns[1])
-        columns[2] = [_GZIP_HEADER, *columns[2], _DEFLATE_END, _gzip_trailer(text_bytes)]
-        columns[3] = [_GZIP_HEADER, *columns[3], _DEFLATE_END, _gzip_trailer(om_bytes)]
-        joined = [text_bytes, om_bytes, b"".join(columns[2]), b"".join(columns[3])]
-        del columns
-        offsets = [0, 0, len(_GZIP_HEADER), len(_GZIP_HEADER)]
+        crcs, sizes = [0, 0], [0, 0]
+        offsets = [len(_GZIP_HEADER), len(_GZIP_HEADER)]
         for at, piece in zip(keys, pieces, strict=True):
-            spans = tuple((o, len(p)) for o, p in zip(offsets, piece, strict=True))
+            crcs[0] = isal_zlib.crc32_combine(crcs[0], piece.text_crc, piece.text_size)
+            om_crc, om_size = piece.openmetrics_crc, piece.openmetrics_size
+            crcs[1] = isal_zlib.crc32_combine(crcs[1], om_crc, om_size)
+            sizes[0] += piece.text_size
+            sizes[1] += om_size
             if at is not None:
-                chunks[at] = chunks[at]._replace(spans=cast(Any, spans))
-            offsets = [o + len(p) for o, p in zip(offsets, piece, strict=True)]
+                spans = ((offsets[0], len(piece.text)), (offsets[1], len(piece.openmetrics)))
+                chunks[at] = chunks[at]._replace(spans=spans)
+            offsets[0] += len(piece.text)
+            offsets[1] += len(piece.openmetrics)
         exposition = Exposition(
-            text=joined[0],
-            openmetrics=joined[1],
-            text_gzip=joined[2],
-            openmetrics_gzip=joined[3],
+            text_gzip=_gzip_member([p.text for p in pieces], crcs[0], sizes[0]),
+            openmetrics_gzip=_gzip_member([p.openmetrics for p in pieces], crcs[1], sizes[1]),
+            text_size=sizes[0],
+            openmetrics_size=sizes[1],
             series=count,
         )
         del old, pieces
@@ -218,7 +275,7 @@ class Renderer:
         return exposition
 
 
-def _header(family: Family) -> _Piece:
+def _header(family: Family) -> _Part:
     help_text = _escape_help(family.help)
     base = family.base_name
     kind = family.kind.value
@@ -226,8 +283,7 @@ def _header(family: Family) -> _Piece:
     om = f"# HELP {base} {help_text}\n# TYPE {base} {kind}\n"
     if family.unit and base.endswith(f"_{family.unit}"):
         om += f"# UNIT {base} {family.unit}\n"
-    om_bytes = om.encode()
-    return (text, om_bytes, _deflate(text), _deflate(om_bytes))
+    return _part(text, om.encode())
 
 
 def _values(values: tuple[float, ...]) -> list[str]:
@@ -253,7 +309,7 @@ def _render_chunk(
     samples: list[Sample],
     cache: dict[Labels, str],
     escaped: _Escaped,
-) -> _Piece:
+) -> _Part:
     """A chunk's bytes, joined from whole columns (name, kept label text, value text) so a
     render costs about what its bytes cost. Label text is kept with its trailing space."""
     labels_values, values, created = zip(*samples, strict=True)
@@ -273,9 +329,8 @@ def _render_chunk(
     value_text = _values(values)
     count = len(samples)
     text_bytes = _interleave(count, family.name, labels_text, value_text, "\n").encode("utf-8")
-    text_deflated = _deflate(text_bytes)
     if family.kind is not Kind.COUNTER:
-        return (text_bytes, text_bytes, text_deflated, text_deflated)
+        return _part(text_bytes, text_bytes)
     total = family.base_name + "_total"
     if None in created:
         om = "".join(
@@ -295,8 +350,7 @@ def _render_chunk(
             map(texts.__getitem__, created),
             "\n",
         )
-    om_bytes = om.encode("utf-8")
-    return (text_bytes, om_bytes, text_deflated, _deflate(om_bytes))
+    return _part(text_bytes, om.encode("utf-8"))
 
 
 def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:

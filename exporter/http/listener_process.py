@@ -45,19 +45,22 @@ class ListenerProcessError(Exception):
     """The listener process could not start (its message says why) or died."""
 
 
-VARIANTS = ("text", "text_gzip", "openmetrics", "openmetrics_gzip")
+VARIANTS = ("text_gzip", "openmetrics_gzip")
 
 
 def encode(state: ServerState, sequence: int = 0) -> list[bytes]:
-    """A snapshot as pipe messages: a JSON header (status, shard, series, its number in the
-    order published), then the exposition's four variants, when there is one."""
+    """A snapshot as pipe messages: a JSON header (status, shard, series and plain sizes, its
+    number in the order published), then the exposition's two gzip variants, when there is one."""
     exposition = state.exposition
     header = {
         "sequence": sequence,
         "targets": [asdict(t) for t in state.targets.values()],
         "shard": list(state.shard),
-        "series": exposition.series if exposition is not None else None,
+        "series": None,
     }
+    if exposition is not None:
+        header["series"] = exposition.series
+        header["sizes"] = [exposition.text_size, exposition.openmetrics_size]
     variants = [getattr(exposition, v) for v in VARIANTS] if exposition is not None else []
     return [json.dumps(header).encode(), *variants]
 
@@ -79,8 +82,11 @@ def receive_numbered(data: Connection) -> tuple[int, Snapshot]:
     shard = (int(fields["shard"][0]), int(fields["shard"][1]))
     if fields["series"] is None:
         return sequence, (None, targets, shard)
-    text, text_gzip, openmetrics, openmetrics_gzip = (data.recv_bytes() for _ in VARIANTS)
-    exposition = Exposition(text, text_gzip, openmetrics, openmetrics_gzip, int(fields["series"]))
+    text_gzip, openmetrics_gzip = (data.recv_bytes() for _ in VARIANTS)
+    text_size, openmetrics_size = (int(size) for size in fields["sizes"])
+    exposition = Exposition(
+        text_gzip, openmetrics_gzip, text_size, openmetrics_size, int(fields["series"])
+    )
     return sequence, (exposition, targets, shard)
 
 

@@ -13,7 +13,7 @@ import html
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -29,6 +29,7 @@ from exporter.exposition.render import (
     CONTENT_TYPE_TEXT,
     Exposition,
     negotiate,
+    plain_slices,
 )
 from exporter.focus.columns import MonthError
 from exporter.focus.export import FocusExport
@@ -83,28 +84,46 @@ def parse_listen_address(value: str) -> tuple[str, int]:
 class SlicedResponse(Response):
     """Sends its body in slices and waits for each to drain (uvicorn's flow control): a client
     that reads slowly holds one slice in the write buffer, not a copy of the whole exposition
-    (16 concurrent scrapes of 100k series otherwise buffered up to 16 x 10-20 MB)."""
+    (16 concurrent scrapes of 100k series otherwise buffered up to 16 x 10-20 MB). The slices
+    are the body's, or with `inflate` the plain bytes of the gzip body, inflated one slice at a
+    time (`Content-Length` is then `size`)."""
 
     SLICE = 256 * 1024
+
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        media_type: str,
+        headers: dict[str, str],
+        inflate: bool = False,
+        size: int = 0,
+    ) -> None:
+        super().__init__(body, media_type=media_type, headers=headers)
+        self.inflate = inflate
+        if inflate:
+            self.headers["content-length"] = str(size)
+
+    def slices(self) -> Iterator[bytes]:
+        if self.inflate:
+            return plain_slices(bytes(self.body), self.SLICE)
+        view = memoryview(self.body)
+        return (bytes(view[at : at + self.SLICE]) for at in range(0, len(view), self.SLICE))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        body = b"" if scope.get("method") == "HEAD" else self.body
-        view = memoryview(body)
-        for start in range(0, len(view), self.SLICE):
-            if start:
+        slices = iter(()) if scope.get("method") == "HEAD" else self.slices()
+        piece, ended = next(slices, None), False
+        while piece is not None:
+            following = next(slices, None)
+            ended = following is None
+            await send({"type": "http.response.body", "body": piece, "more_body": not ended})
+            if not ended:
                 await asyncio.sleep(0)  # let a lost connection be noticed before writing on
-            end = start + self.SLICE
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": bytes(view[start:end]),
-                    "more_body": end < len(view),
-                }
-            )
-        if not view:
+            piece = following
+        if not ended:
             await send({"type": "http.response.body", "body": b""})
 
 
@@ -121,15 +140,17 @@ def create_app(state: ServerState) -> Starlette:
             request.headers.get("accept"), request.headers.get("accept-encoding")
         )
         if openmetrics:
-            body = exposition.openmetrics_gzip if use_gzip else exposition.openmetrics
+            body, size = exposition.openmetrics_gzip, exposition.openmetrics_size
             media = CONTENT_TYPE_OPENMETRICS
         else:
-            body = exposition.text_gzip if use_gzip else exposition.text
+            body, size = exposition.text_gzip, exposition.text_size
             media = CONTENT_TYPE_TEXT
         headers = {"Vary": "Accept, Accept-Encoding"}
         if use_gzip:
             headers["Content-Encoding"] = "gzip"
-        return SlicedResponse(body, media_type=media, headers=headers)
+        return SlicedResponse(
+            body, media_type=media, headers=headers, inflate=not use_gzip, size=size
+        )
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

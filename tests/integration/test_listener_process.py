@@ -73,9 +73,9 @@ def test_a_snapshot_survives_the_pipe() -> None:
     for message in messages:
         sending.send_bytes(message)
     assert receive(receiving) == (None, state.targets, (1, 3))
-    state.exposition = Exposition(b"t", b"tg", b"o", b"og\x00\xff", 7)
+    state.exposition = Exposition(b"tg", b"og\x00\xff", 12, 2**33 + 5, 7)
     messages = encode(state)
-    assert len(messages) == 5
+    assert len(messages) == 3
     for message in messages:
         sending.send_bytes(message)
     assert receive(receiving) == (state.exposition, state.targets, (1, 3))

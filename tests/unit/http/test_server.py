@@ -8,10 +8,19 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from exporter.exposition.render import render
-from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
+from exporter.http.server import (
+    ServerState,
+    SlicedResponse,
+    TargetStatus,
+    create_app,
+    parse_listen_address,
+    serve,
+)
 from exporter.model import Family, FamilySamples, Kind, Sample
+from testkit.reference_render import render as reference
 
 FAMILY = Family("x_total", Kind.COUNTER, "X.", ("k",))
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 def state() -> ServerState:
@@ -45,6 +54,36 @@ async def test_metrics_before_the_first_render_is_503_then_negotiated() -> None:
     assert om.headers["content-encoding"] == "gzip"
     assert om.content == s.exposition.openmetrics  # httpx decodes gzip
     assert gzip.decompress(s.exposition.openmetrics_gzip) == om.content
+
+
+async def test_a_plain_scrape_is_inflated_slice_by_slice_and_exact() -> None:
+    """The exposition is kept gzip only: a plain scrape of several slices gets the reference
+    renderer's plain bytes, its Content-Length their length, and HEAD the headers alone."""
+    samples = [Sample((f"value-{i}" * 8,), float(i), 1.7e9) for i in range(20_000)]
+    families = [FamilySamples(FAMILY, "a", samples)]
+    s = state()
+    s.exposition = render(families, CollectorRegistry())
+    want = reference(families, CollectorRegistry())
+    text, om = gzip.decompress(want.text_gzip), gzip.decompress(want.openmetrics_gzip)
+    assert len(text) > 4 * SlicedResponse.SLICE  # several slices
+    server = await serve(create_app(s), "127.0.0.1", 0)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        async with httpx.AsyncClient() as client:
+            plain = await client.get(url, headers={"accept-encoding": "identity"})
+            openmetrics = await client.get(
+                url, headers={"accept-encoding": "identity", "accept": OPENMETRICS}
+            )
+            head = await client.head(url, headers={"accept-encoding": "identity"})
+    finally:
+        server.should_exit = True
+        await server.task
+    assert "content-encoding" not in plain.headers
+    assert plain.content == text and int(plain.headers["content-length"]) == len(text)
+    assert openmetrics.content == om and int(openmetrics.headers["content-length"]) == len(om)
+    assert head.content == b"" and int(head.headers["content-length"]) == len(text)
+    assert (s.exposition.text_size, s.exposition.openmetrics_size) == (len(text), len(om))
 
 
 async def test_readiness_and_escaped_index() -> None:
