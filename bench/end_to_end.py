@@ -6,7 +6,7 @@ An OpenAI `/v1/organization/usage/embeddings` page of N results (grouped by proj
 key and model; each result carries two quantities, so N rows make 2N series) is parsed the
 source's way (read over loopback HTTP with httpx from a server in another process, so only
 the reading side's CPU counts; `json.loads`, then `BucketParser`), folded into a real ledger,
-read back with `samples()` and rendered by the kept `Renderer`, all four variants. Two polls: the
+read back with `samples()` and rendered by the kept `Renderer`, both gzip variants. Two polls: the
 first (every series new) and a steady one (the same rows re-read, every value risen). Prints per
 stage the CPU seconds (`time.process_time`; the machine is shared) and its share, and the CPU per
 100k rows and per 100k changed series. The fold, `samples()` and the rendering run with the cyclic

@@ -6,7 +6,7 @@ Usage: python -m bench.scale_curve [N ...] [--polls K]   (default 10000 100000 1
 Each N runs in a fresh process the daemon's way with the defaults: the daemon imported, N series
 of one family folded into a real ledger by a first poll (every series new), then K - 1 polls
 re-reading every series risen; each poll's commit (fold + SQLite) and its `samples()` plus the
-kept `Renderer`'s four variants run with the cyclic collector paused, their CPU seconds taken
+kept `Renderer`'s two gzip variants run with the cyclic collector paused, their CPU seconds taken
 (`time.process_time`: the machine is shared); each rendering is published to a listener process
 (the default since round three) and freed memory trimmed. After the last poll one scrape of each
 variant is read from the listener, then the RSS of every process is summed: the ledger's and the
