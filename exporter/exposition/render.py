@@ -1,10 +1,10 @@
 """Renders the ledger's samples and the self-metrics to exposition bytes, once per change.
 
 Two variants are kept ready, text 0.0.4 and OpenMetrics, each as one gzip member, so a gzip
-scrape is a memory copy whatever the number of series (a plain one inflates as it sends). Label values are untrusted upstream text: the ledger
-bounds them before a series is keyed (`model.bound_label`) and they are escaped here, and
-nowhere else. `_created` goes into OpenMetrics only; in the text format it would double the
-series count.
+scrape is a memory copy whatever the number of series (a plain one inflates as it sends). Label
+values are untrusted upstream text: the ledger bounds them before a series is keyed
+(`model.bound_label`) and they are escaped here, and nowhere else. `_created` goes into
+OpenMetrics only; in the text format it would double the series count.
 """
 
 from __future__ import annotations
