@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporter.ledger.journal import Journal
-from exporter.ledger.series import BucketKey, Cursor, Series, TargetState, day_start
+from exporter.ledger.series import (
+    BucketKey,
+    Cursor,
+    PeriodKey,
+    Series,
+    TargetState,
+    day_start,
+)
 from exporter.model import Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
 OVERFLOW = "__overflow__"
@@ -54,6 +61,8 @@ class PendingCommit:
         # touched series whose counter holds a peak above its true sum (a bucket fell): their
         # `emitted` is written; another's is the true sum, which loading computes (schema 4)
         self.peaks: set[int] = set()
+        # bucket start -> its day's and its month's period keys (`fold`)
+        self.period_keys: dict[int, tuple[PeriodKey, PeriodKey]] = {}
         self.up = self.down = self.ignored = self.overflowed = 0
 
     def is_new(self, series: Series) -> bool:
@@ -80,7 +89,13 @@ class PendingCommit:
         value, start = old[1], key[1]
         series.base = math.fsum([series.base, value])
         periods, log = series.periods, self.journal.periods
-        for period in (("day", day_start(start)), ("month", month_start(start))):
+        pair = self.period_keys.get(start)
+        if pair is None:  # one pair of keys per bucket start, shared by every series
+            pair = self.period_keys[start] = (
+                ("day", day_start(start)),
+                ("month", month_start(start)),
+            )
+        for period in pair:
             was = periods.get(period)
             if published:
                 log.setdefault((series.id, period), (series, was))

@@ -20,6 +20,12 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
         return targets.setdefault(name, TargetState())
 
     by_id: dict[int, Series] = {}
+    # Every row of SQLite is new objects: a family name, an origin, a bucket's key and end, a
+    # period's key repeat across series, and are kept once each (as a commit keeps them), or
+    # a restart would hold a copy per series (about 400 bytes a series with settled periods).
+    numbers: dict[int, int] = {}
+    keys: dict[tuple[str, int], tuple[str, int]] = {}
+    number, key_of = numbers.setdefault, keys.setdefault
     try:
         rows = db.execute(
             "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
@@ -27,18 +33,21 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
         for sid, target, family, labels, origin, base, emitted in rows:
             # Interned: values repeat across series (projects, models); JSON makes copies.
             values = tuple(map(sys.intern, json.loads(labels)))
-            series = Series(sid, family, values, origin, base, emitted)
+            family = sys.intern(family)
+            series = Series(sid, family, values, number(origin, origin), base, emitted)
             by_id[sid] = series
             target_state(target).series.setdefault(family, {})[series.labels] = series
             next_id = max(next_id, sid + 1)
         for sid, stream, start, end, value in db.execute(
             "SELECT series_id, stream, start, end, value FROM buckets"
         ):
-            by_id[sid].buckets[(stream, start)] = (end, value)
+            key = (sys.intern(stream), start)
+            by_id[sid].buckets[key_of(key, key)] = (number(end, end), value)
         for sid, kind, start, value in db.execute(
             "SELECT series_id, kind, start, value FROM periods"
         ):
-            by_id[sid].periods[(kind, start)] = value
+            key = (sys.intern(kind), start)
+            by_id[sid].periods[key_of(key, key)] = value
         for state in targets.values():
             for series_map in state.series.values():
                 for series in series_map.values():

@@ -175,6 +175,43 @@ def test_settled_buckets_are_folded_and_state_stays_bounded(tmp_path: Path) -> N
     assert ledger.watermark("t") == T0 + 96 * H
 
 
+def test_keys_that_repeat_across_series_are_kept_once_also_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A family name, an origin, a bucket's key and end and a period's key repeat across series:
+    each is one object however many series hold it (SQLite and the fold would otherwise make
+    one per series: about 400 bytes a series after a restart), and the counters are unchanged."""
+    ledger, up = open_ledger(tmp_path), Upstream()
+    origin = window_of(ledger, T0).start
+    for hour in range(6):  # the first buckets settle into periods, the last ones stay open
+        now = T0 + hour * H + 60
+        for user in range(5):
+            up.set(now - now % H, (f"m{user}",), hour + user + 1)
+        poll(ledger, up, now)
+    before = counter(ledger)
+
+    def shared(ledger: Ledger) -> None:
+        series = list(ledger._targets["t"].series["tokens_total"].values())
+        assert len(series) == 5
+        for kind, keys in (
+            ("buckets", [list(s.buckets) for s in series]),
+            ("periods", [list(s.periods) for s in series]),
+            ("bucket ends", [[end for end, _ in s.buckets.values()] for s in series]),
+        ):
+            assert keys[0], kind
+            for other in keys[1:]:
+                assert other == keys[0], kind
+                assert all(a is b for a, b in zip(other, keys[0], strict=True)), kind
+        assert all(s.family is series[0].family for s in series)
+        assert all(s.origin is series[0].origin for s in series)
+
+    shared(ledger)
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    shared(ledger)
+    assert counter(ledger) == before == {(f"m{u}",): up.total((f"m{u}",), origin) for u in range(5)}
+
+
 def test_flows_before_the_coverage_are_ignored(tmp_path: Path) -> None:
     ledger = open_ledger(tmp_path)
     read = StreamRead(
