@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from bench.machine import machine_header
 from testkit.memory import memory_kib
@@ -107,11 +108,41 @@ def stages(n: int, polls: int = 2) -> list[str]:
                 " MB gzip)"
             )
         size = state_bytes(ledger)
-    out.append(
-        f"| {n:,} | state file (with its WAL) | {size / MB:.1f} MB: "
-        f"{size / n:.0f} bytes per series | | | |"
-    )
+        out.append(
+            f"| {n:,} | state file (with its WAL) | {size / MB:.1f} MB: "
+            f"{size / n:.0f} bytes per series | | | |"
+        )
+        out.append(_restarted(n, str(ledger.path)))
     return out
+
+
+def loaded(n: int, path: str) -> str:
+    """The row of a restart: the daemon imported and the state file at `path` loaded by a
+    fresh ledger (in this process, which must be new)."""
+    for module in ("exporter.daemon", "exporter.http.listener_process"):
+        importlib.import_module(module)
+    from bench.ledger_render import FAMILY
+    from exporter.ledger import Ledger
+
+    ledger = Ledger(Path(path), max_series_per_family=n + 1)
+    ledger.declare("t", [FAMILY])
+    _trim()
+    memory = memory_kib()
+    live, arenas = _pymalloc()
+    ledger.close()
+    return (
+        f"| {n:,} | restarted: the state file loaded by a new process | "
+        f"{memory.get('VmRSS', 0) / 1024:.0f} | {memory.get('VmHWM', 0) / 1024:.0f} "
+        f"| {live / MB:.0f} | {arenas / MB:.0f} |"
+    )
+
+
+def _restarted(n: int, path: str) -> str:
+    code = f"import bench.memory_stages as m; print(m.loaded({n}, {path!r}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
+    )
+    return result.stdout.strip()
 
 
 def main() -> None:
