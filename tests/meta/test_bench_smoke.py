@@ -33,9 +33,10 @@ def test_end_to_end_benchmark_runs() -> None:
 
 def test_memory_stages_benchmark_runs() -> None:
     rows = [r for r in run_bench("bench.memory_stages", 300) if r.startswith("| 300 |")]
-    stages = [r for r in rows if "state file" not in r]
-    assert len(stages) == 5 and all(r.count("|") == 7 for r in stages), rows
-    assert "bytes per series" in rows[-1], rows
+    stages = [r for r in rows if "state file (" not in r]
+    assert len(stages) == 6 and all(r.count("|") == 7 for r in stages), rows
+    assert "bytes per series" in rows[-2], rows
+    assert "restarted" in rows[-1], rows
 
 
 def test_compressor_comparison_runs() -> None:
