@@ -99,6 +99,7 @@ bench-round3: $(STAMP) system-deps
 	$(BIN)/python -m bench.scrape --lone --series 100000 150000
 	$(BIN)/python -m bench.scrape --during-only --series 1000000 --modes process-idle process --seconds 120
 	$(BIN)/python -m bench.scale_curve 10000 100000 1000000
+	$(BIN)/python -m bench.month_on 1000 --days 40
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds 600

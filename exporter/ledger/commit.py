@@ -81,13 +81,16 @@ class PendingCommit:
         return series
 
     def fold(self, series: Series, key: BucketKey) -> None:
-        """Move a settled bucket into the series' base and its day and month period sums."""
+        """Move a settled bucket into the series' base, and into its day and month period sums
+        when its family keeps them (`TargetState.with_periods`)."""
         old = series.buckets.pop(key)
         published = not self.is_new(series)
         if published:
             self.journal.buckets.setdefault((series.id, key), (series, old))
         value, start = old[1], key[1]
         series.base = math.fsum([series.base, value])
+        if series.family not in self.state.with_periods:
+            return
         periods, log = series.periods, self.journal.periods
         pair = self.period_keys.get(start)
         if pair is None:  # one pair of keys per bucket start, shared by every series

@@ -94,10 +94,37 @@ class Ledger:
         with self._published:
             state.families = {f.name: f for f in families}
             state.limit = max_series_per_family or self.max_series_per_family
+            state.with_periods = {f.sums for f in families if f.sums and f.period is not None}
+            state.with_periods |= {f.name for f in families if f.history}
             for family in families:
                 state.series.setdefault(family.name, {})
+            self._drop_unused_periods(state)
             pad_stored_labels(state)
         self._history.seed(target, state, int(self._clock()))
+
+    def _drop_unused_periods(self, state: TargetState) -> None:
+        """Period sums of a family that keeps none (`TargetState.with_periods`), which an
+        earlier version kept for every family, go from the file and from memory."""
+        unused = [
+            series
+            for name, stored in state.series.items()
+            if name not in state.with_periods
+            for series in stored.values()
+            if series.periods
+        ]
+        if not unused:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "DELETE FROM periods WHERE series_id=?", [(series.id,) for series in unused]
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
+        for series in unused:
+            series.periods = {}
 
     def cursor(self, target: str, stream: str) -> int | None:
         """Where the stream's next read starts (`exporter.daemon.windows` plans it): the end of what

@@ -79,6 +79,11 @@ class TargetState:
     # every one of them leaves no stored bucket to fill with 0, and skips looking for one
     open_buckets: dict[str, dict[int, int]] = field(default_factory=dict)
     limit: int = 0  # series per family; 0: the ledger's default
+    # The counter families whose settled buckets are also summed per UTC day and month: those a
+    # gauge sums (cost today, month to date) and those with a daily history. Any other keeps
+    # no period sums: a month on, they were about 43 per series, 4 KB of memory and 6 KB of
+    # state file each (bench/RESULTS.md).
+    with_periods: set[str] = field(default_factory=set)
 
     def index(self, series: Series) -> None:
         """Count `series`' open buckets in `by_stream` and `open_buckets` (a series loaded, or

@@ -39,6 +39,15 @@ def test_memory_stages_benchmark_runs() -> None:
     assert "restarted" in rows[-1], rows
 
 
+def test_month_on_runs() -> None:
+    """Ten series of each family over two days: the token family keeps no period sums, the cost
+    family (a gauge sums it) keeps its day and month sums."""
+    rows = [r for r in run_bench("bench.month_on", 10, "--days", 2) if r.startswith("| 10 + 10 |")]
+    assert len(rows) == 2 and all(r.count("|") == 7 for r in rows), rows
+    tokens, cost = (float(r.split("|")[4]) for r in rows)
+    assert tokens == 0 and cost > 0, rows
+
+
 def test_compressor_comparison_runs() -> None:
     rows = [r for r in run_bench("bench.compressors", 300) if r.startswith("| 300 |")]
     assert len(rows) == 4 and all(r.count("|") == 7 for r in rows), rows

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from exporter.ledger import Ledger
-from exporter.model import Family, Flow, Kind, Stream, StreamRead
+from exporter.model import Family, Flow, Kind, Period, Stream, StreamRead
 
 DAY = 86400
 NOV = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -124,11 +124,14 @@ def test_retention_drops_whole_billing_periods(tmp_path: Path) -> None:
 
 def test_an_older_file_is_seeded_from_the_day_sums_it_holds(tmp_path: Path) -> None:
     """A file written without history (the family had none): when the family is first declared
-    with it, the days the file still knows (this month and the last) become charges, once."""
+    with it, the days the file still knows (this month and the last) become charges, once.
+    (Earlier versions kept day sums for every family; this one for those a gauge sums, as
+    here, or with history.)"""
     path = tmp_path / "ledger.sqlite"
     plain = Family("cost_total", Kind.COUNTER, "cost", ("item",))
+    today = Family("cost_today", Kind.GAUGE, "today", ("item",), sums=plain.name, period=Period.DAY)
     led = Ledger(path, clock=lambda: float(DEC + 5 * DAY))
-    led.declare("t", [plain])
+    led.declare("t", [plain, today])
     days = {NOV - 5 * DAY: 9.0, NOV + 3 * DAY: 1.25, DEC + DAY: 2.0, DEC + 4 * DAY: 0.5}
     led.commit("t", DEC + 4 * DAY + 60, [(STREAM, read(NOV - 5 * DAY, DEC + 5 * DAY, days))])
     led.close()

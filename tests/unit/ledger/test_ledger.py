@@ -186,12 +186,12 @@ def test_keys_that_repeat_across_series_are_kept_once_also_after_a_restart(
     for hour in range(6):  # the first buckets settle into periods, the last ones stay open
         now = T0 + hour * H + 60
         for user in range(5):
-            up.set(now - now % H, (f"m{user}",), hour + user + 1)
-        poll(ledger, up, now)
-    before = counter(ledger)
+            up.set(now - now % H, (f"p{user}",), hour + user + 1)
+        poll(ledger, up, now, family="cost_usd_total")  # (a gauge sums it: it keeps periods)
+    before = counter(ledger, "cost_usd_total")
 
     def shared(ledger: Ledger) -> None:
-        series = list(ledger._targets["t"].series["tokens_total"].values())
+        series = list(ledger._targets["t"].series["cost_usd_total"].values())
         assert len(series) == 5
         for kind, keys in (
             ("buckets", [list(s.buckets) for s in series]),
@@ -209,7 +209,63 @@ def test_keys_that_repeat_across_series_are_kept_once_also_after_a_restart(
     ledger.close()
     ledger = open_ledger(tmp_path)
     shared(ledger)
-    assert counter(ledger) == before == {(f"m{u}",): up.total((f"m{u}",), origin) for u in range(5)}
+    want = {(f"p{u}",): up.total((f"p{u}",), origin) for u in range(5)}
+    assert counter(ledger, "cost_usd_total") == before == want
+
+
+def period_rows(tmp_path: Path) -> dict[str, int]:
+    """Family name -> how many period rows its series have in the state file."""
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:
+        rows = db.execute(
+            "SELECT s.family, count(*) FROM periods p JOIN series s ON s.id = p.series_id "
+            "GROUP BY s.family"
+        ).fetchall()
+    return dict(rows)
+
+
+def settle_hours(ledger: Ledger, ups: dict[str, Upstream], hours: int) -> None:
+    """Hourly polls of each family's own stream (named after it), the older buckets settling."""
+    for hour in range(hours):
+        now = T0 + hour * H + 60
+        for family, up in ups.items():
+            up.set(now - now % H, ("a",), hour + 1.5)
+            poll(ledger, up, now, Stream(family, H, 3 * H, 24 * H), family)
+
+
+def test_only_families_a_gauge_sums_keep_period_sums(tmp_path: Path) -> None:
+    """Day and month sums are kept for a family a gauge sums (or with history), in memory and
+    in the file; another keeps none (a month on, 43 per series), and counts the same."""
+    now = T0 + 29 * H + 60  # the last poll's time
+    ledger, tokens, cost = open_ledger(tmp_path, clock=lambda: float(now)), Upstream(), Upstream()
+    origin = window_of(ledger, T0).start
+    settle_hours(ledger, {"tokens_total": tokens, "cost_usd_total": cost}, 30)
+    state = ledger._targets["t"]
+    assert all(not s.periods for s in state.series["tokens_total"].values())
+    assert all(s.periods for s in state.series["cost_usd_total"].values())
+    assert set(period_rows(tmp_path)) == {"cost_usd_total"}
+    assert counter(ledger) == {("a",): tokens.total(("a",), origin)}
+    assert counter(ledger, "cost_usd_total") == {("a",): cost.total(("a",), origin)}
+    today = now - now % 86400
+    assert counter(ledger, "cost_today_usd") == {("a",): cost.total(("a",), today)}
+
+
+def test_period_sums_an_earlier_version_kept_go_from_file_and_memory(tmp_path: Path) -> None:
+    """Earlier versions kept period sums for every family: declared now, a family no gauge
+    sums loses them, in the file too, and its counter is unchanged across the restart."""
+    tokens_today = Family(
+        "tokens_today", Kind.GAUGE, "today", ("model",), sums="tokens_total", period=Period.DAY
+    )
+    ledger, up = open_ledger(tmp_path), Upstream()
+    ledger.declare("t", (*FAMILIES, tokens_today))  # (as every family was before)
+    origin = window_of(ledger, T0).start
+    settle_hours(ledger, {"tokens_total": up}, 30)
+    assert period_rows(tmp_path)["tokens_total"] > 0
+    before = counter(ledger)
+    ledger.close()
+    ledger = open_ledger(tmp_path)
+    assert "tokens_total" not in period_rows(tmp_path)
+    assert all(not s.periods for s in ledger._targets["t"].series["tokens_total"].values())
+    assert counter(ledger) == before == {("a",): up.total(("a",), origin)}
 
 
 def test_flows_before_the_coverage_are_ignored(tmp_path: Path) -> None:
