@@ -34,9 +34,9 @@ disable_created_metrics()  # self-metrics: no `_created` series in the text form
 @dataclass(frozen=True, slots=True)
 class Exposition:
     """The rendered bytes, kept gzip-compressed only: a gzip scrape (Prometheus asks for gzip) is
-    a memory copy, a plain one is inflated as it is sent (`plain`), a slice at a time. Keeping the
-    plain variants too held 4-5x the bytes twice, once in each process (at 100k series 24 MB in
-    the daemon's and 30 MB in the listener's; see bench/RESULTS.md)."""
+    a memory copy, a plain one is inflated as it is sent (`plain_slices`), a slice at a time.
+    Keeping the plain variants too held 4-5x the bytes twice, once in each process (at 100k
+    series 24 MB in the daemon's and 30 MB in the listener's; see bench/RESULTS.md)."""
 
     text_gzip: bytes
     openmetrics_gzip: bytes
@@ -56,18 +56,21 @@ class Exposition:
 
 
 PLAIN_SLICE = 256 * 1024
+_GZIP_PIECE = 64 * 1024  # compressed bytes fed at a time: what is left over is copied each slice
 
 
 def plain_slices(gzipped: bytes, size: int = PLAIN_SLICE) -> Iterator[bytes]:
     """A gzip member's plain bytes, `size` at a time: a plain scrape holds one slice, not a copy
     of the whole exposition. The CRC and length in the trailer are checked at the end."""
     reader = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
-    data = gzipped
-    while data:
-        out = reader.decompress(data, size)
-        if out:
-            yield out
-        data = reader.unconsumed_tail
+    view = memoryview(gzipped)
+    for at in range(0, len(view), _GZIP_PIECE):
+        data: bytes | memoryview = view[at : at + _GZIP_PIECE]
+        while data:
+            out = reader.decompress(data, size)
+            if out:
+                yield out
+            data = reader.unconsumed_tail
     rest = reader.flush()
     if rest:
         yield rest

@@ -6,11 +6,12 @@ from __future__ import annotations
 import gzip
 import subprocess
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.exposition.render import negotiate, render
+from exporter.exposition.render import negotiate, plain_slices, render
 from exporter.model import MAX_LABEL_LENGTH, Family, FamilySamples, Kind, Sample
 from tests.harness import require_tool
 
@@ -89,3 +90,20 @@ def test_negotiation() -> None:
     assert negotiate("text/plain", None) == (False, False)
     assert negotiate(None, "deflate, gzip;q=0") == (False, False)
     assert negotiate("application/openmetrics-text;q=0", "br, gzip") == (False, True)
+
+
+def test_plain_slices_inflate_a_member_in_bounded_slices_and_check_it() -> None:
+    """A plain scrape's bytes: exact, no slice above its size, in time linear in the bytes (the
+    compressed input is fed in pieces, so nothing is copied per slice but a piece's rest), and a
+    damaged or cut member is an error, not short bytes."""
+    data = b"".join(b'x_total{user="u%d"} %d.0\n' % (i, i) for i in range(400_000))
+    member = gzip.compress(data, 1)
+    assert len(member) > 4 * 64 * 1024  # several input pieces
+    parts = list(plain_slices(member, 100_000))
+    assert b"".join(parts) == data and max(map(len, parts)) <= 100_000
+    damaged = bytearray(member)
+    damaged[-8] ^= 1  # the CRC
+    with pytest.raises(Exception, match="checksum"):  # isal's error (its stub: an instance)
+        list(plain_slices(bytes(damaged)))
+    with pytest.raises(ValueError, match="whole gzip member"):
+        list(plain_slices(member[:-100]))
