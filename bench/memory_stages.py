@@ -22,11 +22,11 @@ import ctypes.util
 import importlib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from bench.fresh import lines_of
 from bench.machine import machine_header
 from testkit.memory import memory_kib
 
@@ -112,11 +112,11 @@ def stages(n: int, polls: int = 2) -> list[str]:
             f"| {n:,} | state file (with its WAL) | {size / MB:.1f} MB: "
             f"{size / n:.0f} bytes per series | | | |"
         )
-        out.append(_restarted(n, str(ledger.path)))
+        out += lines_of("memory_stages", f"loaded({n}, {str(ledger.path)!r})")
     return out
 
 
-def loaded(n: int, path: str) -> str:
+def loaded(n: int, path: str) -> list[str]:
     """The row of a restart: the daemon imported and the state file at `path` loaded by a
     fresh ledger (in this process, which must be new)."""
     for module in ("exporter.daemon", "exporter.http.listener_process"):
@@ -130,19 +130,11 @@ def loaded(n: int, path: str) -> str:
     memory = memory_kib()
     live, arenas = _pymalloc()
     ledger.close()
-    return (
+    return [
         f"| {n:,} | restarted: the state file loaded by a new process | "
         f"{memory.get('VmRSS', 0) / 1024:.0f} | {memory.get('VmHWM', 0) / 1024:.0f} "
         f"| {live / MB:.0f} | {arenas / MB:.0f} |"
-    )
-
-
-def _restarted(n: int, path: str) -> str:
-    code = f"import bench.memory_stages as m; print(m.loaded({n}, {path!r}))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
-    )
-    return result.stdout.strip()
+    ]
 
 
 def main() -> None:
@@ -161,11 +153,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     for n in sizes:  # a fresh process each, so one size's leftovers do not count for the next
-        code = f"import bench.memory_stages as m; print(*m.stages({n}, {polls}), sep='\\n')"
-        result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1800
-        )
-        print(result.stdout, end="", flush=True)
+        print(*lines_of("memory_stages", f"stages({n}, {polls})"), sep="\n", flush=True)
 
 
 if __name__ == "__main__":

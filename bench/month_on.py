@@ -14,13 +14,13 @@ the same code do not drift.
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
 
+from bench.fresh import lines_of
 from bench.machine import machine_header
 from exporter.daemon.windows import next_window
 from exporter.ledger import Ledger
@@ -87,13 +87,11 @@ def rows(file: str, n: int, days: int) -> list[str]:
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    days = 40
-    if "--days" in argv:
-        at = argv.index("--days")
-        days = int(argv[at + 1])
-        del argv[at : at + 2]
-    n = int(argv[0]) if argv else 1000
+    parser = argparse.ArgumentParser(prog="python -m bench.month_on", description=__doc__)
+    parser.add_argument("series", type=int, nargs="?", default=1000, help="of each family")
+    parser.add_argument("--days", type=int, default=40, help="of hourly polls")
+    args = parser.parse_args()
+    n, days = args.series, args.days
     print(machine_header(f"python -m bench.month_on {n} --days {days}"))
     print()
     print(
@@ -104,11 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "state.sqlite"
         poll_for(path, n, days)
-        code = f"import bench.month_on as m; print(*m.rows({str(path)!r}, {n}, {days}), sep='\\n')"
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=3600
-        )
-        print(done.stdout, end="", flush=True)
+        print(*lines_of("month_on", f"rows({str(path)!r}, {n}, {days})"), sep="\n", flush=True)
 
 
 if __name__ == "__main__":
