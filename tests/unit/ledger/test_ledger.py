@@ -4,6 +4,7 @@ periods, cardinality, atomicity and refusal of foreign state."""
 from __future__ import annotations
 
 import calendar
+import contextlib
 import copy
 import itertools
 import json
@@ -215,7 +216,7 @@ def test_keys_that_repeat_across_series_are_kept_once_also_after_a_restart(
 
 def period_rows(tmp_path: Path) -> dict[str, int]:
     """Family name -> how many period rows its series have in the state file."""
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite")) as db:
         rows = db.execute(
             "SELECT s.family, count(*) FROM periods p JOIN series s ON s.id = p.series_id "
             "GROUP BY s.family"
