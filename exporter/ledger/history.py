@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from exporter.ledger.errors import LedgerError
 from exporter.ledger.series import Series, TargetState, day_start, previous_month_start
-from exporter.ledger.state_file import rollback
+from exporter.ledger.state_file import transaction
 from exporter.model import month_start
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class DailyHistory:
             if not family.history:
                 continue
             mark = f"history_seeded:{target}:{family.name}"
-            try:
+            with transaction(self.db, self.path):  # (one already seeded commits nothing)
                 if self.db.execute("SELECT 1 FROM meta WHERE key=?", (mark,)).fetchone():
                     continue
                 rows: list[tuple[int, int, int, float]] = []
@@ -82,17 +82,12 @@ class DailyHistory:
                     for day, value in sorted(day_values(series, days).items()):
                         if value != 0.0 and day <= now:
                             rows.append((month_start(day), series.id, day, value))
-                self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany(
                     "INSERT OR IGNORE INTO charges (period, series_id, day, amount) "
                     "VALUES (?, ?, ?, ?)",
                     rows,
                 )
                 self.db.execute("REPLACE INTO meta (key, value) VALUES (?, ?)", (mark, "1"))
-                self.db.execute("COMMIT")
-            except sqlite3.Error as err:
-                rollback(self.db)
-                raise LedgerError(f"{self.path}: cannot save state: {err}") from None
 
     def charges(
         self, state: TargetState, work: PendingCommit, now: int

@@ -114,15 +114,10 @@ class Ledger:
         ]
         if not unused:
             return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with state_file.transaction(self._db, self.path):
             self._db.executemany(
                 "DELETE FROM periods WHERE series_id=?", [(series.id,) for series in unused]
             )
-            self._db.execute("COMMIT")
-        except sqlite3.Error as err:
-            self._rollback()
-            raise LedgerError(f"{self.path}: cannot save state: {err}") from None
         for series in unused:
             series.periods = {}
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from exporter import __version__
@@ -24,6 +25,19 @@ def backup_path(path: Path, version: int) -> Path:
 def rollback(db: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.Error):
         db.execute("ROLLBACK")
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """One write transaction around the block: rolled back on a SQLite error, which is raised
+    as a `LedgerError` naming the file."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield
+        db.execute("COMMIT")
+    except sqlite3.Error as err:
+        rollback(db)
+        raise LedgerError(f"{path}: cannot save state: {err}") from None
 
 
 def _refuse_newer(path: Path) -> None:
