@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import importlib
 import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.fresh import lines_of
+from bench.fresh import import_daemon, lines_of
 from bench.machine import machine_header
 from testkit.memory import memory_kib
 
@@ -62,8 +61,7 @@ def _trim() -> None:
 def stages(n: int, polls: int = 2) -> list[str]:
     """The table rows for N series and `polls` polls (each after the first re-reads every
     series risen), measured in this process."""
-    for module in ("exporter.daemon", "exporter.http.listener_process"):  # all the daemon imports
-        importlib.import_module(module)
+    import_daemon()
     from prometheus_client import CollectorRegistry
 
     from bench.ledger_render import NOW, STREAM, bench_ledger, rows, state_bytes
@@ -119,8 +117,7 @@ def stages(n: int, polls: int = 2) -> list[str]:
 def loaded(n: int, path: str) -> list[str]:
     """The row of a restart: the daemon imported and the state file at `path` loaded by a
     fresh ledger (in this process, which must be new)."""
-    for module in ("exporter.daemon", "exporter.http.listener_process"):
-        importlib.import_module(module)
+    import_daemon()
     from bench.ledger_render import FAMILY
     from exporter.ledger import Ledger
 

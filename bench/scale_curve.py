@@ -17,7 +17,6 @@ size come from `bench.ledger_render` (as `bench.memory_stages` uses them).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import itertools
 import json
 import os
@@ -25,19 +24,18 @@ import subprocess
 import sys
 import time
 
+from bench.fresh import import_daemon
 from bench.machine import machine_header
 from bench.scrape import VARIANTS, memory_of
 from testkit.memory import memory_kib
 from testkit.processes import free_port, http, wait_for
 
 MB = 1024 * 1024
-DAEMON = ("exporter.daemon", "exporter.http.listener_process")  # all the daemon imports
 
 
 def measure(n: int, polls: int) -> dict[str, float]:
     """The figures of N series over `polls` polls, measured in this process (see above)."""
-    for module in DAEMON:
-        importlib.import_module(module)
+    import_daemon()
     imported = memory_kib()["VmRSS"]
     from prometheus_client import CollectorRegistry
 
