@@ -51,7 +51,7 @@ class PendingCommit:
         self.new_levels: dict[str, dict[tuple[str, Labels], float]] = {}
         self.new_labels: dict[str, set[Labels]] = {}
         # stream -> the series its reads gave a new open bucket (`by_stream` has the others)
-        self.written: dict[str, set[tuple[str, Labels]]] = {}
+        self.written: dict[str, set[Series]] = {}
         self.earliest: dict[str, int] = {}  # TargetState.earliest once this commit is durable
         # history series -> the UTC days whose buckets this commit changed
         self.days: dict[tuple[str, Labels], set[int]] = {}
@@ -91,7 +91,7 @@ class PendingCommit:
         series.base = math.fsum([series.base, value])
         if series.family not in self.state.with_periods:
             return
-        periods, log = series.periods, self.journal.periods
+        periods, log = series.own_periods(), self.journal.periods
         pair = self.period_keys.get(start)
         if pair is None:  # one pair of keys per bucket start, shared by every series
             pair = self.period_keys[start] = (
@@ -125,27 +125,27 @@ class PendingCommit:
         open buckets (`by_stream`, `open_buckets`) follows the buckets that came and went."""
         state = self.state
         gone: dict[int, tuple[Series, set[str]]] = {}
-        opened: dict[BucketKey, list[tuple[str, Labels]]] = {}
+        opened: dict[BucketKey, list[Series]] = {}
         for (_, key), (series, old) in self.journal.buckets.items():
             held = key in series.buckets
             if held == (old is not None):
                 continue
             if held:
-                opened.setdefault(key, []).append((series.family, series.labels))
+                opened.setdefault(key, []).append(series)
             else:
                 state.closed(key)
                 gone.setdefault(series.id, (series, set()))[1].add(key[0])
         for series, streams in gone.values():
             streams -= {stream for stream, _ in series.buckets}
             for stream in streams:
-                state.by_stream.get(stream, set()).discard((series.family, series.labels))
+                state.by_stream.get(stream, set()).discard(series)
         for series in self.touched.values():
             if self.is_new(series):
                 state.series.setdefault(series.family, {})[series.labels] = series
                 for key in series.buckets:
-                    opened.setdefault(key, []).append((series.family, series.labels))
-        for key, keys in opened.items():  # (a bucket a series lost is counted down first)
-            state.opened_by(key, keys)
+                    opened.setdefault(key, []).append(series)
+        for key, holders in opened.items():  # (a bucket a series lost is counted down first)
+            state.opened_by(key, holders)
 
     def flows(self, stream: Stream, read: StreamRead) -> None:
         cursor = self.state.cursors.get(stream.name)
@@ -200,8 +200,9 @@ class PendingCommit:
         stored_in_coverage = sum(c for s, c in counts.items() if read.start <= s < read.end)
         if again or mentioned < stored_in_coverage:
             unmentioned: dict[tuple[str, Labels, int], tuple[int, float]] = {}
-            for family_name, labels in self.state.by_stream.get(stream.name, ()):
-                for (name, start), (end, _) in stored[family_name][labels].buckets.items():
+            for held in self.state.by_stream.get(stream.name, ()):
+                family_name, labels = held.family, held.labels
+                for (name, start), (end, _) in held.buckets.items():
                     key = (family_name, labels, start)
                     if name == stream.name and read.start <= start < read.end and key not in new:
                         unmentioned[key] = (end, 0.0)
@@ -244,7 +245,7 @@ class PendingCommit:
                 p = stored[family_name].get(labels) if family_name in stored else None
                 if p is None:  # a new series; its labels interned, as when loaded
                     series = Series(
-                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0, {}, {}
+                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0, {}
                     )
                     next_id += 1
                     touched[series_key] = series
@@ -269,7 +270,7 @@ class PendingCommit:
             else:
                 # a new open bucket: one for `settle` to look at (a series that held one of
                 # the stream before is in `by_stream`)
-                written.add(series_key)
+                written.add(series)
             if series.id < first_new:
                 log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
@@ -297,10 +298,9 @@ class PendingCommit:
         if earliest is not None and cursor < earliest:
             return
         remaining: int | None = None
+        # (a published series is changed in place: the one in `by_stream` is the current one)
         candidates = self.state.by_stream.get(stream, set()) | self.written.get(stream, set())
-        for family_name, labels in candidates:
-            key = (family_name, labels)
-            current = self.touched.get(key) or self.state.series[family_name][labels]
+        for current in candidates:
             due = []
             for bucket, (end, _) in current.buckets.items():
                 if bucket[0] == stream:

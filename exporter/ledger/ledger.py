@@ -25,7 +25,13 @@ from exporter.ledger.history import DailyHistory, months_before
 from exporter.ledger.loading import load
 from exporter.ledger.persist import write_cursors, write_levels, write_series
 from exporter.ledger.read import family_samples
-from exporter.ledger.series import Cursor, TargetState, pad_stored_labels, previous_month_start
+from exporter.ledger.series import (
+    NO_PERIODS,
+    Cursor,
+    TargetState,
+    pad_stored_labels,
+    previous_month_start,
+)
 from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
 
 _second = operator.itemgetter(1)
@@ -119,7 +125,7 @@ class Ledger:
                 "DELETE FROM periods WHERE series_id=?", [(series.id,) for series in unused]
             )
         for series in unused:
-            series.periods = {}
+            series.periods = NO_PERIODS
 
     def cursor(self, target: str, stream: str) -> int | None:
         """Where the stream's next read starts (`exporter.daemon.windows` plans it): the end of what
@@ -187,10 +193,9 @@ class Ledger:
                         continue
                     width = widths.get(name) or cursor.width
                     newest = cursor.cursor
-                    for family_name, labels in state.by_stream.get(name, set()):
-                        if family_name not in state.families:
+                    for series in state.by_stream.get(name, set()):
+                        if series.family not in state.families:
                             continue
-                        series = state.series[family_name][labels]
                         keys = [k for k in series.buckets if k[0] == name]
                         if not keys:
                             continue

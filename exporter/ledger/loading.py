@@ -47,7 +47,7 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
             "SELECT series_id, kind, start, value FROM periods"
         ):
             key = (sys.intern(kind), start)
-            by_id[sid].periods[key_of(key, key)] = value
+            by_id[sid].own_periods()[key_of(key, key)] = value
         for state in targets.values():
             for series_map in state.series.values():
                 for series in series_map.values():

@@ -17,8 +17,34 @@ _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
 
 
-@dataclass(slots=True)
+class _NoPeriods(dict[PeriodKey, float]):
+    """The period sums of every series that has none: one shared dict that refuses to change.
+    Most series keep none (`TargetState.with_periods`), and an empty dict each is 80 bytes a
+    series; a series gets its own dict when a sum is first written (`Series.own_periods`)."""
+
+    def __setitem__(self, key: PeriodKey, value: float) -> None:
+        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
+
+    def setdefault(self, key: PeriodKey, default: float | None = None) -> float:
+        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
+
+
+NO_PERIODS: dict[PeriodKey, float] = _NoPeriods()
+
+
+def _no_periods() -> dict[PeriodKey, float]:
+    return NO_PERIODS
+
+
+@dataclass(slots=True, eq=False)
 class Series:
+    """One counter series. Compared and hashed by identity: the index of open buckets
+    (`TargetState.by_stream`) holds the series themselves, not a key tuple each (72 bytes a
+    series)."""
+
     id: int
     family: str
     labels: Labels
@@ -26,7 +52,7 @@ class Series:
     base: float
     emitted: float
     buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
-    periods: dict[tuple[str, int], float] = field(default_factory=dict)
+    periods: dict[PeriodKey, float] = field(default_factory=_no_periods)
     # The counter's sample, made on the first render after the series was published (a
     # published series never changes): later renders reuse it, and so does a copy whose
     # `emitted` the commit leaves as it was (the only field of a sample that can change).
@@ -38,6 +64,12 @@ class Series:
         created = _created(self.origin)
         sample = self.sample = _new_sample(Sample, (self.labels, self.emitted, created))
         return sample
+
+    def own_periods(self) -> dict[PeriodKey, float]:
+        """The series' period sums, to write to: its own dict, made on the first write."""
+        if self.periods is NO_PERIODS:
+            self.periods = {}
+        return self.periods
 
     def copy(self) -> Series:
         # Spelled out: dataclasses.replace costs several times more, once per touched series.
@@ -71,7 +103,7 @@ class TargetState:
     cursors: dict[str, Cursor] = field(default_factory=dict)
     levels: dict[str, dict[tuple[str, Labels], float]] = field(default_factory=dict)
     # stream -> the series with open buckets of that stream: commits touch only those
-    by_stream: dict[str, set[tuple[str, Labels]]] = field(default_factory=dict)
+    by_stream: dict[str, set[Series]] = field(default_factory=dict)
     # stream -> no open bucket of it ends before this (a bound, kept by commits): a poll whose
     # cursor is below it settles nothing, and skips looking at every series of the stream
     earliest: dict[str, int] = field(default_factory=dict)
@@ -93,22 +125,21 @@ class TargetState:
 
     def unindex(self, series: Series) -> None:
         """Take `series`' open buckets out of `by_stream` and `open_buckets`."""
-        key = (series.family, series.labels)
         for bucket in series.buckets:
             self.closed(bucket)
-            self.by_stream.get(bucket[0], set()).discard(key)
+            self.by_stream.get(bucket[0], set()).discard(series)
 
     def opened(self, series: Series, bucket: BucketKey) -> None:
         """`series` holds the open bucket `bucket`, which it did not hold before."""
-        self.opened_by(bucket, [(series.family, series.labels)])
+        self.opened_by(bucket, [series])
 
-    def opened_by(self, bucket: BucketKey, keys: list[tuple[str, Labels]]) -> None:
-        """The series of `keys` (family, labels) hold the open bucket `bucket`, which they did
-        not hold before (a commit's new buckets, counted once per bucket)."""
+    def opened_by(self, bucket: BucketKey, holders: list[Series]) -> None:
+        """The series `holders` hold the open bucket `bucket`, which they did not hold before
+        (a commit's new buckets, counted once per bucket)."""
         stream, start = bucket
         counts = self.open_buckets.setdefault(stream, {})
-        counts[start] = counts.get(start, 0) + len(keys)
-        self.by_stream.setdefault(stream, set()).update(keys)
+        counts[start] = counts.get(start, 0) + len(holders)
+        self.by_stream.setdefault(stream, set()).update(holders)
 
     def closed(self, bucket: BucketKey) -> None:
         """A series no longer holds the open bucket `bucket`. Its place in `by_stream` is the

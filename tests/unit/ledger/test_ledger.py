@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from exporter.daemon.windows import next_window
 from exporter.ledger import OVERFLOW, Ledger, LedgerError
 from exporter.ledger.persist import labels_json as _labels_json
+from exporter.ledger.series import NO_PERIODS, Series
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
 
 H = 3600
@@ -241,8 +242,11 @@ def test_only_families_a_gauge_sums_keep_period_sums(tmp_path: Path) -> None:
     origin = window_of(ledger, T0).start
     settle_hours(ledger, {"tokens_total": tokens, "cost_usd_total": cost}, 30)
     state = ledger._targets["t"]
-    assert all(not s.periods for s in state.series["tokens_total"].values())
+    # (the one shared empty dict: none of its own, and it refuses a write)
+    assert all(s.periods is NO_PERIODS for s in state.series["tokens_total"].values())
     assert all(s.periods for s in state.series["cost_usd_total"].values())
+    with pytest.raises(TypeError):
+        NO_PERIODS[("day", 0)] = 1.0
     assert set(period_rows(tmp_path)) == {"cost_usd_total"}
     assert counter(ledger) == {("a",): tokens.total(("a",), origin)}
     assert counter(ledger, "cost_usd_total") == {("a",): cost.total(("a",), origin)}
@@ -265,7 +269,9 @@ def test_period_sums_an_earlier_version_kept_go_from_file_and_memory(tmp_path: P
     ledger.close()
     ledger = open_ledger(tmp_path)
     assert "tokens_total" not in period_rows(tmp_path)
-    assert all(not s.periods for s in ledger._targets["t"].series["tokens_total"].values())
+    assert all(
+        s.periods is NO_PERIODS for s in ledger._targets["t"].series["tokens_total"].values()
+    )
     assert counter(ledger) == before == {("a",): up.total(("a",), origin)}
 
 
@@ -596,14 +602,15 @@ def test_one_unmentioned_bucket_among_many_mentioned_is_zero(tmp_path: Path) -> 
 
 
 def open_buckets_recounted(ledger: Ledger) -> tuple[object, object]:
-    """The per-stream index and bucket counts, as recounted from the series themselves."""
+    """The per-stream index and bucket counts, as recounted from the series themselves (the
+    index holds the stored series objects: a stale copy compares unequal)."""
     state = ledger._targets["t"]
-    by_stream: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+    by_stream: dict[str, set[Series]] = {}
     counts: dict[str, dict[int, int]] = {}
-    for name, series in state.series.items():
-        for labels, one in series.items():
+    for series in state.series.values():
+        for one in series.values():
             for stream, start in one.buckets:
-                by_stream.setdefault(stream, set()).add((name, labels))
+                by_stream.setdefault(stream, set()).add(one)
                 per = counts.setdefault(stream, {})
                 per[start] = per.get(start, 0) + 1
     return by_stream, counts
@@ -636,7 +643,7 @@ def memory_of(ledger: Ledger) -> object:
     return copy.deepcopy(
         (
             stored_state(ledger),
-            {k: set(v) for k, v in state.by_stream.items() if v},
+            {k: {(s.family, s.labels) for s in v} for k, v in state.by_stream.items() if v},
             {k: dict(v) for k, v in state.open_buckets.items() if v},
             dict(state.earliest),
         )
