@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import struct
 import threading
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from isal import isal_zlib
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
-from exporter.model import Family, FamilySamples, Kind, Labels, Sample, bound_label
+from exporter.model import Family, FamilySamples, Kind, Labels, bound_label
 
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -120,13 +122,20 @@ class _Part(NamedTuple):
 
 
 class _Chunk(NamedTuple):
-    """Up to `Renderer.CHUNK` series of one family and target as last rendered: the samples they
-    were rendered from, where their deflate segments sit in the previous exposition's gzip
-    variants (offset, length; text then OpenMetrics), and their plain CRC-32s and lengths."""
+    """Up to `Renderer.CHUNK` series of one family and target as last rendered: what they were
+    rendered from (label values, values, creation times), where their deflate segments sit in
+    the previous exposition's gzip variants (offset, length; text then OpenMetrics), their plain
+    CRC-32s and lengths, and the label part of each series' lines joined by newlines (an escaped
+    label value holds none). Kept per chunk, in a few large blocks, not per series: a string and
+    a sample each (about 230 bytes a series) would be small objects made anew after every poll,
+    and each pins the allocator's arena it lands in (bench/RESULTS.md, round three)."""
 
-    samples: list[Sample]
+    labels: list[Labels]
+    values: bytes  # the values as doubles: compared bit for bit (a NaN equals itself)
+    created: list[float | None]
     spans: tuple[tuple[int, int], tuple[int, int]]
     sums: tuple[int, int, int, int]
+    labels_text: str
 
 
 # ISA-L's level 1: about 4x less CPU than zlib's level 1, and fewer bytes (bench/RESULTS.md)
@@ -176,8 +185,8 @@ class Renderer:
     ended by a sync flush), then an empty final block and the trailer (the chunks' CRC-32s
     combined, so no plain bytes are kept or joined). One member, not one per chunk: Go's reader
     (Prometheus) reads concatenated members, but httpx and others stop after the first. The label
-    part of each series' lines is kept per series, so a changed chunk costs a join of cached
-    label text and value text.
+    part of a chunk's lines is kept with it, so a chunk whose series are the same but whose values
+    changed costs a split of its kept label text and a join with the value text.
 
     The output equals the straightforward renderer's byte for byte (plain) and after gzip
     decompression (tests/unit/exposition/test_render_chunks.py). Samples are compared by value: the
@@ -191,8 +200,6 @@ class Renderer:
         self._last: Exposition | None = None
         self._chunks: dict[tuple[str, str, int, int], _Chunk] = {}
         self._headers: dict[Family, _Part] = {}
-        # (family, target) -> label values -> '{target="...",...}'
-        self._labels: dict[tuple[str, str], dict[Labels, str]] = {}
 
     def render(self, families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:
         with self._lock:
@@ -213,7 +220,6 @@ class Renderer:
         keys: list[tuple[str, str, int, int] | None] = []
         chunks: dict[tuple[str, str, int, int], _Chunk] = {}
         seen: dict[tuple[str, str], int] = {}
-        labels_cache: dict[tuple[str, str], dict[Labels, str]] = {}
         headers: dict[Family, _Part] = {}
         escaped = _Escaped()
         count = 0
@@ -225,25 +231,38 @@ class Renderer:
             for item in items:
                 group = (family.name, item.target)
                 occurrence = seen[group] = seen.get(group, -1) + 1
-                cache = labels_cache[group] = self._labels.get(group, {})
                 samples = list(item.samples)
                 count += len(samples)
                 for index, begin in enumerate(range(0, len(samples), self.CHUNK)):
                     part = samples[begin : begin + self.CHUNK]
+                    labels = list(map(_labels_of, part))
+                    values = array("d", map(_value_of, part))
+                    raw = values.tobytes()
+                    created = list(map(_created_of, part))
                     key = (family.name, item.target, occurrence, index)
                     chunk = self._chunks.get(key)
-                    if old is not None and chunk is not None and chunk.samples == part:
+                    # (the ledger's label tuples are the same objects: equal by identity)
+                    kept = (
+                        chunk.labels_text if chunk is not None and chunk.labels == labels else None
+                    )
+                    if (
+                        old is not None
+                        and chunk is not None
+                        and kept is not None
+                        and chunk.values == raw
+                        and chunk.created == created
+                    ):
                         (to, tn), (oo, on) = chunk.spans
                         piece = _Part(old[0][to : to + tn], old[1][oo : oo + on], *chunk.sums)
                     else:
-                        piece = _render_chunk(family, item.target, part, cache, escaped)
+                        piece, labels_text = _render_chunk(
+                            family, item.target, labels, values, created, kept, escaped
+                        )
                         sums = (piece[2], piece[3], piece[4], piece[5])
-                        chunk = _Chunk(part, ((0, 0), (0, 0)), sums)
+                        chunk = _Chunk(labels, raw, created, ((0, 0), (0, 0)), sums, labels_text)
                     chunks[key] = chunk
                     pieces.append(piece)
                     keys.append(key)
-                if len(cache) > 2 * len(samples) + self.CHUNK:  # series gone: start afresh
-                    labels_cache[group] = {}
         self_text = generate_latest(registry)
         self_om = generate_openmetrics(registry).removesuffix(b"# EOF\n") + b"# EOF\n"
         pieces.append(_part(self_text, self_om))
@@ -269,12 +288,7 @@ class Renderer:
             series=count,
         )
         del old, pieces
-        self._last, self._chunks, self._headers, self._labels = (
-            exposition,
-            chunks,
-            headers,
-            labels_cache,
-        )
+        self._last, self._chunks, self._headers = exposition, chunks, headers
         return exposition
 
 
@@ -289,7 +303,7 @@ def _header(family: Family) -> _Part:
     return _part(text, om.encode())
 
 
-def _values(values: tuple[float, ...]) -> list[str]:
+def _values(values: array[float]) -> list[str]:
     """The value texts of a chunk: `repr` for all when every value is finite and below 1e6
     (where floatToGoString's text is repr's), checked once for the chunk in C."""
     if math.isfinite(sum(values)) and max(values) < 1e6:
@@ -306,34 +320,41 @@ def _interleave(count: int, *columns: Iterable[str] | str) -> str:
     return "".join(parts)
 
 
+_labels_of = operator.itemgetter(0)
+_value_of = operator.itemgetter(1)
+_created_of = operator.itemgetter(2)
+
+
 def _render_chunk(
     family: Family,
     target: str,
-    samples: list[Sample],
-    cache: dict[Labels, str],
+    labels_values: list[Labels],
+    values: array[float],
+    created: list[float | None],
+    kept: str | None,
     escaped: _Escaped,
-) -> _Part:
-    """A chunk's bytes, joined from whole columns (name, kept label text, value text) so a
-    render costs about what its bytes cost. Label text is kept with its trailing space."""
-    labels_values, values, created = zip(*samples, strict=True)
-    prefixes: list[str | None] = list(map(cache.get, labels_values))
-    if None in prefixes:
+) -> tuple[_Part, str]:
+    """A chunk's bytes, joined from whole columns (name, label text, value text) so a render
+    costs about what its bytes cost; and its label text to keep (`_Chunk.labels_text`). The
+    label text is `kept`, when the chunk's series are those it was made for; each series' text
+    ends with the space before its value."""
+    if kept is not None:
+        labels_text = kept.split("\n")
+    else:
         names = [f',{label}="' for label in family.labels]
         opening = '{target="' + escaped[target] + '"'
-        for index, prefix in enumerate(prefixes):
-            if prefix is None:
-                labels = labels_values[index]
-                prefixes[index] = cache[labels] = (
-                    opening
-                    + "".join(n + escaped[v] + '"' for n, v in zip(names, labels, strict=True))
-                    + "} "
-                )
-    labels_text = cast(list[str], prefixes)
+        labels_text = [
+            opening
+            + "".join(n + escaped[v] + '"' for n, v in zip(names, labels, strict=True))
+            + "} "
+            for labels in labels_values
+        ]
+        kept = "\n".join(labels_text)
     value_text = _values(values)
-    count = len(samples)
+    count = len(values)
     text_bytes = _interleave(count, family.name, labels_text, value_text, "\n").encode("utf-8")
     if family.kind is not Kind.COUNTER:
-        return _part(text_bytes, text_bytes)
+        return _part(text_bytes, text_bytes), kept
     total = family.base_name + "_total"
     if None in created:
         om = "".join(
@@ -353,7 +374,7 @@ def _render_chunk(
             map(texts.__getitem__, created),
             "\n",
         )
-    return _part(text_bytes, om.encode("utf-8"))
+    return _part(text_bytes, om.encode("utf-8")), kept
 
 
 def render(families: Iterable[FamilySamples], registry: CollectorRegistry) -> Exposition:

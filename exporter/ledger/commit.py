@@ -250,7 +250,7 @@ class PendingCommit:
                     next_id += 1
                     touched[series_key] = series
                 else:
-                    held[p.id] = (p, p.base, p.emitted, p.sample)
+                    held[p.id] = (p, p.base, p.emitted)
                     series = touched[series_key] = p
             if start != last_start:  # (rows come grouped by bucket)
                 bucket = keys.get(start) or keys.setdefault(start, (name, start))

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from exporter.ledger.series import BucketKey, PeriodKey, Series
-from exporter.model import Sample
 
 Bucket = tuple[int, float]  # (end, value)
 _K = TypeVar("_K")
@@ -20,8 +19,8 @@ class Journal:
     sum, the first change's (so undoing is putting each back, in any order)."""
 
     def __init__(self) -> None:
-        # published series the commit changes -> (it, its base, emitted and sample before)
-        self.held: dict[int, tuple[Series, float, float, Sample | None]] = {}
+        # published series the commit changes -> (it, its base and emitted before)
+        self.held: dict[int, tuple[Series, float, float]] = {}
         # (series id, bucket) -> (the series, what the bucket held before the commit or None).
         # Written by the commit's loops directly: an entry already there is kept.
         self.buckets: dict[tuple[int, BucketKey], tuple[Series, Bucket | None]] = {}
@@ -29,7 +28,7 @@ class Journal:
 
     def hold(self, series: Series) -> None:
         """`series` (published) is about to change: keep its scalar fields."""
-        self.held[series.id] = (series, series.base, series.emitted, series.sample)
+        self.held[series.id] = (series, series.base, series.emitted)
 
     def undo(self) -> None:
         """Put every changed series back as it was."""
@@ -52,9 +51,9 @@ class Journal:
         for (sid, period), (series, was) in self.periods.items():
             if (target := into(sid, series)) is not None:
                 _set(target.periods, period, was)
-        for sid, (series, base, emitted, sample) in self.held.items():
+        for sid, (series, base, emitted) in self.held.items():
             if (target := into(sid, series)) is not None:
-                target.base, target.emitted, target.sample = base, emitted, sample
+                target.base, target.emitted = base, emitted
 
 
 def _set(values: dict[_K, _V], key: _K, old: _V | None) -> None:

@@ -254,7 +254,6 @@ class Ledger:
                     emitted = max(series.emitted, true_sum)
                     if emitted != series.emitted:
                         series.emitted = emitted
-                        series.sample = None
                     if emitted != true_sum:
                         peaks.add(series.id)
                     if series.periods:

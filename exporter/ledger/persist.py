@@ -39,7 +39,7 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
         "UPDATE series SET base=?, emitted=? WHERE id=?",
         [
             (s.base, s.emitted, s.id)
-            for s, base, _, _ in work.journal.held.values()
+            for s, base, _ in work.journal.held.values()
             if s.base != base or s.id in peaks
         ],
     )

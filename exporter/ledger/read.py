@@ -19,7 +19,7 @@ def family_samples(state: TargetState, family: Family, now: int) -> list[Sample]
         series = state.series.get(family.name, {})
         # In creation order (stable across restarts: loaded by id), not sorted: sorting
         # 100k label tuples on every render costs more than the rest of this method.
-        return [s.sample or s.make_sample() for s in list(series.values())]
+        return [s.make_sample() for s in list(series.values())]
     if family.sums and family.period is not None:
         start = period_start(family.period, now)
         series = state.series.get(family.sums, {})

@@ -53,17 +53,13 @@ class Series:
     emitted: float
     buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
     periods: dict[PeriodKey, float] = field(default_factory=_no_periods)
-    # The counter's sample, made on the first render after the series was published (a
-    # published series never changes): later renders reuse it, and so does a copy whose
-    # `emitted` the commit leaves as it was (the only field of a sample that can change).
-    sample: Sample | None = None
 
     def make_sample(self) -> Sample:
-        # tuple.__new__ skips the named tuple's Python-level constructor: half the cost, and a
-        # render after a busy poll makes one per series.
-        created = _created(self.origin)
-        sample = self.sample = _new_sample(Sample, (self.labels, self.emitted, created))
-        return sample
+        """The counter's sample, made for each rendering and not kept: one kept per series
+        would be made anew after every poll that changes it, and pin an arena (the renderer
+        keeps what it compares in arrays per chunk)."""
+        # tuple.__new__ skips the named tuple's Python-level constructor: half the cost
+        return _new_sample(Sample, (self.labels, self.emitted, _created(self.origin)))
 
     def own_periods(self) -> dict[PeriodKey, float]:
         """The series' period sums, to write to: its own dict, made on the first write."""
@@ -82,7 +78,6 @@ class Series:
             self.emitted,
             dict(self.buckets),
             dict(self.periods),
-            self.sample,  # valid while `emitted` stays: commit drops it when that changes
         )
 
     def true_sum(self) -> float:
