@@ -96,6 +96,7 @@ bench-round3: $(STAMP) system-deps
 	$(BIN)/python -m bench.scrape --during-only --series 10000 100000 150000 --seconds 20 --modes process polls
 	$(BIN)/python -m bench.end_to_end 10000 100000
 	$(BIN)/python -m bench.memory_stages 10000 100000 --polls 10
+	$(BIN)/python -m bench.memory_stages 100000 --polls 4 --unchanged
 	$(BIN)/python -m bench.scrape --lone --series 100000 150000
 	$(BIN)/python -m bench.scrape --during-only --series 1000000 --modes process-idle process --seconds 120
 	$(BIN)/python -m bench.scale_curve 10000 100000 1000000

@@ -1,7 +1,7 @@
 """Where the memory of N series goes: RSS and live Python bytes after each stage of two polls.
 
-Usage: python -m bench.memory_stages [N ...] [--polls K]   (default 100000 and 2 polls; each N in
-a fresh process)
+Usage: python -m bench.memory_stages [N ...] [--polls K] [--unchanged]   (default 100000 and 2
+polls; each N in a fresh process)
 
 One process per N goes through the daemon's stages with the daemon's settings (commits and
 renderings with the cyclic garbage collector paused, `malloc_trim` after a rendering): import
@@ -12,7 +12,11 @@ from Python's small-object allocator (objects up to 512 bytes: series, tuples, s
 the bytes its live objects take and the bytes of the arenas it holds: the difference is freed
 space it cannot give back while a live object shares its arena. Large blocks (the rendered
 bytes, long lists) come from malloc and are in RSS only. Also the state file's size per series.
-(`tracemalloc` would give exact live bytes, but its own bookkeeping doubles the RSS measured.)
+With `--unchanged` every poll after the first re-reads every series with the same values: the
+same rows, lookups and journal, but no value changes, so no object made during it outlives it,
+and the arenas it needs are freed after it (the comparison that shows what pins them: round
+three). (`tracemalloc` would give exact live bytes, but its own bookkeeping doubles the RSS
+measured.)
 """
 
 from __future__ import annotations
@@ -58,9 +62,9 @@ def _trim() -> None:
         ctypes.CDLL(with_libc).malloc_trim(0)
 
 
-def stages(n: int, polls: int = 2) -> list[str]:
+def stages(n: int, polls: int = 2, unchanged: bool = False) -> list[str]:
     """The table rows for N series and `polls` polls (each after the first re-reads every
-    series risen), measured in this process."""
+    series, risen, or `unchanged`), measured in this process."""
     import_daemon()
     from prometheus_client import CollectorRegistry
 
@@ -88,10 +92,12 @@ def stages(n: int, polls: int = 2) -> list[str]:
             name = (
                 "first poll committed (N new series)"
                 if poll == 0
-                else f"poll {poll + 1} committed (every series risen)"
+                else f"poll {poll + 1} committed (every series "
+                + ("re-read unchanged)" if unchanged else "risen)")
             )
             window = next_window(STREAM, NOW + 60 * poll, ledger.cursor("t", STREAM.name))
-            read = StreamRead(STREAM.name, window.start, window.end, rows(n, start, poll))
+            risen = 0 if unchanged else poll
+            read = StreamRead(STREAM.name, window.start, window.end, rows(n, start, risen))
             with gc_paused():
                 ledger.commit("t", NOW + 60 * poll, [(STREAM, read)])
             del read
@@ -141,16 +147,21 @@ def main() -> None:
         at = argv.index("--polls")
         polls = int(argv[at + 1])
         del argv[at : at + 2]
+    unchanged = "--unchanged" in argv
+    if unchanged:
+        argv.remove("--unchanged")
     sizes = [int(a) for a in argv] or [100_000]
     command = f"python -m bench.memory_stages {' '.join(map(str, sizes))}"
-    print(machine_header(command + (f" --polls {polls}" if polls != 2 else "")))
+    command += f" --polls {polls}" if polls != 2 else ""
+    print(machine_header(command + (" --unchanged" if unchanged else "")))
     print()
     print(
         "| series | after | RSS MB | peak RSS MB | small objects live MB | their arenas held MB |"
     )
     print("|---|---|---|---|---|---|")
     for n in sizes:  # a fresh process each, so one size's leftovers do not count for the next
-        print(*lines_of("memory_stages", f"stages({n}, {polls})"), sep="\n", flush=True)
+        lines = lines_of("memory_stages", f"stages({n}, {polls}, {unchanged})")
+        print(*lines, sep="\n", flush=True)
 
 
 if __name__ == "__main__":

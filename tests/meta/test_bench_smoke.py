@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.harness import bench_output
 
 
@@ -31,10 +33,13 @@ def test_end_to_end_benchmark_runs() -> None:
     assert all(r.count("%)") == stages for r in rows), rows
 
 
-def test_memory_stages_benchmark_runs() -> None:
-    rows = [r for r in run_bench("bench.memory_stages", 300) if r.startswith("| 300 |")]
+@pytest.mark.parametrize("unchanged", [False, True])
+def test_memory_stages_benchmark_runs(unchanged: bool) -> None:
+    flags = ["--unchanged"] if unchanged else []
+    rows = [r for r in run_bench("bench.memory_stages", 300, *flags) if r.startswith("| 300 |")]
     stages = [r for r in rows if "state file (" not in r]
     assert len(stages) == 6 and all(r.count("|") == 7 for r in stages), rows
+    assert ("re-read unchanged" in rows[3]) == unchanged, rows
     assert "bytes per series" in rows[-2], rows
     assert "restarted" in rows[-1], rows
 
