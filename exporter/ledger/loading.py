@@ -27,9 +27,12 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
     keys: dict[tuple[str, int], tuple[str, int]] = {}
     number, key_of = numbers.setdefault, keys.setdefault
     try:
+        # Read row by row, not fetched whole: the rows of a million series are 300 MB of small
+        # objects, and the series made among them would pin the allocator's arenas they share
+        # (bench/RESULTS.md, round three).
         rows = db.execute(
             "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
-        ).fetchall()
+        )
         for sid, target, family, labels, origin, base, emitted in rows:
             # Interned: values repeat across series (projects, models); JSON makes copies.
             values = tuple(map(sys.intern, json.loads(labels)))
