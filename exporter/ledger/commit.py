@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from exporter.ledger.journal import Journal
 from exporter.ledger.series import (
+    ZEROS,
     BucketKey,
     Cursor,
     PeriodKey,
     Series,
     TargetState,
     day_start,
+    kept_labels,
 )
 from exporter.model import Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
@@ -83,7 +85,7 @@ class PendingCommit:
     def fold(self, series: Series, key: BucketKey) -> None:
         """Move a settled bucket into the series' base, and into its day and month period sums
         when its family keeps them (`TargetState.with_periods`)."""
-        old = series.buckets.pop(key)
+        old = series.drop_bucket(key)
         published = not self.is_new(series)
         if published:
             self.journal.buckets.setdefault((series.id, key), (series, old))
@@ -108,8 +110,8 @@ class PendingCommit:
         """Drop day and month sums that start before `oldest` (the previous month's start), but
         not those of a day that still has open buckets (a lookback longer than a month): its
         day value is its settled sum plus those buckets."""
-        if series.buckets:
-            oldest = min(oldest, day_start(min(b for _, b in series.buckets)))
+        if series.open:
+            oldest = min(oldest, day_start(min(b for _, b in series.open)))
         log = self.journal.periods
         for key in [k for k in series.periods if k[1] < oldest]:
             was = series.periods.pop(key)
@@ -127,7 +129,7 @@ class PendingCommit:
         gone: dict[int, tuple[Series, set[str]]] = {}
         opened: dict[BucketKey, list[Series]] = {}
         for (_, key), (series, old) in self.journal.buckets.items():
-            held = key in series.buckets
+            held = key in series.open
             if held == (old is not None):
                 continue
             if held:
@@ -136,13 +138,13 @@ class PendingCommit:
                 state.closed(key)
                 gone.setdefault(series.id, (series, set()))[1].add(key[0])
         for series, streams in gone.values():
-            streams -= {stream for stream, _ in series.buckets}
+            streams -= {stream for stream, _ in series.open}
             for stream in streams:
                 state.by_stream.get(stream, set()).discard(series)
         for series in self.touched.values():
             if self.is_new(series):
                 state.series.setdefault(series.family, {})[series.labels] = series
-                for key in series.buckets:
+                for key in series.open:
                     opened.setdefault(key, []).append(series)
         for key, holders in opened.items():  # (a bucket a series lost is counted down first)
             state.opened_by(key, holders)
@@ -201,11 +203,11 @@ class PendingCommit:
         if again or mentioned < stored_in_coverage:
             unmentioned: dict[tuple[str, Labels, int], tuple[int, float]] = {}
             for held in self.state.by_stream.get(stream.name, ()):
-                family_name, labels = held.family, held.labels
-                for (name, start), (end, _) in held.buckets.items():
+                family_name, labels, nums = held.family, held.labels, held.nums
+                for (name, start), at in held.open.items():
                     key = (family_name, labels, start)
                     if name == stream.name and read.start <= start < read.end and key not in new:
-                        unmentioned[key] = (end, 0.0)
+                        unmentioned[key] = (int(nums[at]), 0.0)
             self._apply(stream, unmentioned.items(), origin, first, read.start, read.end)
 
     def _apply(
@@ -229,12 +231,11 @@ class PendingCommit:
             earliest = sys.maxsize
         touched, name = self.touched, stream.name
         mentioned = up = down = 0
-        # One key and one end per bucket start, shared by every series (a poll of 100k series
-        # of one hour made 100k equal tuples and ints)
+        # One key per bucket start, shared by every series (a poll of 100k series of one hour
+        # made 100k equal tuples)
         keys: dict[int, BucketKey] = {}
-        ends: dict[int, int] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
-        next_id, intern, first_new = self.next_id, sys.intern, self.first_new
+        next_id, first_new = self.next_id, self.first_new
         last_start, bucket = -1, (name, -1)
         # Loop spelled out (`touch`, `Journal.hold` and `is_new` inlined): it runs once per
         # changed row.
@@ -243,10 +244,9 @@ class PendingCommit:
             series = touched.get(series_key)
             if series is None:
                 p = stored[family_name].get(labels) if family_name in stored else None
-                if p is None:  # a new series; its labels interned, as when loaded
-                    series = Series(
-                        next_id, family_name, tuple(map(intern, labels)), origin, 0.0, 0.0, {}
-                    )
+                if p is None:  # a new series
+                    kept = kept_labels(labels)
+                    series = Series(next_id, family_name, kept, origin, ZEROS[:])
                     next_id += 1
                     touched[series_key] = series
                 else:
@@ -255,16 +255,21 @@ class PendingCommit:
             if start != last_start:  # (rows come grouped by bucket)
                 bucket = keys.get(start) or keys.setdefault(start, (name, start))
                 last_start = start
-            old = series.buckets.get(bucket)
-            if old is not None:
+            # (`Series.bucket` and `set_bucket` inlined: the value changes in place)
+            nums = series.nums
+            at = series.open.get(bucket)
+            old: tuple[int, float] | None = None
+            if at is not None:
+                old_value = nums[at + 1]
                 if start_at <= start < end_at:
                     mentioned += 1
-                if value > old[1]:
+                if value > old_value:
                     up += 1
-                elif value < old[1]:
+                elif value < old_value:
                     down += 1
-                elif end == old[0]:
+                elif end == nums[at]:
                     continue  # unchanged
+                old = (int(nums[at]), old_value)
             elif value == 0.0:
                 continue
             else:
@@ -274,9 +279,15 @@ class PendingCommit:
             if series.id < first_new:
                 log.setdefault((series.id, bucket), (series, old))
             if value == 0.0:
-                del series.buckets[bucket]
+                series.drop_bucket(bucket)
             else:
-                series.buckets[bucket] = (ends.setdefault(end, end), value)
+                if at is None:
+                    series.open[bucket] = len(nums)
+                    nums.append(end)
+                    nums.append(value)
+                else:
+                    nums[at] = end
+                    nums[at + 1] = value
                 if earliest is not None and end < earliest:
                     earliest = end
             if family_name in history and (old is None or old[1] != value):
@@ -302,12 +313,14 @@ class PendingCommit:
         candidates = self.state.by_stream.get(stream, set()) | self.written.get(stream, set())
         for current in candidates:
             due = []
-            for bucket, (end, _) in current.buckets.items():
+            nums = current.nums
+            for bucket, at in current.open.items():
                 if bucket[0] == stream:
+                    end = nums[at]
                     if end <= cursor:
                         due.append(bucket)
                     elif remaining is None or end < remaining:
-                        remaining = end
+                        remaining = int(end)
             if not due:
                 continue
             series = self.touch(current)

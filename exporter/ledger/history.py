@@ -32,10 +32,11 @@ def day_values(series: Series, days: Iterable[int]) -> dict[int, float]:
     for day in days:
         settled = series.periods.get(("day", day))
         parts[day] = [settled] if settled is not None else []
-    for (_, start), (_, value) in series.buckets.items():
+    nums = series.nums
+    for (_, start), at in series.open.items():
         found = parts.get(start - start % 86400)
         if found is not None:
-            found.append(value)
+            found.append(nums[at + 1])
     return {day: math.fsum(values) for day, values in parts.items()}
 
 
@@ -78,7 +79,7 @@ class DailyHistory:
                 rows: list[tuple[int, int, int, float]] = []
                 for series in state.series.get(family.name, {}).values():
                     days = {d for (kind, d) in series.periods if kind == "day"}
-                    days |= {day_start(b) for _, b in series.buckets}
+                    days |= {day_start(b) for _, b in series.open}
                     for day, value in sorted(day_values(series, days).items()):
                         if value != 0.0 and day <= now:
                             rows.append((month_start(day), series.id, day, value))
@@ -154,8 +155,8 @@ class DailyHistory:
             starts = [c.cursor for c in state.cursors.values() if c.width > 0]
             for name in history:
                 for series in state.series.get(name, {}).values():
-                    if series.buckets:
-                        starts.append(min(b for _, b in series.buckets))
+                    if series.open:
+                        starts.append(min(b for _, b in series.open))
             if starts:
                 day = day_start(min(starts))
                 oldest = day if oldest is None else min(oldest, day)

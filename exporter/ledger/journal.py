@@ -47,7 +47,7 @@ class Journal:
         (given its id and itself; None: skip it)."""
         for (sid, key), (series, old) in self.buckets.items():
             if (target := into(sid, series)) is not None:
-                _set(target.buckets, key, old)
+                target.restore_bucket(key, old)
         for (sid, period), (series, was) in self.periods.items():
             if (target := into(sid, series)) is not None:
                 _set(target.periods, period, was)

@@ -196,10 +196,11 @@ class Ledger:
                     for series in state.by_stream.get(name, set()):
                         if series.family not in state.families:
                             continue
-                        keys = [k for k in series.buckets if k[0] == name]
+                        keys = [k for k in series.open if k[0] == name]
                         if not keys:
                             continue
-                        newest = max([newest, *(series.buckets[k][0] for k in keys)])
+                        ends = (int(series.nums[series.open[k]]) for k in keys)
+                        newest = max([newest, *ends])
                         touched = work.touch(series)
                         for key in keys:
                             work.fold(touched, key)
@@ -247,13 +248,13 @@ class Ledger:
                 for series in work.touched.values():
                     # `Series.true_sum`, inlined: once per changed series (with one open bucket,
                     # one addition: IEEE rounds a sum of two exactly, as fsum does)
-                    if len(series.buckets) == 1:
-                        true_sum = series.base + next(iter(series.buckets.values()))[1]
+                    nums = series.nums
+                    if len(series.open) == 1:
+                        true_sum = nums[0] + nums[next(iter(series.open.values())) + 1]
                     else:
-                        true_sum = fsum([series.base, *map(_second, series.buckets.values())])
-                    emitted = max(series.emitted, true_sum)
-                    if emitted != series.emitted:
-                        series.emitted = emitted
+                        true_sum = fsum([nums[0], *series.bucket_values()])
+                    emitted = max(nums[1], true_sum)
+                    nums[1] = emitted  # (in place: no object outlives the poll)
                     if emitted != true_sum:
                         peaks.add(series.id)
                     if series.periods:

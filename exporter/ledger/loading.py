@@ -37,7 +37,7 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
             # Interned: values repeat across series (projects, models); JSON makes copies.
             values = tuple(map(sys.intern, json.loads(labels)))
             family = sys.intern(family)
-            series = Series(sid, family, values, number(origin, origin), base, emitted)
+            series = Series.new(sid, family, values, number(origin, origin), base, emitted)
             by_id[sid] = series
             target_state(target).series.setdefault(family, {})[series.labels] = series
             next_id = max(next_id, sid + 1)
@@ -45,7 +45,7 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
             "SELECT series_id, stream, start, end, value FROM buckets"
         ):
             key = (sys.intern(stream), start)
-            by_id[sid].buckets[key_of(key, key)] = (number(end, end), value)
+            by_id[sid].set_bucket(key_of(key, key), end, value)
         for sid, kind, start, value in db.execute(
             "SELECT series_id, kind, start, value FROM periods"
         ):

@@ -4,7 +4,6 @@ series only what the commit changed (its journal) is written."""
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
@@ -29,7 +28,7 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
     db.executemany(
         "INSERT INTO series (id, target, family, labels, origin, base, emitted) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(s.id, target, s.family, labels_json(s.labels), s.origin, s.base, s.emitted) for s in new],
+        [(s.id, target, s.family, labels_json(s.labels), s.origin, *s.nums[:2]) for s in new],
     )
     # The stored `emitted` is a lower bound (loading takes the larger of it and the true sum):
     # written with a changed base, or where the counter holds a peak above its true sum. A
@@ -43,12 +42,14 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
             if s.base != base or s.id in peaks
         ],
     )
-    changed, gone_buckets = _split(work.journal.buckets, _buckets_of)
+    changed, gone_buckets = _split(work.journal.buckets, Series.bucket)
     buckets = [(sid, key[0], key[1], end, value) for sid, key, (end, value) in changed]
-    sums, gone_periods = _split(work.journal.periods, _periods_of)
+    sums, gone_periods = _split(work.journal.periods, _period)
     periods = [(sid, key[0], key[1], value) for sid, key, value in sums]
     # New series are not in the journal: all they hold is new
-    buckets += [(s.id, k[0], k[1], end, v) for s in new for k, (end, v) in s.buckets.items()]
+    buckets += [
+        (s.id, k[0], k[1], int(s.nums[at]), s.nums[at + 1]) for s in new for k, at in s.open.items()
+    ]
     periods += [(s.id, k[0], k[1], v) for s in new for k, v in s.periods.items()]
     db.executemany("DELETE FROM buckets WHERE series_id=? AND stream=? AND start=?", gone_buckets)
     db.executemany(
@@ -66,20 +67,22 @@ def write_series(db: sqlite3.Connection, target: str, work: PendingCommit) -> No
 
 
 _V = TypeVar("_V")
-_buckets_of = operator.attrgetter("buckets")
-_periods_of = operator.attrgetter("periods")
+
+
+def _period(series: Series, key: tuple[str, int]) -> float | None:
+    return series.periods.get(key)
 
 
 def _split(
     changed: Mapping[tuple[int, tuple[str, int]], tuple[Series, _V | None]],
-    held: Callable[[Series], Mapping[tuple[str, int], _V]],
+    held: Callable[[Series, tuple[str, int]], _V | None],
 ) -> tuple[list[tuple[int, tuple[str, int], _V]], list[tuple[int, str, int]]]:
-    """Of each changed (series id, key) with what it held before: its value now where that
-    differs (a row to write), or its key where it is gone (a row to delete)."""
+    """Of each changed (series id, key) with what it held before: its value now (`held` gives
+    it) where that differs (a row to write), or its key where it is gone (a row to delete)."""
     now: list[tuple[int, tuple[str, int], _V]] = []
     gone: list[tuple[int, str, int]] = []
     for (sid, key), (series, before) in changed.items():
-        value = held(series).get(key)
+        value = held(series, key)
         if value is None:
             if before is not None:
                 gone.append((sid, *key))

@@ -26,7 +26,7 @@ def family_samples(state: TargetState, family: Family, now: int) -> list[Sample]
         samples = []
         for labels, s in list(series.items()):
             settled = s.periods.get((family.period.value, start), 0.0)
-            open_values = [v for (_, b), (_, v) in s.buckets.items() if b >= start]
+            open_values = [s.nums[at + 1] for (_, b), at in s.open.items() if b >= start]
             samples.append(Sample(labels, math.fsum([settled, *open_values])))
         return samples
     values: dict[Labels, float] = {}

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
+from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 
 from exporter.model import Family, Labels, Sample, month_start
 
 BucketKey = tuple[str, int]  # (stream, bucket start)
 PeriodKey = tuple[str, int]  # ("day" or "month", period start)
-_second = operator.itemgetter(1)
 _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
 
@@ -41,25 +42,108 @@ def _no_periods() -> dict[PeriodKey, float]:
 
 @dataclass(slots=True, eq=False)
 class Series:
-    """One counter series. Compared and hashed by identity: the index of open buckets
-    (`TargetState.by_stream`) holds the series themselves, not a key tuple each (72 bytes a
-    series)."""
+    """One counter series. Its numbers (base, counter, each open bucket's end and value) sit in
+    one array of doubles and a commit changes them in place: a float or a tuple made anew per
+    series by every poll would outlive the poll among its short-lived objects and pin the
+    allocator's arenas they share (bench/RESULTS.md, round three). Compared and hashed by
+    identity: the index of open buckets (`TargetState.by_stream`) holds the series themselves.
+
+    `nums` is [base, emitted, end, value, end, value, ...]; `open` maps each open bucket to
+    where its end sits (its value follows). A dropped bucket's place is left unused unless it
+    was the last (`open` no longer points to it); the unused places are squeezed out when they
+    outnumber the open buckets. Ends are Unix seconds, exact as doubles."""
 
     id: int
     family: str
     labels: Labels
     origin: int
-    base: float
-    emitted: float
-    buckets: dict[BucketKey, tuple[int, float]] = field(default_factory=dict)
+    nums: array[float]
+    open: dict[BucketKey, int] = field(default_factory=dict)
     periods: dict[PeriodKey, float] = field(default_factory=_no_periods)
+
+    @classmethod
+    def new(
+        cls, sid: int, family: str, labels: Labels, origin: int, base: float, emitted: float
+    ) -> Series:
+        return cls(sid, family, labels, origin, array("d", (base, emitted)))
+
+    @property
+    def base(self) -> float:
+        """What the settled buckets sum to."""
+        return self.nums[0]
+
+    @base.setter
+    def base(self, value: float) -> None:
+        self.nums[0] = value
+
+    @property
+    def emitted(self) -> float:
+        """The counter as exported: the true sum, or a peak above it (a bucket fell)."""
+        return self.nums[1]
+
+    @emitted.setter
+    def emitted(self, value: float) -> None:
+        self.nums[1] = value
+
+    @property
+    def buckets(self) -> Mapping[BucketKey, tuple[int, float]]:
+        """The open buckets, (end, value) each: a copy, to read (`set_bucket` changes one)."""
+        nums = self.nums
+        return {key: (int(nums[at]), nums[at + 1]) for key, at in self.open.items()}
+
+    def bucket(self, key: BucketKey) -> tuple[int, float] | None:
+        """The open bucket `key`'s (end, value), or None."""
+        at = self.open.get(key)
+        return None if at is None else (int(self.nums[at]), self.nums[at + 1])
+
+    def set_bucket(self, key: BucketKey, end: int, value: float) -> None:
+        """Open the bucket `key`, or change it in place."""
+        nums = self.nums
+        at = self.open.get(key)
+        if at is None:
+            self.open[key] = len(nums)
+            nums.append(end)
+            nums.append(value)
+        else:
+            nums[at] = end
+            nums[at + 1] = value
+
+    def drop_bucket(self, key: BucketKey) -> tuple[int, float]:
+        """Close the open bucket `key` (settled, or read as 0): its (end, value)."""
+        at = self.open.pop(key)
+        nums = self.nums
+        old = (int(nums[at]), nums[at + 1])
+        if at == len(nums) - 2:
+            del nums[at:]
+        if not self.open:
+            del nums[2:]
+        elif len(nums) > 4 * len(self.open) + 2:  # more unused places than buckets: squeeze
+            kept = [(key, nums[at], nums[at + 1]) for key, at in self.open.items()]
+            del nums[2:]
+            for key, end, value in kept:
+                self.open[key] = len(nums)
+                nums.append(end)
+                nums.append(value)
+        return old
+
+    def restore_bucket(self, key: BucketKey, old: tuple[int, float] | None) -> None:
+        """The bucket `key` back to `old` (None: not open)."""
+        if old is None:
+            if key in self.open:
+                self.drop_bucket(key)
+        else:
+            self.set_bucket(key, *old)
+
+    def bucket_values(self) -> list[float]:
+        nums = self.nums
+        return [nums[at + 1] for at in self.open.values()]
 
     def make_sample(self) -> Sample:
         """The counter's sample, made for each rendering and not kept: one kept per series
         would be made anew after every poll that changes it, and pin an arena (the renderer
         keeps what it compares in arrays per chunk)."""
         # tuple.__new__ skips the named tuple's Python-level constructor: half the cost
-        return _new_sample(Sample, (self.labels, self.emitted, _created(self.origin)))
+        return _new_sample(Sample, (self.labels, self.nums[1], _created(self.origin)))
 
     def own_periods(self) -> dict[PeriodKey, float]:
         """The series' period sums, to write to: its own dict, made on the first write."""
@@ -74,14 +158,25 @@ class Series:
             self.family,
             self.labels,
             self.origin,
-            self.base,
-            self.emitted,
-            dict(self.buckets),
+            array("d", self.nums),
+            dict(self.open),
             dict(self.periods),
         )
 
     def true_sum(self) -> float:
-        return math.fsum([self.base, *map(_second, self.buckets.values())])
+        return math.fsum([self.nums[0], *self.bucket_values()])
+
+
+ZEROS = array("d", (0.0, 0.0))  # a new series' base and counter (copied: `ZEROS[:]`)
+
+
+def kept_labels(labels: Labels) -> Labels:
+    """A new series' label values, as it keeps them: interned (values repeat across series:
+    projects, models), and a value seen for the first time copied. The one read was made among
+    the parser's short-lived objects (a response's JSON), and kept, it would pin the arena it
+    shares with them once they are freed: 30 MB at 100k series (bench/RESULTS.md, round
+    three)."""
+    return tuple([intern("".join((value, ""))) for value in labels])
 
 
 @dataclass(slots=True)
@@ -115,12 +210,12 @@ class TargetState:
     def index(self, series: Series) -> None:
         """Count `series`' open buckets in `by_stream` and `open_buckets` (a series loaded, or
         stored again under padded labels)."""
-        for bucket in series.buckets:
+        for bucket in series.open:
             self.opened(series, bucket)
 
     def unindex(self, series: Series) -> None:
         """Take `series`' open buckets out of `by_stream` and `open_buckets`."""
-        for bucket in series.buckets:
+        for bucket in series.open:
             self.closed(bucket)
             self.by_stream.get(bucket[0], set()).discard(series)
 
@@ -176,9 +271,8 @@ def pad_stored_labels(state: TargetState) -> None:
                         name,
                         labels,
                         series.origin,
-                        series.base,
-                        series.emitted,
-                        series.buckets,
+                        series.nums,
+                        series.open,
                         series.periods,
                     )
                     state.index(series)
