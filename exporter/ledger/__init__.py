@@ -19,9 +19,9 @@ from __future__ import annotations
 from exporter.ledger.commit import OVERFLOW, CommitStats
 from exporter.ledger.errors import LedgerError
 from exporter.ledger.history import months_before
+from exporter.ledger.layout import BucketKey
 from exporter.ledger.ledger import Ledger
 from exporter.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from exporter.ledger.series import BucketKey
 
 __all__ = [
     "APPLICATION_ID",

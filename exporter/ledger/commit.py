@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporter.ledger.journal import Journal
+from exporter.ledger.layout import BucketKey
 from exporter.ledger.series import (
     ZEROS,
-    BucketKey,
     Cursor,
     PeriodKey,
     Series,
@@ -282,9 +282,7 @@ class PendingCommit:
                 series.drop_bucket(bucket)
             else:
                 if at is None:
-                    series.open[bucket] = len(nums)
-                    nums.append(end)
-                    nums.append(value)
+                    series.set_bucket(bucket, end, value)
                 else:
                     nums[at] = end
                     nums[at + 1] = value

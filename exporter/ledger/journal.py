@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from exporter.ledger.series import BucketKey, PeriodKey, Series
+from exporter.ledger.layout import BucketKey
+from exporter.ledger.series import PeriodKey, Series
 
 Bucket = tuple[int, float]  # (end, value)
 _K = TypeVar("_K")

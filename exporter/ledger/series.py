@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from sys import intern
 
+from exporter.ledger.layout import NO_BUCKETS, BucketKey, Layout, layout_of, moved
 from exporter.model import Family, Labels, Sample, month_start
 
-BucketKey = tuple[str, int]  # (stream, bucket start)
 PeriodKey = tuple[str, int]  # ("day" or "month", period start)
 _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
@@ -49,16 +49,18 @@ class Series:
     identity: the index of open buckets (`TargetState.by_stream`) holds the series themselves.
 
     `nums` is [base, emitted, end, value, end, value, ...]; `open` maps each open bucket to
-    where its end sits (its value follows). A dropped bucket's place is left unused unless it
-    was the last (`open` no longer points to it); the unused places are squeezed out when they
-    outnumber the open buckets. Ends are Unix seconds, exact as doubles."""
+    where its end sits (its value follows): a `Layout` shared with the series that have the same
+    mapping (exporter/ledger/layout.py), or beyond a few buckets a dict of its own. A dropped
+    bucket's place is left unused unless no used place follows it (`open` no longer points to
+    it); the unused places are squeezed out when they outnumber the open buckets. Ends are Unix
+    seconds, exact as doubles."""
 
     id: int
     family: str
     labels: Labels
     origin: int
     nums: array[float]
-    open: dict[BucketKey, int] = field(default_factory=dict)
+    open: dict[BucketKey, int] = field(default_factory=lambda: NO_BUCKETS)
     periods: dict[PeriodKey, float] = field(default_factory=_no_periods)
 
     @classmethod
@@ -100,30 +102,44 @@ class Series:
         """Open the bucket `key`, or change it in place."""
         nums = self.nums
         at = self.open.get(key)
-        if at is None:
-            self.open[key] = len(nums)
-            nums.append(end)
-            nums.append(value)
-        else:
+        if at is not None:
             nums[at] = end
             nums[at + 1] = value
+            return
+        at = len(nums)
+        nums.append(end)
+        nums.append(value)
+        open_ = self.open
+        if type(open_) is Layout:
+            self.open = moved(open_, key, at)
+        else:
+            open_[key] = at
 
     def drop_bucket(self, key: BucketKey) -> tuple[int, float]:
         """Close the open bucket `key` (settled, or read as 0): its (end, value)."""
-        at = self.open.pop(key)
+        open_ = self.open
+        at = open_[key]
         nums = self.nums
         old = (int(nums[at]), nums[at + 1])
-        if at == len(nums) - 2:
-            del nums[at:]
-        if not self.open:
+        if type(open_) is Layout:
+            self.open = open_ = moved(open_, key, None)
+            # no unused place at the end: the series that share a layout share its length
+            del nums[max(open_.values(), default=0) + 2 if open_ else 2 :]
+        else:
+            del open_[key]
+            if at == len(nums) - 2:
+                del nums[at:]
+        if not open_:
             del nums[2:]
-        elif len(nums) > 4 * len(self.open) + 2:  # more unused places than buckets: squeeze
-            kept = [(key, nums[at], nums[at + 1]) for key, at in self.open.items()]
+        elif len(nums) > 4 * len(open_) + 2:  # more unused places than buckets: squeeze
+            kept = [(key, nums[at], nums[at + 1]) for key, at in open_.items()]
             del nums[2:]
+            places = []
             for key, end, value in kept:
-                self.open[key] = len(nums)
+                places.append((key, len(nums)))
                 nums.append(end)
                 nums.append(value)
+            self.open = layout_of(tuple(places))
         return old
 
     def restore_bucket(self, key: BucketKey, old: tuple[int, float] | None) -> None:
@@ -159,7 +175,7 @@ class Series:
             self.labels,
             self.origin,
             array("d", self.nums),
-            dict(self.open),
+            self.open if type(self.open) is Layout else dict(self.open),
             dict(self.periods),
         )
 

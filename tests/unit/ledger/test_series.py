@@ -1,12 +1,16 @@
 """A series' numbers in one array (`Series.nums`): its open buckets opened, changed in place,
 dropped (their places squeezed out once they outnumber the buckets) and restored, checked
-against a plain dict of (end, value) through random operations. (That a poll changes the
-series in place: tests/unit/ledger/test_ledger.py.)"""
+against a plain dict of (end, value) through random operations; the layouts of open buckets
+shared while they are few. (That a poll changes the series in place:
+tests/unit/ledger/test_ledger.py.)"""
 
 from __future__ import annotations
 
 import random
 
+import pytest
+
+from exporter.ledger.layout import SHARED_UP_TO, Layout
 from exporter.ledger.series import Series, kept_labels
 
 H = 3600
@@ -73,3 +77,30 @@ def test_new_label_values_are_copied_and_interned() -> None:
     kept = kept_labels((read, "gpt"))
     assert kept == (read, "gpt") and kept[0] is not read
     assert kept_labels(("".join(["user-", "1234567"]), "gpt"))[0] is kept[0]  # interned
+
+
+def test_series_with_the_same_open_buckets_share_one_layout() -> None:
+    one, two = (Series.new(i, "f", (str(i),), T0, 0.0, 0.0) for i in (1, 2))
+    for series in (one, two):
+        for hour in range(3):
+            series.set_bucket(("s", T0 + hour * H), T0 + (hour + 1) * H, 1.0 + hour)
+    assert one.open is two.open and type(one.open) is Layout
+    with pytest.raises(TypeError):
+        one.open[("s", 0)] = 9  # shared: a series moves to another layout instead
+    one.drop_bucket(("s", T0))
+    assert one.open is not two.open and len(two.open) == 3
+    two.drop_bucket(("s", T0))
+    assert one.open is two.open and one.nums == two.nums
+
+
+def test_beyond_a_few_buckets_each_series_has_a_dict_of_its_own() -> None:
+    """Two series that cross `SHARED_UP_TO` by the same move get a dict each (one handed to
+    both would take one's buckets into the other)."""
+    one, two = (Series.new(i, "f", (str(i),), T0, 0.0, 0.0) for i in (1, 2))
+    for hour in range(SHARED_UP_TO + 3):
+        for series in (one, two):
+            series.set_bucket(("s", T0 + hour * H), T0 + (hour + 1) * H, float(series.id))
+    assert type(one.open) is dict and one.open is not two.open
+    one.set_bucket(("t", T0), T0 + H, 5.0)
+    assert ("t", T0) not in two.open
+    assert set(two.bucket_values()) == {2.0} and 5.0 in one.bucket_values()
