@@ -19,7 +19,7 @@ BucketKey = tuple[str, int]  # (stream, bucket start)
 Places = tuple[tuple[BucketKey, int], ...]  # (bucket, place in the array) pairs, in order
 
 SHARED_UP_TO = 16  # open buckets; beyond, a series' mapping is its own dict
-_MOVES_KEPT = 4096  # cached moves (each a few hundred bytes); the cache is emptied beyond
+_MOVES_KEPT = 1024  # cached moves (a few per stream and bucket); emptied beyond
 
 
 class Layout(dict[BucketKey, int]):
