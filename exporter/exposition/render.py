@@ -189,8 +189,9 @@ class Renderer:
     changed costs a split of its kept label text and a join with the value text.
 
     The output equals the straightforward renderer's byte for byte (plain) and after gzip
-    decompression (tests/unit/exposition/test_render_chunks.py). Samples are compared by value: the
-    ledger's values are floats and never -0.0, so equal samples have equal text.
+    decompression (tests/unit/exposition/test_render_chunks.py). A chunk's values are compared as
+    doubles, bit for bit, so equal values have equal text (a NaN equals itself; -0.0 and 0.0
+    differ).
     """
 
     CHUNK = 1024
