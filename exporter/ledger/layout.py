@@ -1,7 +1,7 @@
 """Where a series' open buckets sit in its array of numbers (`Series.open`), shared.
 
 Most series of a stream hold the same open buckets, opened in the same order: each had a dict
-of its own mapping them to the same places (232 bytes a series with one bucket, a new one or a
+of its own mapping them to the same places (224 bytes a series with one bucket, a new one or a
 grown one for every series each time a bucket opened). Now the series share one `Layout` per
 distinct mapping, which never changes: a series that opens or drops a bucket moves to the
 layout of its new mapping, found in a registry (weak: a layout no series uses goes) and, for
