@@ -13,7 +13,8 @@ proportion to its size."""
 from __future__ import annotations
 
 import weakref
-from typing import NoReturn
+
+from exporter.ledger.frozen import FrozenDict
 
 BucketKey = tuple[str, int]  # (stream, bucket start)
 Places = tuple[tuple[BucketKey, int], ...]  # (bucket, place in the array) pairs, in order
@@ -22,38 +23,12 @@ SHARED_UP_TO = 16  # open buckets; beyond, a series' mapping is its own dict
 _MOVES_KEPT = 1024  # cached moves (a few per stream and bucket); emptied beyond
 
 
-class Layout(dict[BucketKey, int]):
+class Layout(FrozenDict[BucketKey, int]):
     """A mapping of open buckets to places, shared by every series that has it: refuses to
     change (a series moves to another layout instead, `moved`)."""
 
     __slots__ = ("__weakref__",)
-
-    def _refuse(self) -> NoReturn:
-        raise TypeError("a Layout is shared by series: a series moves to another one")
-
-    def __setitem__(self, key: BucketKey, value: int) -> None:
-        self._refuse()
-
-    def __delitem__(self, key: BucketKey) -> None:
-        self._refuse()
-
-    def pop(self, *args: object) -> int:
-        self._refuse()
-
-    def popitem(self) -> tuple[BucketKey, int]:
-        self._refuse()
-
-    def setdefault(self, *args: object) -> int:
-        self._refuse()
-
-    def update(self, *args: object, **kwargs: object) -> None:
-        self._refuse()
-
-    def clear(self) -> None:
-        self._refuse()
-
-    def __ior__(self, other: object) -> NoReturn:  # type: ignore[misc]
-        self._refuse()
+    why = "a Layout is shared by series: a series moves to another one"
 
 
 _layouts: weakref.WeakValueDictionary[Places, Layout] = weakref.WeakValueDictionary()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from sys import intern
 
+from exporter.ledger.frozen import FrozenDict
 from exporter.ledger.layout import NO_BUCKETS, BucketKey, Layout, layout_of, moved
 from exporter.model import Family, Labels, Sample, month_start
 
@@ -18,26 +19,15 @@ _new_sample = tuple.__new__
 _created = functools.lru_cache(maxsize=1024)(float)  # origins repeat: one float each
 
 
-class _NoPeriods(dict[PeriodKey, float]):
-    """The period sums of every series that has none: one shared dict that refuses to change.
-    Most series keep none (`TargetState.with_periods`), and an empty dict each is 80 bytes a
-    series; a series gets its own dict when a sum is first written (`Series.own_periods`)."""
-
-    def __setitem__(self, key: PeriodKey, value: float) -> None:
-        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
-
-    def setdefault(self, key: PeriodKey, default: float | None = None) -> float:
-        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
-
-    def update(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("NO_PERIODS is shared: write to Series.own_periods()")
+class _NoPeriods(FrozenDict[PeriodKey, float]):
+    __slots__ = ()
+    why = "NO_PERIODS is shared: write to Series.own_periods()"
 
 
+# The period sums of every series that has none. Most series keep none
+# (`TargetState.with_periods`), and an empty dict each is 80 bytes a series; a series gets its
+# own dict when a sum is first written (`Series.own_periods`).
 NO_PERIODS: dict[PeriodKey, float] = _NoPeriods()
-
-
-def _no_periods() -> dict[PeriodKey, float]:
-    return NO_PERIODS
 
 
 @dataclass(slots=True, eq=False)
@@ -61,7 +51,7 @@ class Series:
     origin: int
     nums: array[float]
     open: dict[BucketKey, int] = field(default_factory=lambda: NO_BUCKETS)
-    periods: dict[PeriodKey, float] = field(default_factory=_no_periods)
+    periods: dict[PeriodKey, float] = field(default_factory=lambda: NO_PERIODS)
 
     @classmethod
     def new(
