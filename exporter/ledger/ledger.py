@@ -9,7 +9,6 @@ transaction (`persist.py`, `history.py`), and undoes its changes to memory if th
 from __future__ import annotations
 
 import contextlib
-import operator
 import sqlite3
 import threading
 import time
@@ -34,7 +33,6 @@ from exporter.ledger.series import (
 )
 from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
 
-_second = operator.itemgetter(1)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 

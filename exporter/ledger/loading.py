@@ -20,9 +20,10 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
         return targets.setdefault(name, TargetState())
 
     by_id: dict[int, Series] = {}
-    # Every row of SQLite is new objects: a family name, an origin, a bucket's key and end, a
+    # Every row of SQLite is new objects: a family name, an origin, a bucket's key and a
     # period's key repeat across series, and are kept once each (as a commit keeps them), or
     # a restart would hold a copy per series (about 400 bytes a series with settled periods).
+    # (A bucket's end is no object: it goes into the series' array.)
     numbers: dict[int, int] = {}
     keys: dict[tuple[str, int], tuple[str, int]] = {}
     number, key_of = numbers.setdefault, keys.setdefault
