@@ -21,8 +21,6 @@ measured.)
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import re
 import sys
@@ -56,12 +54,6 @@ def _pymalloc() -> tuple[float, float]:
     return float(live[1].replace(",", "")), float(arenas[1].replace(",", ""))
 
 
-def _trim() -> None:
-    with_libc = ctypes.util.find_library("c")
-    if with_libc:
-        ctypes.CDLL(with_libc).malloc_trim(0)
-
-
 def stages(n: int, polls: int = 2, unchanged: bool = False) -> list[str]:
     """The table rows for N series and `polls` polls (each after the first re-reads every
     series, risen, or `unchanged`), measured in this process."""
@@ -73,6 +65,7 @@ def stages(n: int, polls: int = 2, unchanged: bool = False) -> list[str]:
     from exporter.exposition.render import Renderer
     from exporter.model import StreamRead
     from exporter.runtime.gc_pause import gc_paused
+    from exporter.runtime.memory import release_free_memory
 
     out: list[str] = []
 
@@ -104,7 +97,7 @@ def stages(n: int, polls: int = 2, unchanged: bool = False) -> list[str]:
             stage(name)
             with gc_paused():
                 exposition = renderer.render(ledger.samples("t"), registry)
-            _trim()
+            release_free_memory()  # as the daemon does after each rendering
             stage(
                 "rendered and trimmed (2 gzip variants kept: "
                 f"{(exposition.text_size + exposition.openmetrics_size) / MB:.0f} MB plain, "
@@ -126,10 +119,11 @@ def loaded(n: int, path: str) -> list[str]:
     import_daemon()
     from bench.ledger_render import FAMILY
     from exporter.ledger import Ledger
+    from exporter.runtime.memory import release_free_memory
 
     ledger = Ledger(Path(path), max_series_per_family=n + 1)
     ledger.declare("t", [FAMILY])
-    _trim()
+    release_free_memory()
     memory = memory_kib()
     live, arenas = _pymalloc()
     ledger.close()
