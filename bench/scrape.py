@@ -78,7 +78,8 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
 
     from exporter.cli.process import favour_the_event_loop
     from exporter.daemon.windows import next_window
-    from exporter.exposition.render import Exposition, Renderer
+    from exporter.exposition.render import Renderer
+    from exporter.exposition.served import Exposition
     from exporter.http.listener_process import ListenerProcess, ListenerSettings
     from exporter.http.server import ServerState, create_app, serve
     from exporter.ledger import Ledger

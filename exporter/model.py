@@ -202,3 +202,11 @@ def month_start(t: int) -> int:
     """The start of the UTC month containing `t`."""
     tm = time.gmtime(t)
     return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
+
+
+def months_before(t: int, count: int) -> int:
+    """The start of the UTC month `count` months before the one containing `t`."""
+    start = month_start(t)
+    for _ in range(count):
+        start = month_start(start - 1)
+    return start

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
-from exporter.exposition.render import Exposition
+from exporter.exposition.served import Exposition
 from exporter.model import Family, FamilySamples, Kind, bound_label
 
 

@@ -31,7 +31,8 @@ from exporter.daemon.reads import PollReads
 from exporter.daemon.sharding import Shard
 from exporter.daemon.targets import Target
 from exporter.daemon.windows import WindowPlanner
-from exporter.exposition.render import Exposition, Renderer
+from exporter.exposition.render import Renderer
+from exporter.exposition.served import Exposition
 from exporter.focus.export import FocusExport
 from exporter.http.server import ServerState, TargetStatus
 from exporter.ledger import CommitStats, Ledger, LedgerError

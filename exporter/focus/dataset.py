@@ -19,8 +19,8 @@ from pathlib import Path
 
 from exporter.focus import columns as c
 from exporter.focus.mapping import CostMapping
-from exporter.ledger import APPLICATION_ID, SCHEMA_VERSION, LedgerError, months_before
-from exporter.model import Family, month_start
+from exporter.ledger import APPLICATION_ID, SCHEMA_VERSION, LedgerError
+from exporter.model import Family, month_start, months_before
 
 Value = str | float | None
 Row = tuple[Value, ...]

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from exporter.exposition.render import Exposition
+from exporter.exposition.served import Exposition
 from exporter.focus.export import FocusExport
 from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
 from exporter.runtime.logs import configure_logging

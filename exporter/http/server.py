@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from exporter.exposition.render import (
+from exporter.exposition.served import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,
     Exposition,

@@ -16,12 +16,29 @@ for a rendering), `key_values` (the `meta` store), `history` (the daily cost his
 
 from __future__ import annotations
 
-from exporter.ledger.commit import OVERFLOW, CommitStats
-from exporter.ledger.errors import LedgerError
-from exporter.ledger.history import months_before
-from exporter.ledger.layout import BucketKey
-from exporter.ledger.ledger import Ledger
-from exporter.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exporter.ledger.commit import OVERFLOW, CommitStats
+    from exporter.ledger.errors import LedgerError
+    from exporter.ledger.layout import BucketKey
+    from exporter.ledger.ledger import Ledger
+    from exporter.ledger.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+# name -> its module. Imported when first asked for (PEP 562): a reader of the state file (the
+# FOCUS export, in the listener process) takes the schema and the error without the ledger's
+# in-memory model, its commit and its loading (bench/RESULTS.md, round three: memory).
+_WHERE = {
+    "APPLICATION_ID": "schema",
+    "MIGRATIONS": "schema",
+    "OVERFLOW": "commit",
+    "SCHEMA_VERSION": "schema",
+    "BucketKey": "layout",
+    "CommitStats": "commit",
+    "Ledger": "ledger",
+    "LedgerError": "errors",
+}
 
 __all__ = [
     "APPLICATION_ID",
@@ -32,5 +49,13 @@ __all__ = [
     "CommitStats",
     "Ledger",
     "LedgerError",
-    "months_before",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

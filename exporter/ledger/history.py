@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exporter.ledger.errors import LedgerError
-from exporter.ledger.series import Series, TargetState, day_start, previous_month_start
+from exporter.ledger.series import Series, TargetState, day_start
 from exporter.ledger.state_file import transaction
 from exporter.model import month_start
 
@@ -38,14 +38,6 @@ def day_values(series: Series, days: Iterable[int]) -> dict[int, float]:
         if found is not None:
             found.append(nums[at + 1])
     return {day: math.fsum(values) for day, values in parts.items()}
-
-
-def months_before(t: int, count: int) -> int:
-    """The start of the UTC month `count` months before the one containing `t`."""
-    start = month_start(t)
-    for _ in range(count):
-        start = previous_month_start(start)
-    return start
 
 
 def months_between(first: int, last: int) -> list[int]:

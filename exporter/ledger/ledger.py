@@ -20,7 +20,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from exporter.ledger import key_values, state_file
 from exporter.ledger.commit import CommitStats, PendingCommit
 from exporter.ledger.errors import LedgerError
-from exporter.ledger.history import DailyHistory, months_before
+from exporter.ledger.history import DailyHistory
 from exporter.ledger.loading import load
 from exporter.ledger.persist import write_cursors, write_levels, write_series
 from exporter.ledger.read import family_samples
@@ -31,7 +31,15 @@ from exporter.ledger.series import (
     pad_stored_labels,
     previous_month_start,
 )
-from exporter.model import Family, FamilySamples, Stream, StreamRead, align_down, align_up
+from exporter.model import (
+    Family,
+    FamilySamples,
+    Stream,
+    StreamRead,
+    align_down,
+    align_up,
+    months_before,
+)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.exposition.render import Exposition
+from exporter.exposition.served import Exposition
 from exporter.http.listener_process import encode, receive
 from exporter.http.server import ServerState, TargetStatus
 from tests.harness import (

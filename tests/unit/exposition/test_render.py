@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.exposition.render import negotiate, plain_slices, render
+from exporter.exposition.render import render
+from exporter.exposition.served import negotiate, plain_slices
 from exporter.model import MAX_LABEL_LENGTH, Family, FamilySamples, Kind, Sample
 from tests.harness import require_tool
 

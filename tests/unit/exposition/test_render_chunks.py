@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.daemon.windows import next_window
 from exporter.exposition import render as exposition
-from exporter.exposition.render import Exposition, Renderer
+from exporter.exposition.render import Renderer
+from exporter.exposition.served import Exposition
 from exporter.ledger import Ledger
 from exporter.model import Family, FamilySamples, Flow, Kind, Level, Sample, Stream, StreamRead
 from testkit.reference_render import render as reference

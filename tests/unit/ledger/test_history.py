@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from exporter.ledger import Ledger
-from exporter.model import Family, Flow, Kind, Period, Stream, StreamRead
+from exporter.model import Family, Flow, Kind, Period, Stream, StreamRead, months_before
 
 DAY = 86400
 NOV = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -192,3 +192,14 @@ def test_hourly_buckets_sum_to_their_day_settled_or_open(tmp_path: Path) -> None
         else:
             assert charges(path) == [(NOV, last, 3.0), (DEC, last, 0.375)]
         led.close()
+
+
+def test_months_before_counts_back_whole_utc_months() -> None:
+    def utc(*date: int) -> int:
+        return calendar.timegm((*date, 0, 0, 0))
+
+    mid_march = utc(2026, 3, 15, 13) + 59
+    assert months_before(mid_march, 0) == utc(2026, 3, 1, 0)
+    assert months_before(mid_march, 1) == utc(2026, 2, 1, 0)
+    assert months_before(mid_march, 13) == utc(2025, 2, 1, 0)  # across a year
+    assert months_before(utc(2026, 3, 1, 0), 1) == utc(2026, 2, 1, 0)  # from a month's start
