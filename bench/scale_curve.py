@@ -9,9 +9,10 @@ re-reading every series risen; each poll's commit (fold + SQLite) and its `sampl
 kept `Renderer`'s two gzip variants run with the cyclic collector paused, their CPU seconds taken
 (`time.process_time`: the machine is shared); each rendering is published to a listener process
 (the default since round three) and freed memory trimmed. After the last poll one scrape of each
-variant is read from the listener, then the RSS of every process is summed: the ledger's and the
-listener's. The ledger, its rows and the state file's
-size come from `bench.ledger_render` (as `bench.memory_stages` uses them).
+variant is read from the listener, then the memory of every process is summed, the ledger's and
+the listener's: as RSS, and as PSS, which counts a page both processes map (the interpreter and
+its shared libraries) once. The ledger, its rows and the state file's size come from
+`bench.ledger_render` (as `bench.memory_stages` uses them).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def measure(n: int, polls: int) -> dict[str, float]:
         "render_first": render[0],
         "render_reread": min(render[1:], default=render[0]),
         "rss": memory.get("VmRSS", 0) / 1024,
+        "pss": memory.get("Pss", 0) / 1024,
         "hwm": memory.get("VmHWM", 0) / 1024,
         "listener": memory.get("listener", 0) / 1024,
         "own": own / 1024,
@@ -130,14 +132,17 @@ def main() -> None:
     print(
         f"\n{polls} polls per N (the first makes every series, each later one re-reads every"
         " series risen); CPU of a re-read poll: the least of them. RSS after the last poll and"
-        " a scrape of each variant: every process (the ledger's and the listener's).\n"
+        " a scrape of each variant: every process (the ledger's and the listener's), summed as RSS"
+        " (a page both map counted twice: the interpreter, libssl, the shared libraries) and as"
+        " PSS (`Pss` of /proc/PID/smaps_rollup: such a page counted once, split between them).\n"
     )
     print(
         "| series | fold CPU s: first poll / re-read | render CPU s (samples() + 2 gzip variants):"
-        " first / re-read | RSS MB, all processes | of which the listener MB | peak RSS MB"
+        " first / re-read | RSS MB, all processes | PSS MB, all processes | of which the listener"
+        " RSS MB | peak RSS MB"
         " (sum of peaks) | daemon imported, RSS MB | state file MB | bytes per series |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     measured: dict[int, dict[str, float]] = {}
     for n in sizes:  # a fresh process each, so one size's leftovers do not count for the next
         result = subprocess.run(
@@ -150,8 +155,9 @@ def main() -> None:
         r = measured[n] = json.loads(result.stdout.splitlines()[-1])
         print(
             f"| {n:,} | {r['fold_first']:.3f} / {r['fold_reread']:.3f} "
-            f"| {r['render_first']:.3f} / {r['render_reread']:.3f} | {r['rss']:.0f} "
-            f"| {r['listener']:.0f} | {r['hwm']:.0f} | {r['imported']:.0f} "
+            f"| {r['render_first']:.3f} / {r['render_reread']:.3f} "
+            f"| {r['rss']:.0f} | {r['pss']:.0f} | {r['listener']:.0f} | {r['hwm']:.0f} "
+            f"| {r['imported']:.0f} "
             f"| {r['state'] / MB:.1f} | {r['state'] / n:.0f} |",
             flush=True,
         )

@@ -265,8 +265,9 @@ def wrk(port: int, headers: dict[str, str], seconds: float) -> dict[str, str]:
 
 
 def memory_of(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (KiB) of `pid` and every process it started, summed (Linux): the
-    listener process counts too; `listener` is its VmRSS alone."""
+    """VmRSS, VmHWM and Pss (KiB) of `pid` and every process it started, summed (Linux): the
+    listener process counts too; `listener` is its VmRSS alone. Summed, Pss counts a page the
+    processes share once; VmRSS counts it in each."""
     total = memory_kib(pid)
     found = Path(f"/proc/{pid}/task/{pid}/children")
     children = found.read_text(encoding="ascii").split() if found.exists() else []
@@ -292,6 +293,7 @@ def during_polls(n: int, mode: str, seconds: float) -> dict[str, str]:
     result["polls"] = str(len(cpu)) if mode != "process-idle" else "-"
     result["poll_cpu"] = f"{sum(cpu) / len(cpu):.2f}" if cpu else "-"
     result["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
+    result["pss"] = f"{memory.get('Pss', 0) / 1024:.0f}"
     result["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
     if "listener" in memory:
         result["listener"] = f"{memory['listener'] / 1024:.0f}"
@@ -436,10 +438,10 @@ def run_first_loads(sizes: list[int], polls: int) -> None:
 def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
     print(
         "| series | text+gzip scrapes | req/s | p50 | p99 | polls done "
-        "| process CPU s per poll (scrapes incl.) | RSS MB after | peak RSS MB "
-        "| of which the listener process MB |"
+        "| process CPU s per poll (scrapes incl.) | RSS MB after | PSS MB after | peak RSS MB "
+        "| of which the listener process RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     names = {
         "": "between polls",
         "polls": "during polls, one process (`--no-web.listener-process`)",
@@ -451,7 +453,7 @@ def print_during(during: dict[tuple[int, str], dict[str, str]]) -> None:
         print(
             f"| {n:,} | {names[mode]} | {float(r['rps']):,.0f} | {r['p50']} | {r['p99']} "
             f"| {r.get('polls', '-')} | {r.get('poll_cpu', '-')} | {r.get('rss', '-')} "
-            f"| {r.get('hwm', '-')} | {r.get('listener', '-')} |"
+            f"| {r.get('pss', '-')} | {r.get('hwm', '-')} | {r.get('listener', '-')} |"
         )
 
 
@@ -474,6 +476,7 @@ def run_during(
             during[(n, "")] = wrk(ours_port, VARIANTS["text+gzip"], seconds)
             memory = memory_of(ours.pid)
             during[(n, "")]["rss"] = f"{memory.get('VmRSS', 0) / 1024:.0f}"
+            during[(n, "")]["pss"] = f"{memory.get('Pss', 0) / 1024:.0f}"
             during[(n, "")]["hwm"] = f"{memory.get('VmHWM', 0) / 1024:.0f}"
         finally:
             ours.kill()

@@ -43,7 +43,7 @@ def test_lone_scrape_mode_prints_between_and_during_polls() -> None:
 
 def test_the_defaults_between_and_during_polls_give_the_listener_share() -> None:
     """`--modes process-idle process`: the defaults between and during polls; the RSS of every
-    process with the listener process's share (none in one process)."""
+    process with the listener process's share (none in one process), and their PSS."""
     require_tool("wrk")
     output = bench_output(
         "bench.scrape", "--during-only", "--series", "1000", "--seconds", "1", "--modes",
@@ -58,4 +58,5 @@ def test_the_defaults_between_and_during_polls_give_the_listener_share() -> None
     one, idle, busy = rows
     assert one[-1] == "-" and idle[5] == "-" and int(busy[5]) > 0, rows
     for row in (idle, busy):  # every process counted, the listener's share within it
-        assert 0 < int(row[-1]) < int(row[7]) <= int(row[8]), row
+        assert 0 < int(row[-1]) < int(row[7]) <= int(row[9]), row
+        assert 0 < int(row[8]) < int(row[7]), row  # PSS: a page both processes map, once
