@@ -16,7 +16,7 @@ from exporter import __version__
 from exporter.config.checks import all_warnings
 from exporter.config.load import Config, ConfigError, load_config, secrets
 from exporter.daemon.sharding import Shard, ShardError, resolve, shard_of
-from exporter.http.server import parse_listen_address
+from exporter.http.state import parse_listen_address
 from exporter.ledger import LedgerError
 from exporter.runtime.logs import configure_logging, register_secret
 from exporter.vendors import plugins

@@ -11,14 +11,17 @@ import signal
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from exporter.daemon import Daemon
 from exporter.http.listener_process import ListenerProcess, ListenerSettings
-from exporter.http.server import Listener, create_app, parse_listen_address, serve
+from exporter.http.state import parse_listen_address
 from exporter.http.webconfig import BasicAuth, WebConfigFile
+
+if TYPE_CHECKING:
+    from exporter.http.server import Listener
 
 log = logging.getLogger("exporter.process")  # its name before the move: log lines keep it
 
@@ -66,6 +69,10 @@ async def serve_until_stopped(
         daemon.state.watchers.append(separate.publish)
         address = separate.address
     else:
+        # Imported only when this process serves: with the listener process (the default) the
+        # daemon's process holds no HTTP server (bench/RESULTS.md, round three: memory).
+        from exporter.http.server import create_app, serve
+
         daemon.state.reload = reload
         host, port = parse_listen_address(listen)
         app: Any = create_app(daemon.state)

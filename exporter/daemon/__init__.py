@@ -34,7 +34,7 @@ from exporter.daemon.windows import WindowPlanner
 from exporter.exposition.render import Renderer
 from exporter.exposition.served import Exposition
 from exporter.focus.export import FocusExport
-from exporter.http.server import ServerState, TargetStatus
+from exporter.http.state import ServerState, TargetStatus
 from exporter.ledger import CommitStats, Ledger, LedgerError
 from exporter.runtime.gc_pause import without_gc
 from exporter.runtime.memory import release_free_memory

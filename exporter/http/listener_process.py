@@ -21,7 +21,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -33,9 +32,7 @@ from typing import Any
 
 from exporter.exposition.served import Exposition
 from exporter.focus.export import FocusExport
-from exporter.http.server import ServerState, TargetStatus, create_app, parse_listen_address, serve
-from exporter.runtime.logs import configure_logging
-from exporter.runtime.memory import map_large_blocks
+from exporter.http.state import ServerState, TargetStatus
 
 READY_TIMEOUT = 60.0  # seconds for the listener process to import, bind and say so
 RELOAD_SNAPSHOT_WAIT = 10.0  # seconds a reload's answer waits for the snapshot that shows it
@@ -254,90 +251,3 @@ async def _awaited(
     call: Callable[[], Awaitable[tuple[bool, str]]],
 ) -> tuple[bool, str]:
     return await call()
-
-
-# -- the listener process -------------------------------------------------------------------------
-
-
-def listener_main(data: Connection, control: Connection, settings: ListenerSettings) -> None:
-    """The listener process: serve the snapshots the daemon's process sends until it stops."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)  # the daemon's process decides when to stop
-    map_large_blocks()
-    configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(_listen(data, control, settings))
-
-
-async def _listen(data: Connection, control: Connection, settings: ListenerSettings) -> None:
-    loop = asyncio.get_running_loop()
-    state = ServerState()
-    stop = asyncio.Event()
-    asking = asyncio.Lock()
-
-    received = 0  # the number of the snapshot served
-    arrived = asyncio.Condition()
-
-    async def reload() -> tuple[bool, str]:
-        """Asked of the daemon's process; answered once the snapshot it published by then is
-        served, so a scrape after the answer sees the reload's effects (its self-metrics)."""
-        async with asking:  # one question on the control pipe at a time
-            control.send("reload")
-            ok, message, published = await asyncio.to_thread(control.recv)
-        async with arrived:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    arrived.wait_for(lambda: received >= published), RELOAD_SNAPSHOT_WAIT
-                )
-        return bool(ok), str(message)
-
-    if settings.lifecycle:
-        state.reload = reload
-    state.focus = settings.focus
-
-    try:
-        received, first = await asyncio.to_thread(receive_numbered, data)
-        state.exposition, state.targets, state.shard = first
-        del first  # held here, the first snapshot's bytes would outlive every later one
-    except (EOFError, OSError):
-        return  # the daemon's process is gone before we began
-    try:
-        app: Any = create_app(state)
-        tls = None
-        if settings.web_config is not None:  # imported only then: pydantic, yaml and bcrypt
-            from exporter.http.webconfig import BasicAuth, load_web_config
-
-            web = load_web_config(settings.web_config)
-            if web.basic_auth_users:
-                app = BasicAuth(app, web.basic_auth_users)
-            tls = web.ssl_context()
-        host, port = parse_listen_address(settings.listen)
-        server = await serve(app, host, port, ssl_context=tls)
-    except Exception as err:  # said to the daemon's process, which exits with it
-        control.send(("error", str(err)))
-        return
-    bound = port
-    with contextlib.suppress(AttributeError, IndexError):
-        bound = server.servers[0].sockets[0].getsockname()[1]
-    control.send(("ready", f"{host}:{bound}"))
-
-    async def apply(sequence: int, snapshot: Snapshot) -> None:
-        nonlocal received
-        state.exposition, state.targets, state.shard = snapshot
-        async with arrived:
-            received = sequence
-            arrived.notify_all()
-
-    def receiving() -> None:
-        while True:
-            try:
-                sequence, snapshot = receive_numbered(data)
-            except (EOFError, OSError):
-                loop.call_soon_threadsafe(stop.set)
-                return
-            asyncio.run_coroutine_threadsafe(apply(sequence, snapshot), loop)
-
-    threading.Thread(target=receiving, name="snapshot-receiver", daemon=True).start()
-    await stop.wait()
-    server.should_exit = True
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(server.task, timeout=5)

@@ -13,8 +13,7 @@ import html
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -27,58 +26,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from exporter.exposition.served import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,
-    Exposition,
     negotiate,
     plain_slices,
 )
 from exporter.focus.columns import MonthError
-from exporter.focus.export import FocusExport
 from exporter.focus.writers import FORMATS, FormatUnavailable, chunks
+from exporter.http.state import ServerState
 from exporter.ledger import LedgerError
-
-
-@dataclass
-class TargetStatus:
-    name: str
-    source: str
-    up: bool
-    polled: bool
-    last_success: float | None
-    last_error: str
-
-
-@dataclass
-class ServerState:
-    exposition: Exposition | None = None
-    targets: dict[str, TargetStatus] = field(default_factory=dict)
-    shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
-    # POST /-/reload (--web.enable-lifecycle): reload the config; (ok, message)
-    reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
-    # told of every change by `changed()`: a listener in another process (exporter/listener_process)
-    watchers: list[Callable[[ServerState], None]] = field(default_factory=list)
-    # GET /focus/v1.2/cost-and-usage.{csv,parquet}: the FOCUS datasets (docs/finops.md)
-    focus: FocusExport | None = None
-
-    def changed(self) -> None:
-        """The exposition or a target's status changed: tell the watchers."""
-        for watcher in self.watchers:
-            watcher(self)
-
-    def shard_text(self) -> str:
-        return f"shard {self.shard[0]} of {self.shard[1]}"
-
-    def ready(self) -> bool:
-        return all(t.polled for t in self.targets.values())
-
-
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """`host:port`, `:port` (all interfaces) or `[v6]:port` into (host, port)."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"listen address {value!r}: expected HOST:PORT, e.g. 127.0.0.1:9868")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":port" means every interface
 
 
 class SlicedResponse(Response):

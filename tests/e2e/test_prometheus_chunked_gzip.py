@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter.exposition.render import Renderer
-from exporter.http.server import ServerState, create_app, serve
+from exporter.http.server import create_app, serve
+from exporter.http.state import ServerState
 from exporter.model import Family, FamilySamples, Kind, Sample
 from tests.harness import HOST, free_port, http, promql, require_tool, running, wait_for
 

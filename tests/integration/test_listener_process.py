@@ -21,7 +21,7 @@ import pytest
 
 from exporter.exposition.served import Exposition
 from exporter.http.listener_process import encode, receive
-from exporter.http.server import ServerState, TargetStatus
+from exporter.http.state import ServerState, TargetStatus
 from tests.harness import (
     HOST,
     Process,

@@ -21,7 +21,8 @@ from exporter.config.load import Config, ConfigError, load_config
 from exporter.daemon import Daemon
 from exporter.daemon.sharding import Shard, ShardError, ordinal_from_hostname, resolve, shard_of
 from exporter.daemon.windows import WindowPlanner, fixed_origin
-from exporter.http.server import ServerState, TargetStatus, create_app
+from exporter.http.server import create_app
+from exporter.http.state import ServerState, TargetStatus
 from exporter.model import Flow, Stream, StreamRead, Window
 from tests.harness import parse_samples
 

@@ -8,14 +8,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from exporter.exposition.render import render
-from exporter.http.server import (
-    ServerState,
-    SlicedResponse,
-    TargetStatus,
-    create_app,
-    parse_listen_address,
-    serve,
-)
+from exporter.http.server import SlicedResponse, create_app, serve
+from exporter.http.state import ServerState, TargetStatus, parse_listen_address
 from exporter.model import Family, FamilySamples, Kind, Sample
 from testkit.reference_render import render as reference
 
