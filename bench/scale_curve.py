@@ -44,7 +44,7 @@ def measure(n: int, polls: int) -> dict[str, float]:
     from exporter.daemon.windows import next_window
     from exporter.exposition.render import Renderer
     from exporter.http.listener_process import ListenerProcess, ListenerSettings
-    from exporter.http.server import ServerState
+    from exporter.http.state import ServerState
     from exporter.model import StreamRead
     from exporter.runtime.gc_pause import gc_paused
     from exporter.runtime.memory import release_free_memory

@@ -81,7 +81,8 @@ def serve_ours(n: int, port: int, rerender: str = "") -> None:
     from exporter.exposition.render import Renderer
     from exporter.exposition.served import Exposition
     from exporter.http.listener_process import ListenerProcess, ListenerSettings
-    from exporter.http.server import ServerState, create_app, serve
+    from exporter.http.server import create_app, serve
+    from exporter.http.state import ServerState
     from exporter.ledger import Ledger
     from exporter.model import Family, Flow, Kind, Stream, StreamRead
     from exporter.runtime.gc_pause import without_gc
