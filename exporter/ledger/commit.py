@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from exporter.ledger.journal import Journal
 from exporter.ledger.layout import BucketKey
 from exporter.ledger.series import (
-    ZEROS,
     Cursor,
     PeriodKey,
     Series,
     TargetState,
     day_start,
     kept_labels,
+    new_nums,
 )
 from exporter.model import Kind, Labels, Stream, StreamRead, bound_labels, month_start
 
@@ -159,6 +159,8 @@ class PendingCommit:
         # read, not per flow
         counters: dict[str, tuple[int, dict[Labels, Series], set[Labels]] | None] = {}
         limit, put = self.limit, new.setdefault
+        # a series no commit has stored -> the rows that name it (`_new_series`)
+        born: dict[tuple[str, Labels], int] = {}
         for flow in read.flows:
             name, labels = flow.family, flow.labels
             if name in counters:
@@ -188,6 +190,9 @@ class PendingCommit:
                     else:
                         self.overflowed += 1
                         labels = (OVERFLOW,) * counter[0]
+                if labels not in existing:
+                    series_key = (name, labels)
+                    born[series_key] = born.get(series_key, 0) + 1
             key = (name, labels, flow.start)
             value = (flow.end, flow.value)
             seen = put(key, value)  # (one lookup: a key is rarely read twice)
@@ -195,6 +200,8 @@ class PendingCommit:
                 new[key] = (max(seen[0], flow.end), math.fsum([seen[1], flow.value]))
         first = cursor is None
         again = stream.name in self.written  # the same stream read twice in one commit
+        if born:
+            self._new_series(born, origin)
         mentioned = self._apply(stream, new.items(), origin, first, read.start, read.end)
         # Stored buckets of this stream inside the coverage that the read did not mention: now
         # 0. Looked for only when the read did not mention every one (`open_buckets` counts).
@@ -219,8 +226,9 @@ class PendingCommit:
         start_at: int,
         end_at: int,
     ) -> int:
-        """Set a read's bucket values (a 0 removes the bucket); how many of them replaced an
-        open bucket inside the read's coverage."""
+        """Set a read's bucket values (a 0 removes the bucket) on series stored or made by this
+        commit (`_new_series`); how many of them replaced an open bucket inside the read's
+        coverage."""
         families = self.state.families
         history = {n for n, f in families.items() if f.history}
         written = self.written.setdefault(stream.name, set())
@@ -235,23 +243,16 @@ class PendingCommit:
         # made 100k equal tuples)
         keys: dict[int, BucketKey] = {}
         log, held, stored = self.journal.buckets, self.journal.held, self.state.series
-        next_id, first_new = self.next_id, self.first_new
+        first_new = self.first_new
         last_start, bucket = -1, (name, -1)
         # Loop spelled out (`touch`, `Journal.hold` and `is_new` inlined): it runs once per
         # changed row.
         for (family_name, labels, start), (end, value) in values:
             series_key = (family_name, labels)
             series = touched.get(series_key)
-            if series is None:
-                p = stored[family_name].get(labels) if family_name in stored else None
-                if p is None:  # a new series
-                    kept = kept_labels(labels)
-                    series = Series(next_id, family_name, kept, origin, ZEROS[:])
-                    next_id += 1
-                    touched[series_key] = series
-                else:
-                    held[p.id] = (p, p.base, p.emitted)
-                    series = touched[series_key] = p
+            if series is None:  # a stored series, first changed by this commit
+                series = touched[series_key] = stored[family_name][labels]
+                held[series.id] = (series, series.base, series.emitted)
             if start != last_start:  # (rows come grouped by bucket)
                 bucket = keys.get(start) or keys.setdefault(start, (name, start))
                 last_start = start
@@ -292,12 +293,29 @@ class PendingCommit:
                 self.days.setdefault(series_key, set()).add(day_start(start))
                 if first:
                     self.first_read.add(series_key)
-        self.next_id = next_id
         if earliest is not None:
             self.earliest[stream.name] = earliest
         self.up += up
         self.down += down
         return mentioned
+
+    def _new_series(self, born: dict[tuple[str, Labels], int], origin: int) -> None:
+        """Make the series a read names that no commit has stored, nor this one made yet, in
+        the order the read first names them, each array with room for a bucket per row: all in
+        one burst, before the read's values are set. What a series is made of (itself, its
+        labels, its array, its id) lives on; made among the commit's short-lived objects (keys,
+        a grown array's old buffer) it would pin the allocator's arenas those leave when freed
+        (bench/RESULTS.md, round three: memory)."""
+        touched, next_id = self.touched, self.next_id
+        for series_key, rows in born.items():
+            if series_key not in touched:
+                family_name, labels = series_key
+                nums = new_nums(rows)
+                touched[series_key] = Series(
+                    next_id, family_name, kept_labels(labels), origin, nums
+                )
+                next_id += 1
+        self.next_id = next_id
 
     def settle(self, stream: str, cursor: int) -> None:
         """Fold every open bucket of `stream` that ends at or before `cursor`. Skipped when no

@@ -173,7 +173,17 @@ class Series:
         return math.fsum([self.nums[0], *self.bucket_values()])
 
 
-ZEROS = array("d", (0.0, 0.0))  # a new series' base and counter (copied: `ZEROS[:]`)
+ZEROS = array("d", (0.0, 0.0))  # a new series' base and counter
+
+
+def new_nums(buckets: int) -> array[float]:
+    """A new series' numbers (base and counter 0) in one buffer with room for `buckets` open
+    buckets, which `set_bucket` appends without growing it: a grown array leaves its old buffer
+    freed among the series' objects, and holds room it may never use. (CPython keeps an array's
+    buffer when it shrinks by fewer than 16 items; beyond 7 buckets it grows as it goes.)"""
+    nums = ZEROS * (1 + min(buckets, 7))
+    del nums[2:]
+    return nums
 
 
 def kept_labels(labels: Labels) -> Labels:

@@ -10,6 +10,7 @@ import itertools
 import json
 import random
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from exporter.daemon.windows import next_window
 from exporter.ledger import OVERFLOW, Ledger, LedgerError
 from exporter.ledger.persist import labels_json as _labels_json
-from exporter.ledger.series import NO_PERIODS, Series
+from exporter.ledger.series import NO_PERIODS, Series, new_nums
 from exporter.model import Family, Flow, Kind, Level, Period, Stream, StreamRead, Window
 
 H = 3600
@@ -658,6 +659,39 @@ def test_a_poll_that_raises_every_series_changes_them_in_place(tmp_path: Path) -
             assert all(same), step
         kept = objects
     assert counter(ledger) == {labels: up.total(labels, origin) for labels in users}
+
+
+def test_new_series_are_made_in_the_order_rows_name_them_with_room_for_their_buckets(
+    tmp_path: Path,
+) -> None:
+    """A read's new series are made in one burst before its values are set (`_new_series`):
+    ids in the order the rows first name them, each series once, each array made with room for
+    the buckets its rows open (grown by appends, it would hold more and leave its old buffer
+    among the poll's short-lived objects). A later read of the same commit makes none again."""
+    ledger = open_ledger(tmp_path)
+    window = window_of(ledger, T0 + 60)
+    hour = [window.end - k * H for k in (3, 2, 1)]
+    rows = [  # labels, hour, value: "a" twice in one hour, "z" only a 0
+        (("b",), 0, 1.0),
+        (("a",), 1, 2.0),
+        (("b",), 1, 3.0),
+        (("c",), 2, 4.0),
+        (("a",), 1, 5.0),
+        (("b",), 2, 6.0),
+        (("z",), 0, 0.0),
+    ]
+    flows = [Flow("tokens_total", k, hour[h], hour[h] + H, v) for k, h, v in rows]
+    read = StreamRead(STREAM.name, window.start, window.end, flows)
+    again = StreamRead(STREAM.name, window.start, window.end, flows[:2])
+    ledger.commit("t", T0 + 60, [(STREAM, read), (STREAM, again)])
+    stored = ledger._targets["t"].series["tokens_total"]
+    by_id = sorted(stored.values(), key=lambda s: s.id)
+    assert [s.labels for s in by_id] == [("b",), ("a",), ("c",), ("z",)]
+    assert [s.id for s in by_id] == list(range(by_id[0].id, by_id[0].id + 4))
+    assert {s.labels[0]: len(s.open) for s in by_id} == {"b": 3, "a": 1, "c": 1, "z": 0}
+    for series in by_id:  # room for a bucket per row that named it
+        room = sum(k == series.labels for k, _, _ in rows)
+        assert sys.getsizeof(series.nums) == sys.getsizeof(new_nums(room)), series.labels
 
 
 def memory_of(ledger: Ledger) -> object:

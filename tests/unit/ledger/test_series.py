@@ -11,7 +11,7 @@ import random
 import pytest
 
 from exporter.ledger.layout import SHARED_UP_TO, Layout
-from exporter.ledger.series import Series, kept_labels
+from exporter.ledger.series import Series, kept_labels, new_nums
 
 H = 3600
 T0 = 1_760_000_400 - 1_760_000_400 % H
@@ -77,6 +77,17 @@ def test_new_label_values_are_copied_and_interned() -> None:
     kept = kept_labels((read, "gpt"))
     assert kept == (read, "gpt") and kept[0] is not read
     assert kept_labels(("".join(["user-", "1234567"]), "gpt"))[0] is kept[0]  # interned
+
+
+@pytest.mark.parametrize("room", [0, 1, 3, 7])
+def test_a_new_series_opens_the_buckets_it_has_room_for_in_its_first_buffer(room: int) -> None:
+    series = Series(1, "f", ("a",), T0, new_nums(room))
+    assert list(series.nums) == [0.0, 0.0]
+    buffer = series.nums.buffer_info()[0]
+    for i in range(room):
+        series.set_bucket(("s", T0 + i * H), T0 + (i + 1) * H, float(i + 1))
+    assert series.nums.buffer_info()[0] == buffer  # never grown (moved)
+    assert series.buckets == {("s", T0 + i * H): (T0 + (i + 1) * H, i + 1.0) for i in range(room)}
 
 
 def test_series_with_the_same_open_buckets_share_one_layout() -> None:
