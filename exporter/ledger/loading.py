@@ -31,14 +31,18 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
         # Read row by row, not fetched whole: the rows of a million series are 300 MB of small
         # objects, and the series made among them would pin the allocator's arenas they share
         # (bench/RESULTS.md, round three).
+        # With each its count of open buckets: its array is made with room for them, not grown
+        # (a grown array holds more, and leaves its old buffer among the series' objects).
         rows = db.execute(
-            "SELECT id, target, family, labels, origin, base, emitted FROM series ORDER BY id"
+            "SELECT id, target, family, labels, origin, base, emitted, "
+            "(SELECT count(*) FROM buckets WHERE series_id = series.id) FROM series ORDER BY id"
         )
-        for sid, target, family, labels, origin, base, emitted in rows:
+        for sid, target, family, labels, origin, base, emitted, room in rows:
             # Interned: values repeat across series (projects, models); JSON makes copies.
             values = tuple(map(sys.intern, json.loads(labels)))
             family = sys.intern(family)
-            series = Series.new(sid, family, values, number(origin, origin), base, emitted)
+            origin = number(origin, origin)
+            series = Series.new(sid, family, values, origin, base, emitted, room)
             by_id[sid] = series
             target_state(target).series.setdefault(family, {})[series.labels] = series
             next_id = max(next_id, sid + 1)

@@ -55,9 +55,19 @@ class Series:
 
     @classmethod
     def new(
-        cls, sid: int, family: str, labels: Labels, origin: int, base: float, emitted: float
+        cls,
+        sid: int,
+        family: str,
+        labels: Labels,
+        origin: int,
+        base: float,
+        emitted: float,
+        room: int = 0,
     ) -> Series:
-        return cls(sid, family, labels, origin, array("d", (base, emitted)))
+        """A series with room in its array for `room` open buckets (`new_nums`)."""
+        nums = new_nums(room)
+        nums[0], nums[1] = base, emitted
+        return cls(sid, family, labels, origin, nums)
 
     @property
     def base(self) -> float:

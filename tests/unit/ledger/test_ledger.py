@@ -667,7 +667,8 @@ def test_new_series_are_made_in_the_order_rows_name_them_with_room_for_their_buc
     """A read's new series are made in one burst before its values are set (`_new_series`):
     ids in the order the rows first name them, each series once, each array made with room for
     the buckets its rows open (grown by appends, it would hold more and leave its old buffer
-    among the poll's short-lived objects). A later read of the same commit makes none again."""
+    among the poll's short-lived objects). A later read of the same commit makes none again.
+    Loading makes each array with room for the series' open buckets too."""
     ledger = open_ledger(tmp_path)
     window = window_of(ledger, T0 + 60)
     hour = [window.end - k * H for k in (3, 2, 1)]
@@ -692,6 +693,13 @@ def test_new_series_are_made_in_the_order_rows_name_them_with_room_for_their_buc
     for series in by_id:  # room for a bucket per row that named it
         room = sum(k == series.labels for k, _, _ in rows)
         assert sys.getsizeof(series.nums) == sys.getsizeof(new_nums(room)), series.labels
+    ledger.close()
+    loaded = open_ledger(tmp_path)._targets["t"].series["tokens_total"]  # a restart
+    assert {k: (s.id, s.buckets) for k, s in loaded.items()} == {
+        k: (s.id, s.buckets) for k, s in stored.items()
+    }
+    for series in loaded.values():  # room for its open buckets, loaded
+        assert sys.getsizeof(series.nums) == sys.getsizeof(new_nums(len(series.open)))
 
 
 def memory_of(ledger: Ledger) -> object:
