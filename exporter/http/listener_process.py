@@ -1,4 +1,6 @@
-"""`--web.scrape-process`: the HTTP listener in a process of its own, so no scrape waits on a poll.
+"""`--web.listener-process` (the default): the HTTP listener in a process of its own, so no
+scrape waits on a poll. This module is the daemon's side of it and the snapshots' encoding; the
+listener process itself is `listener_main.py`.
 
 In one process the fold and the rendering of a poll run in worker threads but hold the GIL, and
 every turn of the event loop that serves a scrape waits for it (bench/RESULTS.md, round two:

@@ -29,7 +29,7 @@ class ServerState:
     shard: tuple[int, int] = (0, 1)  # (this process's shard, total shards)
     # POST /-/reload (--web.enable-lifecycle): reload the config; (ok, message)
     reload: Callable[[], Awaitable[tuple[bool, str]]] | None = None
-    # told of every change by `changed()`: a listener in another process (exporter/listener_process)
+    # told of every change by `changed()`: the listener process (exporter/http/listener_process.py)
     watchers: list[Callable[[ServerState], None]] = field(default_factory=list)
     # GET /focus/v1.2/cost-and-usage.{csv,parquet}: the FOCUS datasets (docs/finops.md)
     focus: FocusExport | None = None

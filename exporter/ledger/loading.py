@@ -30,9 +30,9 @@ def load(db: sqlite3.Connection, path: Path) -> tuple[dict[str, TargetState], in
     try:
         # Read row by row, not fetched whole: the rows of a million series are 300 MB of small
         # objects, and the series made among them would pin the allocator's arenas they share
-        # (bench/RESULTS.md, round three).
-        # With each its count of open buckets: its array is made with room for them, not grown
-        # (a grown array holds more, and leaves its old buffer among the series' objects).
+        # (bench/RESULTS.md, round three). Each with its count of open buckets, so its array is
+        # made with room for them, not grown (a grown array holds more, and leaves its old
+        # buffer among the series' objects).
         rows = db.execute(
             "SELECT id, target, family, labels, origin, base, emitted, "
             "(SELECT count(*) FROM buckets WHERE series_id = series.id) FROM series ORDER BY id"
