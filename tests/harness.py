@@ -115,6 +115,15 @@ def bench_output(module: str, *args: str, timeout: float = 120) -> str:
     return done.stdout
 
 
+def imported_by(*modules: str) -> set[str]:
+    """Every module a fresh interpreter holds once it has imported `modules`: what a process
+    that runs them pays for in memory (bench/RESULTS.md, round three)."""
+    code = f"import sys\nimport {', '.join(modules)}\nprint(*sys.modules, sep='\\n')"
+    done = run_to_end([sys.executable, "-c", code], timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return set(done.stdout.split())
+
+
 @dataclass(frozen=True)
 class TwinControl:
     """A twin's control endpoint for one organization (`/_sim/openai/admin`,

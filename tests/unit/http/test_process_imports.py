@@ -6,18 +6,9 @@ pyproject.toml checks the listener's statically)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def imported(*modules: str) -> set[str]:
-    code = f"import sys\nimport {', '.join(modules)}\nprint(*sys.modules, sep='\\n')"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return set(done.stdout.split())
+from tests.harness import imported_by
 
 
 @pytest.mark.parametrize(
@@ -38,6 +29,6 @@ def imported(*modules: str) -> set[str]:
 def test_a_process_imports_what_it_runs(
     process: str, modules: tuple[str, ...], absent: set[str]
 ) -> None:
-    found = imported(*modules)
+    found = imported_by(*modules)
     assert set(modules) <= found, process
     assert not absent & found, process
