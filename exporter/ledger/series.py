@@ -168,7 +168,8 @@ class Series:
         return self.periods
 
     def copy(self) -> Series:
-        # Spelled out: dataclasses.replace costs several times more, once per touched series.
+        # Spelled out: dataclasses.replace costs several times more (`Journal.befores`: once per
+        # history series a commit changes).
         return Series(
             self.id,
             self.family,
